@@ -1,0 +1,109 @@
+"""Session fixtures that start the real services of the local environment (``tests/env``).
+
+Each fixture starts its service once per session, on a free loopback port in a temporary
+directory, and stops it at the end even when tests fail. A service that cannot be installed or
+started fails the tests that need it with a message naming what is missing: nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from tests.env import common, kube, neo4j, postgres, prometheus, redis
+
+T = TypeVar("T")
+
+
+def _require(what: str, start: Callable[[], T]) -> T:
+    """Start a service or fail the test with the reason (never skip: CI must see it)."""
+    try:
+        return start()
+    except common.EnvMissing as exc:
+        pytest.fail(f"{what} could not be started: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def env_root() -> Iterator[Path]:
+    """A run directory for the session's services; world-traversable for the postgres user."""
+    root = Path(tempfile.mkdtemp(prefix="healthgate-test-"))
+    root.chmod(0o755)
+    yield root
+    if os.environ.get("HEALTHGATE_KEEP_ENV") != "1":
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_server(env_root: Path) -> Iterator[redis.RedisServer]:
+    """A shared Redis. Tests that stop or freeze Redis use ``make_redis`` instead."""
+    server = _require("Redis", lambda: redis.start(env_root / "redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def make_redis(env_root: Path) -> Iterator[Callable[[], redis.RedisServer]]:
+    """A factory of private Redis servers that a test may stop, freeze and restart."""
+    started: list[redis.RedisServer] = []
+
+    def make() -> redis.RedisServer:
+        server = _require(
+            "Redis", lambda: redis.start(Path(tempfile.mkdtemp(dir=env_root, prefix="redis-")))
+        )
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        if server.process is not None:
+            server.thaw()
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server(env_root: Path) -> Iterator[postgres.PostgresServer]:
+    server = _require("PostgreSQL", lambda: postgres.start(env_root / "postgres"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def neo4j_server(env_root: Path) -> Iterator[neo4j.Neo4jServer]:
+    server = _require("Neo4j", lambda: neo4j.start(env_root / "neo4j"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def promtool() -> Path:
+    return _require("promtool", prometheus.promtool)
+
+
+@pytest.fixture
+def make_prometheus(env_root: Path) -> Iterator[Callable[[str], prometheus.PrometheusServer]]:
+    """A factory of Prometheus servers, each with its own config (YAML text)."""
+    started: list[prometheus.PrometheusServer] = []
+
+    def make(config: str) -> prometheus.PrometheusServer:
+        workdir = Path(tempfile.mkdtemp(dir=env_root, prefix="prometheus-"))
+        server = _require("Prometheus", lambda: prometheus.start(workdir, config))
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def kube_cluster(env_root: Path) -> Iterator[kube.KubeCluster]:
+    """etcd + kube-apiserver + controller-manager + scheduler, with kubectl and helm."""
+    cluster = _require("the Kubernetes control plane", lambda: kube.start(env_root / "kube"))
+    yield cluster
+    cluster.stop()

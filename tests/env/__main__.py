@@ -1,0 +1,144 @@
+"""Command line for the local environment: ``python -m tests.env install|up|status|down``.
+
+``up`` starts every service in the background (they outlive this command), records their
+process groups and connection details in a state file, and prints what runs where. ``down``
+stops what ``up`` started. ``install`` only builds and installs, so CI can warm the cache first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from tests.env import common, kube, neo4j, postgres, prometheus, redis, versions
+
+STATE = common.CACHE / "run" / "state.json"
+COMPONENTS = ("redis", "postgres", "neo4j", "kube", "prometheus")
+
+
+def install(components: tuple[str, ...]) -> None:
+    installers = {
+        "redis": redis.ensure_installed,
+        "postgres": postgres.ensure_installed,
+        "neo4j": neo4j.ensure_installed,
+        "kube": kube.ensure_installed,
+        "prometheus": lambda: (prometheus.ensure_installed(), prometheus.promtool()),
+    }
+    for name in components:
+        common.progress(f"checking {name}")
+        installers[name]()
+
+
+def _start(name: str, root: Path) -> tuple[list[common.Process], dict[str, Any]]:
+    """Start one component; return its processes and what a user needs to reach it."""
+    if name == "redis":
+        r = redis.start(root / "redis")
+        return [p for p in [r.process] if p], {"url": r.url}
+    if name == "postgres":
+        pg = postgres.start(root / "postgres")
+        return [p for p in [pg.process] if p], {"dsn": pg.dsn}
+    if name == "neo4j":
+        n = neo4j.start(root / "neo4j")
+        info = {"uri": n.uri, "user": n.user, "password": n.password}
+        return [p for p in [n.process] if p], info
+    if name == "kube":
+        k = kube.start(root / "kube")
+        info = {
+            "server": k.server,
+            "kubeconfig": str(k.kubeconfig),
+            "kubectl": str(k.bins.kubectl),
+            "helm": str(k.bins.helm),
+        }
+        return list(k.processes), info
+    config = "global: {scrape_interval: 5s}\nscrape_configs: []\n"
+    prom = prometheus.start(root / "prometheus", config)
+    return [p for p in [prom.process] if p], {"url": prom.url}
+
+
+def up(components: tuple[str, ...]) -> int:
+    if STATE.exists():
+        print(f"already up (state in {STATE}); run `make env-down` first", file=sys.stderr)
+        return 1
+    root = Path(tempfile.mkdtemp(prefix="healthgate-env-"))
+    root.chmod(0o755)
+    state: dict[str, Any] = {"root": str(root), "pgids": [], "services": {}}
+    STATE.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        for name in components:
+            common.progress(f"starting {name}")
+            procs, info = _start(name, root)
+            state["pgids"] += [p.popen.pid for p in procs]
+            state["services"][name] = info
+            STATE.write_text(json.dumps(state, indent=2))
+    except common.EnvMissing as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        down()
+        return 1
+    print_status(state)
+    return 0
+
+
+def print_status(state: dict[str, Any]) -> None:
+    print(f"HealthGate local environment (run directory {state['root']}):")
+    for name, info in state["services"].items():
+        print(f"  {name:<11}" + "  ".join(f"{k}={v}" for k, v in info.items()))
+    if "kube" in state["services"]:
+        kc = state["services"]["kube"]
+        print(f"\n  try: {kc['kubectl']} --kubeconfig={kc['kubeconfig']} get namespaces")
+    print(
+        f"\nversions: kubernetes {versions.KUBERNETES}, etcd {versions.ETCD}, "
+        f"helm {versions.HELM}, neo4j {neo4j.NEO4J_VERSION}"
+    )
+    print("stop it with: make env-down")
+
+
+def down() -> int:
+    if not STATE.exists():
+        print("nothing to stop")
+        return 0
+    state = json.loads(STATE.read_text())
+    for pgid in reversed(state["pgids"]):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGCONT)
+            os.killpg(pgid, signal.SIGTERM)
+    STATE.unlink()
+    print(f"stopped; logs stay in {state['root']}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.env", description=__doc__)
+    parser.add_argument("command", choices=["install", "up", "status", "down"])
+    parser.add_argument("components", nargs="*", help=f"any of {', '.join(COMPONENTS)}")
+    args = parser.parse_args(argv)
+    unknown = set(args.components) - set(COMPONENTS)
+    if unknown:
+        parser.error(f"unknown components: {', '.join(sorted(unknown))}")
+    components = tuple(args.components) or COMPONENTS
+    try:
+        if args.command == "install":
+            install(components)
+            return 0
+        if args.command == "up":
+            return up(components)
+        if args.command == "down":
+            return down()
+    except common.EnvMissing as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if not STATE.exists():
+        print("not running; start it with: make env-up")
+        return 1
+    print_status(json.loads(STATE.read_text()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Build a Go component of the local environment from the Go module proxy into a versioned cache.
+#
+#   build-go.sh kubernetes v1.35.4 DEST   -> DEST/bin/{kube-apiserver,kube-controller-manager,kube-scheduler,kubectl}
+#   build-go.sh etcd       v3.5.35 DEST   -> DEST/bin/{etcd,etcdctl}
+#   build-go.sh helm       v3.19.5 DEST   -> DEST/bin/helm
+#
+# k8s.io/kubernetes and etcd's server module carry `replace` directives pointing at their own
+# source trees, so `go install pkg@version` refuses them. A tiny wrapper module requires them and
+# replaces each staging module with its published tag instead. The binaries land in DEST/bin and a
+# DEST/.complete marker is written last, so an interrupted build is redone, never half-used.
+set -euo pipefail
+
+component=$1 version=$2 dest=$3
+work=$dest/src
+mkdir -p "$work" "$dest/bin"
+cd "$work"
+export GOFLAGS="-buildvcs=false -mod=mod" CGO_ENABLED=0 GOTOOLCHAIN=local
+
+case "$component" in
+kubernetes)
+  staging=v0.${version#v1.}
+  gomod=$(go mod download -json "k8s.io/kubernetes@$version" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  {
+    echo "module healthgate.local/build/kubernetes"
+    echo "go 1.25.0"
+    echo "require k8s.io/kubernetes $version"
+    grep -E '^\s+k8s\.io/[a-z0-9-]+ => \./staging/' "$gomod" | awk -v v="$staging" '{print "replace " $1 " => " $1 " " v}'
+  } >go.mod
+  pkgs=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+  for p in "${pkgs[@]}"; do go get "k8s.io/kubernetes/cmd/$p@$version"; done
+  ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$version" | cut -d. -f2)"
+  ldflags+=" -X k8s.io/client-go/pkg/version.gitVersion=$version"
+  for p in "${pkgs[@]}"; do
+    echo ">> building $p $version (a cold build takes several minutes)"
+    go build -ldflags "$ldflags" -o "$dest/bin/$p" "k8s.io/kubernetes/cmd/$p"
+  done
+  ;;
+etcd)
+  {
+    echo "module healthgate.local/build/etcd"
+    echo "go 1.25.0"
+  } >go.mod
+  go get "go.etcd.io/etcd/server/v3@$version" "go.etcd.io/etcd/etcdctl/v3@$version"
+  echo ">> building etcd $version"
+  go build -ldflags "-s -w" -o "$dest/bin/etcd" go.etcd.io/etcd/server/v3
+  go build -ldflags "-s -w" -o "$dest/bin/etcdctl" go.etcd.io/etcd/etcdctl/v3
+  ;;
+helm)
+  echo ">> building helm $version"
+  GOBIN=$dest/bin GOFLAGS=-buildvcs=false go install -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$version" "helm.sh/helm/v3/cmd/helm@$version"
+  ;;
+*)
+  echo "unknown component: $component" >&2
+  exit 2
+  ;;
+esac
+touch "$dest/.complete"
+echo ">> $component $version ready in $dest/bin"
