@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +24,18 @@ STATE = common.CACHE / "run" / "state.json"
 COMPONENTS = ("redis", "postgres", "neo4j", "kube", "prometheus")
 
 
+def _install_prometheus() -> None:
+    prometheus.ensure_installed()
+    prometheus.promtool()
+
+
 def install(components: tuple[str, ...]) -> None:
-    installers = {
+    installers: dict[str, Callable[[], object]] = {
         "redis": redis.ensure_installed,
         "postgres": postgres.ensure_installed,
         "neo4j": neo4j.ensure_installed,
         "kube": kube.ensure_installed,
-        "prometheus": lambda: (prometheus.ensure_installed(), prometheus.promtool()),
+        "prometheus": _install_prometheus,
     }
     for name in components:
         common.progress(f"checking {name}")

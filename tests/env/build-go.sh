@@ -8,7 +8,7 @@
 # k8s.io/kubernetes and etcd's server module carry `replace` directives pointing at their own
 # source trees, so `go install pkg@version` refuses them. A tiny wrapper module requires them and
 # replaces each staging module with its published tag instead. The binaries land in DEST/bin and a
-# DEST/.complete marker is written last, so an interrupted build is redone, never half-used.
+# caller (tests/env/common.py) writes DEST/.complete afterwards, so a half build is redone.
 set -euo pipefail
 
 component=$1 version=$2 dest=$3
@@ -55,5 +55,5 @@ helm)
   exit 2
   ;;
 esac
-touch "$dest/.complete"
+
 echo ">> $component $version ready in $dest/bin"

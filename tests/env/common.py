@@ -9,6 +9,7 @@ be installed raises :class:`EnvMissing` naming what is missing and how to get it
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import signal
@@ -196,14 +197,33 @@ def which_or_install(binary: str, package: str, *, extra_paths: Sequence[str] = 
     return Path(found)
 
 
-def go_component(component: str, version: str) -> Path:
-    """The bin/ folder of a Go component, building it from the Go module proxy on first use."""
+def cached(component: str, version: str, install: Callable[[Path], None]) -> Path:
+    """``CACHE/<component>-<version>``, running ``install(dest)`` once if it is not complete.
+
+    A ``.complete`` marker written last means an interrupted install is redone, never half-used;
+    a lock file means two runs (a test session and ``make env-up``, say) never install at once.
+    """
     dest = CACHE / f"{component}-{version}"
-    if not (dest / ".complete").exists():
+    if (dest / ".complete").exists():
+        return dest
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with (CACHE / f"{component}-{version}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (dest / ".complete").exists():
+            started = time.monotonic()
+            install(dest)
+            (dest / ".complete").write_text(f"{component} {version}\n")
+            progress(f"{component} {version} ready in {time.monotonic() - started:.0f}s")
+    return dest
+
+
+def go_component(component: str, version: str) -> Path:
+    """The bin/ folder of a Go component, built from the Go module proxy on first use."""
+
+    def build(dest: Path) -> None:
         if shutil.which("go") is None:
             raise EnvMissing(f"building {component} {version} needs Go: install Go 1.25+")
         progress(f"building {component} {version} from the Go module proxy into {dest}")
-        started = time.monotonic()
         proc = subprocess.run(
             ["bash", str(ENV_DIR / "build-go.sh"), component, version, str(dest)],
             stdout=sys.stderr,
@@ -212,5 +232,5 @@ def go_component(component: str, version: str) -> Path:
         )
         if proc.returncode != 0:
             raise EnvMissing(f"building {component} {version} failed; see the output above")
-        progress(f"{component} {version} built in {time.monotonic() - started:.0f}s")
-    return dest / "bin"
+
+    return cached(component, version, build) / "bin"
