@@ -17,6 +17,7 @@ from typing import TypeVar
 import pytest
 
 from tests.env import common, kube, neo4j, postgres, prometheus, redis
+from tests.env.node import launcher
 
 T = TypeVar("T")
 
@@ -107,3 +108,20 @@ def kube_cluster(env_root: Path) -> Iterator[kube.KubeCluster]:
     cluster = _require("the Kubernetes control plane", lambda: kube.start(env_root / "kube"))
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def local_node(kube_cluster: kube.KubeCluster, env_root: Path) -> Iterator[launcher.LocalNode]:
+    """The one emulated node (``tests/env/node``): runs every pod the scheduler binds to it.
+
+    The back-off is 2 s instead of the kubelet's 10 s so tests that crash a container twice
+    do not wait; everything else is as the kubelet does it.
+    """
+    node = launcher.LocalNode(kube_cluster, name="local-node", workdir=env_root / "node", backoff=2)
+    try:
+        node.start()
+    except common.EnvMissing as exc:
+        node.stop()
+        pytest.fail(f"the local node could not be started: {exc}", pytrace=False)
+    yield node
+    node.stop()
