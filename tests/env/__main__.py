@@ -14,11 +14,13 @@ import os
 import signal
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from tests.env import common, kube, neo4j, postgres, prometheus, redis, versions
+from tests.env.node import launcher
 
 STATE = common.CACHE / "run" / "state.json"
 COMPONENTS = ("redis", "postgres", "neo4j", "kube", "prometheus")
@@ -56,13 +58,16 @@ def _start(name: str, root: Path) -> tuple[list[common.Process], dict[str, Any]]
         return [p for p in [n.process] if p], info
     if name == "kube":
         k = kube.start(root / "kube")
+        node = launcher.LocalNode(k, name="local-node", workdir=root / "node")
+        node.start()
         info = {
             "server": k.server,
             "kubeconfig": str(k.kubeconfig),
             "kubectl": str(k.bins.kubectl),
             "helm": str(k.bins.helm),
+            "node": f"local-node (emulated; logs in {node.workdir})",
         }
-        return list(k.processes), info
+        return [*k.processes, *([node.process] if node.process else [])], info
     config = "global: {scrape_interval: 5s}\nscrape_configs: []\n"
     prom = prometheus.start(root / "prometheus", config)
     return [p for p in [prom.process] if p], {"url": prom.url}
@@ -105,15 +110,25 @@ def print_status(state: dict[str, Any]) -> None:
     print("stop it with: make env-down")
 
 
+def _stop_group(pgid: int, grace: float = 15.0) -> None:
+    """SIGTERM a process group, wait for it to go, SIGKILL what is left after ``grace``."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGCONT)
+        os.killpg(pgid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            os.killpg(pgid, 0)  # raises ProcessLookupError once the group is gone
+            time.sleep(0.1)
+        os.killpg(pgid, signal.SIGKILL)
+
+
 def down() -> int:
     if not STATE.exists():
         print("nothing to stop")
         return 0
     state = json.loads(STATE.read_text())
-    for pgid in reversed(state["pgids"]):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGCONT)
-            os.killpg(pgid, signal.SIGTERM)
+    for pgid in reversed(state["pgids"]):  # reverse: the API server must go before etcd
+        _stop_group(pgid)
     STATE.unlink()
     print(f"stopped; logs stay in {state['root']}")
     return 0
