@@ -65,3 +65,56 @@ def start(workdir: Path, config: str, host: str = "127.0.0.1") -> PrometheusServ
     )
     common.wait_until("prometheus", lambda: _ready(server.url), timeout=60, proc=server.process)
     return server
+
+
+PROMETHEUS_RBAC = """
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: healthgate-local-prometheus}
+rules:
+  - apiGroups: [""]
+    resources: [pods]
+    verbs: [get, list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: healthgate-local-prometheus}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: healthgate-local-prometheus}
+subjects:
+  - {apiGroup: rbac.authorization.k8s.io, kind: User, name: healthgate-local-prometheus}
+"""
+
+
+def kubernetes_pods_config(
+    *, api_server: str, ca_file: Path, cert_file: Path, key_file: Path, interval: str = "2s"
+) -> str:
+    """Scrape config discovering pods through the API server (``kubernetes_sd_configs``, role
+    pod) and keeping those annotated ``prometheus.io/scrape: "true"``, at ``podIP:port`` — the
+    same relabelling users run in clusters, so it tests the annotations the operator sets."""
+    tls = f"{{ca_file: {ca_file}, cert_file: {cert_file}, key_file: {key_file}}}"
+    return f"""
+global: {{scrape_interval: {interval}, evaluation_interval: {interval}}}
+scrape_configs:
+  - job_name: healthgate-sidecars
+    kubernetes_sd_configs:
+      - role: pod
+        api_server: {api_server}
+        tls_config: {tls}
+    relabel_configs:
+      - source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape]
+        regex: "true"
+        action: keep
+      - source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_path]
+        regex: (.+)
+        target_label: __metrics_path__
+      - source_labels:
+          - __meta_kubernetes_pod_ip
+          - __meta_kubernetes_pod_annotation_prometheus_io_port
+        regex: (.+);(\\d+)
+        replacement: $1:$2
+        target_label: __address__
+      - source_labels: [__meta_kubernetes_namespace]
+        target_label: namespace
+      - source_labels: [__meta_kubernetes_pod_name]
+        target_label: pod
+"""

@@ -1,0 +1,71 @@
+"""Operator memory: resident set size with 0 and with 1,000 HealthGates.
+
+The gates go into 10 namespaces (100 each); every gate is reconciled (its ConfigMap exists) and
+its status timer has run at least twice before the second reading, so the figure includes Kopf's
+per-object state, the webhook's gate cache and the metrics of every gate.
+
+Run: ``python -m bench.operator_memory``. Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from bench._operator_env import GATES, Api, environment, gate, rss_mib, wait_count
+
+GATE_COUNT = 1000
+NAMESPACES = 10
+STATUS_INTERVAL = 10.0
+
+
+def main() -> None:
+    with environment() as env:
+        namespaces = [env.namespace(f"team-{i}") for i in range(NAMESPACES)]
+        operator = env.start_operator("--standalone", f"--status-interval={STATUS_INTERVAL}")
+        time.sleep(3)
+        idle = rss_mib(operator.popen.pid)
+        local = threading.local()
+
+        def create(i: int) -> None:
+            if not hasattr(local, "api"):
+                local.api = Api(env.cluster)
+            ns = namespaces[i % NAMESPACES]
+            status, _ = local.api.call("POST", GATES.format(ns=ns), gate(f"g{i:04d}", ns))
+            assert status == 201, status
+
+        started = time.monotonic()
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(create, range(GATE_COUNT)))
+        probe = Api(env.cluster)
+
+        def configmaps() -> int:
+            _, body = probe.call("GET", "/api/v1/configmaps?labelSelector=healthgate.io/gate")
+            return len(body.get("items", []))
+
+        wait_count("ConfigMaps", configmaps, GATE_COUNT, timeout=900)
+        reconciled = time.monotonic() - started
+        loaded = rss_mib(operator.popen.pid)
+        time.sleep(2 * STATUS_INTERVAL + 2)  # every status timer has run at least twice
+        steady = rss_mib(operator.popen.pid)
+        cpu = cpu_seconds(operator.popen.pid)
+        print(f"operator RSS, no gates:               {idle:.1f} MiB")
+        print(
+            f"operator RSS, {GATE_COUNT} gates reconciled:    {loaded:.1f} MiB ({reconciled:.0f} s)"
+        )
+        print(
+            f"operator RSS, {GATE_COUNT} gates, 2 status rounds: {steady:.1f} MiB "
+            f"({(steady - idle) * 1024 / GATE_COUNT:.0f} KiB per gate); "
+            f"CPU used so far {cpu:.0f} s"
+        )
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / 100
+
+
+if __name__ == "__main__":
+    main()

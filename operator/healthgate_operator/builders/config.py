@@ -1,0 +1,112 @@
+"""Render a HealthGate spec into the sidecar's config (the contract) and its Secret env vars.
+
+A CRD field ``xFrom: {secretKeyRef}`` becomes ``xFromEnv: HG_<DEP>_<PATH>`` in the config and an
+env var with ``valueFrom.secretKeyRef`` in the injected container: the operator handles only the
+*reference*, never the value. The result is validated with the contract itself, so a spec that
+slipped past the CRD schema (an older CRD, a rule CEL cannot express) is caught here and reported
+as an invalid spec instead of shipping a config the sidecar would reject.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from healthgate_operator.crd.secrets import ENV_SUFFIX, FROM_SUFFIX
+from healthgate_sidecar import contract
+
+ENV_PREFIX = "HG_"
+# spec.sidecar keys that shape the container, not the sidecar process.
+CONTAINER_KEYS = frozenset({"image", "port", "resources"})
+Json = dict[str, Any]
+
+
+class InvalidSpec(ValueError):
+    """The spec cannot become a valid sidecar config; ``problems`` name the fields."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass
+class RenderedConfig:
+    """What the ConfigMap and the injected container need from one gate spec."""
+
+    config: contract.SidecarConfig
+    text: str
+    env: list[Json] = field(default_factory=list)
+
+    @property
+    def hash(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()[:16]
+
+
+def env_name(dependency: str, path: list[str | int]) -> str:
+    """``HG_<DEP>_<PATH>``: e.g. ``cache`` + ``[url]`` -> ``HG_CACHE_URL``."""
+    parts = [dependency, *(str(p) for p in path)]
+    words = [re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", p) for p in parts]
+    return ENV_PREFIX + "_".join(w.replace("-", "_").upper() for w in words)
+
+
+def _is_secret_ref(key: str, value: Any) -> bool:
+    return key.endswith(FROM_SUFFIX) and isinstance(value, dict) and "secretKeyRef" in value
+
+
+def _replace_refs(node: Any, dependency: str, path: list[str | int], env: list[Json]) -> Any:
+    """Copy ``node`` with every ``xFrom`` swapped for ``xFromEnv``; collect the env vars."""
+    if isinstance(node, list):
+        return [_replace_refs(v, dependency, [*path, i], env) for i, v in enumerate(node)]
+    if not isinstance(node, dict):
+        return node
+    out: Json = {}
+    for key, value in node.items():
+        if _is_secret_ref(key, value):
+            field_name = key.removesuffix(FROM_SUFFIX)
+            name = env_name(dependency, [*path, field_name])
+            ref = value["secretKeyRef"]
+            env.append(
+                {
+                    "name": name,
+                    "valueFrom": {"secretKeyRef": {"name": ref["name"], "key": ref["key"]}},
+                }
+            )
+            out[field_name + ENV_SUFFIX] = name
+        else:
+            out[key] = _replace_refs(value, dependency, [*path, key], env)
+    return out
+
+
+def _settings(spec: Json) -> Json:
+    """The contract's process-wide settings found under spec.sidecar."""
+    known = {f.alias or n for n, f in contract.SidecarConfig.model_fields.items()}
+    sidecar: Json = spec.get("sidecar") or {}
+    return {k: v for k, v in sidecar.items() if k not in CONTAINER_KEYS and k in known}
+
+
+def render_config(spec: Json) -> RenderedConfig:
+    """The validated sidecar config of a gate spec; raises :class:`InvalidSpec`."""
+    env: list[Json] = []
+    dependencies = []
+    for dep in spec.get("dependencies") or []:
+        name = str(dep.get("name", ""))
+        # The path inside the type block is what names the variable: HG_CACHE_URL, not
+        # HG_CACHE_REDIS_URL (the dependency already says which block).
+        block_type = dep.get("type")
+        rendered = {
+            k: (_replace_refs(v, name, [], env) if k == block_type else v) for k, v in dep.items()
+        }
+        dependencies.append(rendered)
+    data = {"dependencies": dependencies, **_settings(spec)}
+    try:
+        config = contract.parse_config(data)
+    except contract.ConfigError as exc:
+        raise InvalidSpec(exc.problems) from None
+    dumped = config.model_dump(mode="json", by_alias=True, exclude_none=True)
+    text = "# Rendered by healthgate-operator from a HealthGate; edits are overwritten.\n"
+    text += yaml.safe_dump(dumped, sort_keys=False)
+    return RenderedConfig(config=config, text=text, env=env)

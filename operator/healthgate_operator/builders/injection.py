@@ -1,0 +1,145 @@
+"""The injected sidecar: a native sidecar container, its volumes, and the pod annotations.
+
+Pure functions of the gate and the pod, so the webhook's answer can be unit-tested and so the
+status timer can recompute :func:`injection_hash` to tell current injections from outdated ones.
+The container passes Pod Security "restricted" on its own (non-root, no privilege escalation, no
+capabilities, RuntimeDefault seccomp, read-only root filesystem).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from typing import Any
+
+from healthgate_operator import constants
+from healthgate_operator.builders.config import RenderedConfig
+from healthgate_operator.crd import parts
+
+Json = dict[str, Any]
+PROBE_FIELDS = ("readiness", "liveness", "startup")
+
+
+def sidecar_port(spec: Json) -> int:
+    return int((spec.get("sidecar") or {}).get("port") or constants.DEFAULT_PORT)
+
+
+def build_probe(kind: str, port: int, settings: Json | None) -> Json:
+    """An httpGet probe on the sidecar's port with the gate's settings over our defaults."""
+    values = {**parts.PROBE_DEFAULTS[kind], **(settings or {})}
+    return {"httpGet": {"path": parts.PROBE_PATHS[kind], "port": port}, **values}
+
+
+def security_context() -> Json:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": constants.SIDECAR_UID,
+        "runAsGroup": constants.SIDECAR_UID,
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def build_sidecar_container(spec: Json, rendered: RenderedConfig, *, default_image: str) -> Json:
+    """The gate-derived sidecar container (pod-specific env is added by :func:`inject`)."""
+    sidecar: Json = spec.get("sidecar") or {}
+    port = sidecar_port(spec)
+    probes: Json = spec.get("probes") or {}
+    return {
+        "name": constants.SIDECAR_NAME,
+        "image": sidecar.get("image") or default_image,
+        "imagePullPolicy": "IfNotPresent",
+        # Native sidecar (Kubernetes 1.29+): starts before the app containers, runs alongside.
+        "restartPolicy": "Always",
+        "command": ["healthgate-sidecar", "serve", "--config", constants.CONFIG_PATH],
+        "args": ["--host", "0.0.0.0", "--port", str(port)],
+        "ports": [{"name": constants.SIDECAR_NAME, "containerPort": port, "protocol": "TCP"}],
+        "env": copy.deepcopy(rendered.env),
+        "volumeMounts": [
+            {"name": constants.CONFIG_VOLUME, "mountPath": constants.CONFIG_DIR, "readOnly": True},
+            # The root filesystem is read-only; Python and libraries may still want a /tmp.
+            {"name": constants.TMP_VOLUME, "mountPath": "/tmp"},  # noqa: S108
+        ],
+        "readinessProbe": build_probe("readiness", port, probes.get("readiness")),
+        "livenessProbe": build_probe("liveness", port, probes.get("liveness")),
+        "startupProbe": build_probe("startup", port, probes.get("startup")),
+        "resources": copy.deepcopy(sidecar.get("resources") or parts.DEFAULT_RESOURCES),
+        "securityContext": security_context(),
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+    }
+
+
+def build_volumes(gate: str) -> list[Json]:
+    return [
+        {"name": constants.CONFIG_VOLUME, "configMap": {"name": constants.configmap_name(gate)}},
+        {"name": constants.TMP_VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}},
+    ]
+
+
+def injection_hash(gate: str, container: Json) -> str:
+    """Fingerprint of everything a running pod cannot pick up without a restart."""
+    payload = json.dumps({"container": container, "volumes": build_volumes(gate)}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def env_check_passthrough(pod: Json, rendered: RenderedConfig) -> tuple[list[Json], list[Json]]:
+    """Env entries (and envFrom sources) of the app containers that ``env`` checks look at.
+
+    An ``env`` dependency asks "is SMTP_HOST configured in the app?"; the sidecar can only see
+    its own environment, so the app's definitions of those names are copied: references stay
+    references (the operator reads no value), literals stay in the pod they came from.
+    """
+    wanted = {n for d in rendered.config.dependencies if d.env is not None for n in d.env.names}
+    if not wanted:
+        return [], []
+    env: dict[str, Json] = {}
+    env_from: list[Json] = []
+    for container in pod.get("spec", {}).get("containers", []):
+        for entry in container.get("env") or []:
+            if entry.get("name") in wanted:
+                env.setdefault(entry["name"], copy.deepcopy(entry))
+        for source in container.get("envFrom") or []:
+            if source not in env_from:
+                env_from.append(copy.deepcopy(source))
+    return list(env.values()), env_from
+
+
+def has_sidecar(pod: Json) -> bool:
+    spec = pod.get("spec", {})
+    containers = (spec.get("initContainers") or []) + (spec.get("containers") or [])
+    return any(c.get("name") == constants.SIDECAR_NAME for c in containers)
+
+
+def used_ports(pod: Json) -> set[int]:
+    spec = pod.get("spec", {})
+    containers = (spec.get("initContainers") or []) + (spec.get("containers") or [])
+    return {p.get("containerPort") for c in containers for p in c.get("ports") or []}
+
+
+def inject(pod: Json, gate: str, container: Json, rendered: RenderedConfig) -> Json:
+    """A copy of ``pod`` with the sidecar, its volumes and annotations added."""
+    pod = copy.deepcopy(pod)
+    sidecar = copy.deepcopy(container)
+    env, env_from = env_check_passthrough(pod, rendered)
+    sidecar["env"] = sidecar["env"] + env
+    if env_from:
+        sidecar["envFrom"] = env_from
+    spec = pod.setdefault("spec", {})
+    # First, so that other init containers (migrations, say) also wait for the dependencies.
+    spec["initContainers"] = [sidecar, *(spec.get("initContainers") or [])]
+    spec["volumes"] = [*(spec.get("volumes") or []), *build_volumes(gate)]
+    annotations = pod.setdefault("metadata", {}).setdefault("annotations", {})
+    port = sidecar["ports"][0]["containerPort"]
+    annotations.update(
+        {
+            constants.ANNOTATION_GATE: gate,
+            constants.ANNOTATION_INJECTION_HASH: injection_hash(gate, container),
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": str(port),
+            "prometheus.io/path": "/metrics",
+        }
+    )
+    return pod

@@ -1,0 +1,163 @@
+"""The operator's settings: command line flags, each also readable from a ``HEALTHGATE_*`` variable.
+
+A flag wins over its variable, the variable over the default. Every field documents its unit,
+default and why it exists; :func:`parse` turns argv + environment into an :class:`OperatorConfig`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from healthgate_operator import __version__, constants
+
+SA_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    namespaces: tuple[str, ...] = ()
+    """Namespaces to serve; empty means all (cluster-wide)."""
+    webhook_host: str = "0.0.0.0"
+    """Address the admission webhook listens on (HTTPS)."""
+    webhook_port: int = 9443
+    """Port of the admission webhook."""
+    webhook_url: str | None = None
+    """URL the API server calls (e.g. https://healthgate.ns.svc:443); https://host:port if unset."""
+    webhook_cert: Path | None = None
+    """PEM certificate for the webhook; a self-signed one is generated when unset."""
+    webhook_key: Path | None = None
+    """PEM private key matching ``webhook_cert``."""
+    webhook_failure_policy: str = "Ignore"
+    """Ignore (default): a broken operator never blocks pod creation. Fail: no pod unguarded."""
+    webhook_timeout: int = 5
+    """Seconds the API server waits for the webhook (1-30); bounds the delay of a hung operator."""
+    listen_host: str = "0.0.0.0"
+    """Address of the metrics and liveness endpoints."""
+    metrics_port: int = 8080
+    """Port of /metrics (Prometheus)."""
+    health_port: int = 8081
+    """Port of the liveness endpoint /healthz."""
+    sidecar_image: str = constants.DEFAULT_IMAGE
+    """Image injected when a gate does not name one."""
+    status_interval: float = 10.0
+    """Seconds between status refreshes of each gate."""
+    health_timeout: float = 1.0
+    """Seconds to wait for one pod's /health; a slow sidecar counts as unreachable."""
+    health_concurrency: int = 32
+    """Pods probed at once across all gates: bounds sockets and CPU with many pods."""
+    peering: str | None = "healthgate"
+    """Kopf peering object; replicas coordinate through it. None: standalone."""
+    priority: int = field(default_factory=lambda: random.randint(1, 2**31 - 1))
+    """Peering priority. Random by default: the highest replica works, the others stand by."""
+    operator_namespace: str | None = None
+    """The operator's own namespace, never injected (its pods must not depend on themselves)."""
+    log_level: str = "info"
+    """debug, info, warning or error."""
+
+    @property
+    def clusterwide(self) -> bool:
+        return not self.namespaces
+
+    @property
+    def advertised_url(self) -> str:
+        host = "127.0.0.1" if self.webhook_host in ("0.0.0.0", "") else self.webhook_host
+        return self.webhook_url or f"https://{host}:{self.webhook_port}"
+
+    @property
+    def skip_namespaces(self) -> tuple[str, ...]:
+        return (self.operator_namespace,) if self.operator_namespace else ()
+
+
+def _env(environ: Mapping[str, str], flag: str) -> str | None:
+    return environ.get("HEALTHGATE_" + flag.upper().replace("-", "_")) or None
+
+
+def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="healthgate-operator",
+        description="Reconcile HealthGates, inject the HealthGate sidecar, aggregate status. "
+        "Every flag can also be set as HEALTHGATE_<FLAG> (e.g. HEALTHGATE_WEBHOOK_PORT).",
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument("-n", "--namespace", action="append", dest="namespaces", default=None)
+    scope.add_argument("-A", "--all-namespaces", action="store_true")
+    opt = OperatorConfig
+    for flag, kind, default in (
+        ("webhook-host", str, opt.webhook_host),
+        ("webhook-port", int, opt.webhook_port),
+        ("webhook-url", str, None),
+        ("webhook-cert", Path, None),
+        ("webhook-key", Path, None),
+        ("webhook-timeout", int, opt.webhook_timeout),
+        ("listen-host", str, opt.listen_host),
+        ("metrics-port", int, opt.metrics_port),
+        ("health-port", int, opt.health_port),
+        ("sidecar-image", str, opt.sidecar_image),
+        ("status-interval", float, opt.status_interval),
+        ("health-timeout", float, opt.health_timeout),
+        ("health-concurrency", int, opt.health_concurrency),
+        ("priority", int, None),
+        ("operator-namespace", str, None),
+    ):
+        value = _env(environ, flag)
+        parser.add_argument(f"--{flag}", type=kind, default=kind(value) if value else default)
+    policy = _env(environ, "webhook-failure-policy") or opt.webhook_failure_policy
+    parser.add_argument("--webhook-failure-policy", choices=["Ignore", "Fail"], default=policy)
+    level = _env(environ, "log-level") or opt.log_level
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=level)
+    peering = parser.add_mutually_exclusive_group()
+    peering.add_argument("--peering", default=_env(environ, "peering") or opt.peering)
+    standalone = (_env(environ, "standalone") or "").lower() in ("1", "true", "yes")
+    peering.add_argument("--standalone", action="store_true", default=standalone)
+    return parser
+
+
+def _operator_namespace(given: str | None, environ: Mapping[str, str]) -> str | None:
+    if given:
+        return given
+    if environ.get("POD_NAMESPACE"):
+        return environ["POD_NAMESPACE"]
+    try:
+        return SA_NAMESPACE_FILE.read_text().strip() or None
+    except OSError:
+        return None
+
+
+def parse(
+    argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
+) -> OperatorConfig:
+    environ = os.environ if environ is None else environ
+    args = build_parser(environ).parse_args(argv)
+    namespaces = tuple(args.namespaces or ())
+    if not namespaces and not args.all_namespaces and _env(environ, "namespace"):
+        namespaces = tuple(str(_env(environ, "namespace")).split(","))
+    if (args.webhook_cert is None) != (args.webhook_key is None):
+        raise SystemExit("healthgate-operator: --webhook-cert and --webhook-key go together")
+    extra = {} if args.priority is None else {"priority": args.priority}
+    return OperatorConfig(
+        namespaces=namespaces,
+        webhook_host=args.webhook_host,
+        webhook_port=args.webhook_port,
+        webhook_url=args.webhook_url,
+        webhook_cert=args.webhook_cert,
+        webhook_key=args.webhook_key,
+        webhook_failure_policy=args.webhook_failure_policy,
+        webhook_timeout=max(1, min(30, args.webhook_timeout)),
+        listen_host=args.listen_host,
+        metrics_port=args.metrics_port,
+        health_port=args.health_port,
+        sidecar_image=args.sidecar_image,
+        status_interval=args.status_interval,
+        health_timeout=args.health_timeout,
+        health_concurrency=args.health_concurrency,
+        peering=None if args.standalone else args.peering,
+        operator_namespace=_operator_namespace(args.operator_namespace, environ),
+        log_level=args.log_level,
+        **extra,
+    )

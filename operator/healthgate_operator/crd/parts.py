@@ -1,0 +1,198 @@
+"""The CRD-only parts of a HealthGate: selector, probes, sidecar, rollout, status, columns.
+
+These describe how the operator injects and reports, not what the sidecar checks, so they have
+no counterpart in the contract. Probe fields mirror the kubelet's own probe settings and ranges.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from healthgate_operator import constants
+from healthgate_operator.crd.structural import Schema
+
+NAME_MAX_LENGTH = 253 - len(constants.configmap_name(""))
+
+# Kubelet probe defaults chosen for a sidecar that answers from memory: a fast readiness period,
+# a patient liveness, and a startup window of a minute for the first results of slow checks.
+PROBE_DEFAULTS: dict[str, dict[str, int]] = {
+    "readiness": {"periodSeconds": 5, "failureThreshold": 2, "timeoutSeconds": 1},
+    "liveness": {"periodSeconds": 10, "failureThreshold": 3, "timeoutSeconds": 1},
+    "startup": {"periodSeconds": 2, "failureThreshold": 30, "timeoutSeconds": 1},
+}
+PROBE_PATHS = {"readiness": "/readyz", "liveness": "/livez", "startup": "/startupz"}
+DEFAULT_RESOURCES = {"requests": {"cpu": "10m", "memory": "48Mi"}, "limits": {"memory": "128Mi"}}
+
+
+def _int(description: str, minimum: int, maximum: int, default: int | None = None) -> Schema:
+    out: Schema = {
+        "type": "integer",
+        "description": description,
+        "minimum": minimum,
+        "maximum": maximum,
+    }
+    if default is not None:
+        out["default"] = default
+    return out
+
+
+def _string(description: str, **extra: Any) -> Schema:
+    return {"type": "string", "description": description, **extra}
+
+
+def _expression() -> Schema:
+    return {
+        "type": "object",
+        "required": ["key", "operator"],
+        "properties": {
+            "key": _string("Label key.", minLength=1, maxLength=317),
+            "operator": _string(
+                "Relation of the key to the values.",
+                enum=["In", "NotIn", "Exists", "DoesNotExist"],
+            ),
+            "values": {
+                "type": "array",
+                "description": "Values for In and NotIn; empty for Exists and DoesNotExist.",
+                "maxItems": 256,
+                "items": _string("Label value.", maxLength=63),
+            },
+        },
+        "x-kubernetes-validations": [
+            {
+                "rule": "(self.operator in ['In', 'NotIn']) == (has(self.values) && "
+                "size(self.values) > 0)",
+                "message": "values must be non-empty for In and NotIn, and empty otherwise",
+            }
+        ],
+    }
+
+
+def label_selector() -> Schema:
+    return {
+        "type": "object",
+        "description": "Label selector of the pods this gate guards (in its own namespace).",
+        "properties": {
+            "matchLabels": {
+                "type": "object",
+                "description": "Labels a pod must have, all of them.",
+                "maxProperties": 64,
+                "additionalProperties": _string("Label value.", maxLength=63),
+            },
+            "matchExpressions": {
+                "type": "array",
+                "description": "Set-based requirements, all of them.",
+                "maxItems": 64,
+                "items": _expression(),
+            },
+        },
+        "x-kubernetes-validations": [
+            {
+                "rule": "(has(self.matchLabels) && size(self.matchLabels) > 0) || "
+                "(has(self.matchExpressions) && size(self.matchExpressions) > 0)",
+                "message": "selector must not be empty: it would select every pod in the namespace",
+            }
+        ],
+    }
+
+
+def probe(kind: str) -> Schema:
+    defaults = PROBE_DEFAULTS[kind]
+    # The kubelet only accepts successThreshold 1 for liveness and startup probes.
+    max_success = 100 if kind == "readiness" else 1
+    return {
+        "type": "object",
+        "description": f"Kubelet {kind} probe of the sidecar ({PROBE_PATHS[kind]}).",
+        "default": {},
+        "properties": {
+            "periodSeconds": _int("Seconds between probes.", 1, 3600, defaults["periodSeconds"]),
+            "failureThreshold": _int(
+                "Consecutive failures before the probe fails.",
+                1,
+                1000,
+                defaults["failureThreshold"],
+            ),
+            "successThreshold": _int(
+                "Consecutive successes before the probe passes again (1 except for readiness).",
+                1,
+                max_success,
+                1,
+            ),
+            "timeoutSeconds": _int(
+                "Seconds the kubelet waits for an answer.", 1, 3600, defaults["timeoutSeconds"]
+            ),
+            "initialDelaySeconds": _int("Seconds before the first probe.", 0, 3600, 0),
+        },
+    }
+
+
+def probes() -> Schema:
+    return {
+        "type": "object",
+        "description": "Kubelet probe settings of the injected sidecar container; the pod's "
+        "Ready condition follows the sidecar's /readyz, i.e. its critical dependencies.",
+        "default": {},
+        "properties": {kind: probe(kind) for kind in PROBE_DEFAULTS},
+    }
+
+
+def quantity_map(description: str) -> Schema:
+    return {
+        "type": "object",
+        "description": description,
+        "additionalProperties": {
+            "x-kubernetes-int-or-string": True,
+            "anyOf": [{"type": "integer"}, {"type": "string"}],
+            "pattern": r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|"
+            r"([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$",
+        },
+    }
+
+
+def sidecar(contract_settings: dict[str, Schema]) -> Schema:
+    """The sidecar container; ``contract_settings`` are the contract's sidecar-wide fields."""
+    properties: dict[str, Schema] = {
+        "image": _string(
+            "Sidecar image; the operator's --sidecar-image when unset.", minLength=1, maxLength=512
+        ),
+        "port": _int(
+            "Port of the sidecar's probe and metrics server (unprivileged; must not clash "
+            "with the app's ports).",
+            1024,
+            65535,
+            constants.DEFAULT_PORT,
+        ),
+        "resources": {
+            "type": "object",
+            "description": "Compute resources of the sidecar container; "
+            "requests cpu 10m, memory 48Mi and limits memory 128Mi when unset.",
+            "properties": {
+                "requests": quantity_map("Minimum resources, e.g. {cpu: 10m, memory: 48Mi}."),
+                "limits": quantity_map("Maximum resources, e.g. {memory: 128Mi}."),
+            },
+        },
+        **contract_settings,
+    }
+    return {
+        "type": "object",
+        "description": "The injected sidecar container and its process-wide settings.",
+        "default": {},
+        "properties": properties,
+    }
+
+
+def rollout() -> Schema:
+    return {
+        "type": "object",
+        "description": "What the operator does to pods that run an outdated injection.",
+        "default": {},
+        "properties": {
+            "restartOnChange": {
+                "type": "boolean",
+                "default": False,
+                "description": "Restart the owning Deployments and StatefulSets (like kubectl "
+                "rollout restart) when their pods lack the sidecar or run an outdated "
+                "injection (image, port, probes, secret references). Config-only changes "
+                "reach running sidecars through the ConfigMap without restarts.",
+            }
+        },
+    }

@@ -1,0 +1,135 @@
+"""The CRD's view of the contract's secret fields: ``xFromEnv``/``xFile`` become ``xFrom``.
+
+The contract's rule: a secret-bearing field ``x`` has the alternatives ``xFromEnv`` (an
+environment variable's name) and ``xFile``. In a HealthGate neither makes sense to a user (the
+variable and the file would have to exist in a container the operator injects), so the CRD offers
+``xFrom: {secretKeyRef: {name, key}}`` instead; the operator renders it back to ``xFromEnv`` and an
+env var with ``valueFrom.secretKeyRef``. Whether one of the set is *required* is decided by the
+contract's validators, not visible in its JSON schema, so it is probed with a minimal example per
+model (:data:`EXAMPLES`); a new model with secrets and no example is an error, not a guess.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from healthgate_operator.crd.structural import Schema
+
+ENV_SUFFIX = "FromEnv"
+FILE_SUFFIX = "File"
+FROM_SUFFIX = "From"
+
+# Minimal valid blocks of the contract models that carry secrets: the probe removes one secret
+# group at a time and sees whether the contract still accepts the block.
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "RedisParams": {"url": "redis://cache:6379/0"},
+    "Neo4jParams": {"uri": "bolt://graph:7687", "passwordFromEnv": "P"},
+    "PostgresParams": {"dsn": "postgresql://db/app"},
+    "HttpHeader": {"name": "X-Probe", "value": "v"},
+    "LlmParams": {"baseUrl": "https://llm.example/v1"},
+}
+
+SECRET_KEY_REF: Schema = {
+    "type": "object",
+    "description": "A key of a Secret in the HealthGate's namespace.",
+    "required": ["name", "key"],
+    "properties": {
+        "name": {
+            "type": "string",
+            "description": "Name of the Secret.",
+            "minLength": 1,
+            "maxLength": 253,
+            "pattern": r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        },
+        "key": {
+            "type": "string",
+            "description": "Key within the Secret.",
+            "minLength": 1,
+            "maxLength": 253,
+            "pattern": r"^[-._a-zA-Z0-9]+$",
+        },
+    },
+}
+
+
+def secret_fields(properties: dict[str, Any]) -> list[str]:
+    """Names ``x`` of the secret groups of one model, in declaration order."""
+    return [name.removesuffix(ENV_SUFFIX) for name in properties if name.endswith(ENV_SUFFIX)]
+
+
+def from_schema(field: str) -> Schema:
+    """The CRD-only ``xFrom`` property."""
+    return {
+        "type": "object",
+        "description": (
+            f"Take {field} from a Secret. The operator never reads the value: the injected "
+            "sidecar container gets it as an environment variable (valueFrom.secretKeyRef)."
+        ),
+        "required": ["secretKeyRef"],
+        "properties": {"secretKeyRef": copy.deepcopy(SECRET_KEY_REF)},
+    }
+
+
+def is_required(model: type[BaseModel], field: str) -> bool:
+    """Does the contract insist on one of ``field``'s sources? Probed on :data:`EXAMPLES`."""
+    example = EXAMPLES.get(model.__name__)
+    if example is None:
+        raise LookupError(f"no example for {model.__name__}: add one to crd.secrets.EXAMPLES")
+    model.model_validate(example)  # a broken example would make every probe say "required"
+    group = {field, field + ENV_SUFFIX, field + FILE_SUFFIX}
+    try:
+        model.model_validate({k: v for k, v in example.items() if k not in group})
+    except ValidationError:
+        return True
+    return False
+
+
+def convert_model(schema: Schema, model: type[BaseModel]) -> Schema:
+    """Rewrite one ``$defs`` entry (still pydantic JSON schema) for the CRD."""
+    schema = copy.deepcopy(schema)
+    properties: dict[str, Any] = schema.get("properties", {})
+    rules: list[dict[str, str]] = []
+    required: list[str] = list(schema.get("required", []))
+    for field in secret_fields(properties):
+        properties.pop(field + ENV_SUFFIX)
+        properties.pop(field + FILE_SUFFIX, None)
+        ref = field + FROM_SUFFIX
+        properties[ref] = from_schema(field)
+        inline = field in properties
+        if is_required(model, field):
+            if inline:
+                rules.append(_exactly_one(field, ref))
+            else:
+                required.append(ref)
+        elif inline:
+            rules.append(_at_most_one(field, ref))
+    drop_files(schema)
+    if required:
+        schema["required"] = required
+    if rules:
+        schema["x-kubernetes-validations"] = rules
+    return schema
+
+
+def drop_files(schema: Schema) -> None:
+    """Files (CA bundles, token files) do not exist in an injected container: drop them."""
+    properties: dict[str, Any] = schema.get("properties", {})
+    for name in [n for n in properties if n.endswith(FILE_SUFFIX)]:
+        properties.pop(name)
+
+
+def _exactly_one(field: str, ref: str) -> dict[str, str]:
+    return {
+        "rule": f"has(self.{field}) != has(self.{ref})",
+        "message": f"exactly one of {field} or {ref} is required",
+    }
+
+
+def _at_most_one(field: str, ref: str) -> dict[str, str]:
+    return {
+        "rule": f"!(has(self.{field}) && has(self.{ref}))",
+        "message": f"only one of {field} or {ref} may be set",
+    }

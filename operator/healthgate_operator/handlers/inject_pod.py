@@ -1,0 +1,61 @@
+"""Mutating admission of pod CREATE: find the gate that selects the pod and inject its sidecar.
+
+Never rejects a pod by accident: with ``failurePolicy: Ignore`` (the default) any error while
+deciding becomes "allowed, unchanged" plus a warning, because a rejection from a *working*
+webhook would bypass the failure policy the admin chose. With ``Fail`` the error is returned.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from healthgate_operator.builders import admission
+from healthgate_operator.kube import KubeError
+from healthgate_operator.runtime import Runtime
+
+Json = dict[str, Any]
+
+
+def replace_body(new: Json) -> Any:
+    """A Kopf patch function turning the reviewed pod into ``new`` (Kopf diffs it to JSON ops)."""
+
+    def apply(body: Json) -> None:
+        body.clear()
+        body.update(new)
+
+    return apply
+
+
+async def inject(
+    *,
+    runtime: Runtime,
+    body: Json,
+    namespace: str,
+    patch: kopf.Patch,
+    warnings: list[str],
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+) -> None:
+    try:
+        gates = await runtime.gates.snapshot(namespace)
+    except KubeError as exc:
+        runtime.metrics.admissions.labels(outcome="error").inc()
+        if runtime.config.webhook_failure_policy == "Fail":
+            raise kopf.AdmissionError(f"healthgate: cannot read HealthGates: {exc}") from exc
+        logger.warning("Pod admitted without injection: cannot list HealthGates: %s", exc)
+        warnings.append("healthgate: HealthGates unavailable; pod admitted without the sidecar")
+        return
+    decision = admission.decide(
+        body,
+        namespace,
+        gates,
+        default_image=runtime.config.sidecar_image,
+        skip_namespaces=runtime.config.skip_namespaces,
+    )
+    runtime.metrics.admissions.labels(outcome=decision.reason).inc()
+    warnings.extend(decision.warnings)
+    if decision.pod is not None:
+        patch.fns.append(replace_body(decision.pod))
+        logger.debug("Injecting the sidecar of HealthGate %s.", decision.gate)

@@ -1,0 +1,158 @@
+"""A thin JSON client for the few API calls the operator makes itself (Kopf makes the rest).
+
+Built on kubernetes_asyncio's ``ApiClient`` for authentication (kubeconfig, in-cluster service
+account, exec plugins, token refresh), but requests and answers stay plain JSON dicts: the
+generated model classes cost a lot of CPU and memory for pod lists and buy nothing here.
+Only ConfigMaps, Pods, HealthGates, workloads and the webhook configuration are touched;
+the operator never reads Secrets (its RBAC forbids it, too).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+from kubernetes_asyncio import client, config
+
+from healthgate_operator import constants
+
+Json = dict[str, Any]
+APPLY = "application/apply-patch+yaml"
+MERGE = "application/merge-patch+json"
+FIELD_MANAGER = constants.MANAGER
+
+
+class KubeError(Exception):
+    """A failed API call; ``status`` is the HTTP status (0 for a connection failure)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+
+    @property
+    def temporary(self) -> bool:
+        """Worth retrying: throttling, server errors, conflicts, connection failures."""
+        return self.status in (0, 409, 429) or self.status >= 500
+
+
+async def connect() -> client.ApiClient:
+    """An authenticated client: in-cluster when running in a pod, else the kubeconfig."""
+    if os.environ.get("KUBERNETES_SERVICE_HOST") and not os.environ.get("KUBECONFIG"):
+        config.load_incluster_config()  # type: ignore[no-untyped-call]
+        return client.ApiClient()
+    configuration = client.Configuration()
+    await config.load_kube_config(client_configuration=configuration)
+    return client.ApiClient(configuration)
+
+
+class Kube:
+    """The operator's own API calls, as JSON."""
+
+    def __init__(self, api: client.ApiClient, *, timeout: float = 10.0) -> None:
+        self.api = api
+        self.timeout = timeout
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: list[tuple[str, str]] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+    ) -> Json:
+        try:
+            resp = await self.api.call_api(
+                path,
+                method,
+                query_params=query or [],
+                header_params={"Content-Type": content_type, "Accept": "application/json"},
+                body=body,
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _request_timeout=self.timeout,
+            )
+        except (OSError, TimeoutError, aiohttp.ClientError) as exc:
+            raise KubeError(0, f"{type(exc).__name__}: {exc}") from exc
+        async with resp:
+            data = await resp.read()
+        if resp.status >= 400:
+            raise KubeError(resp.status, _message(data))
+        parsed: Json = json.loads(data) if data else {}
+        return parsed
+
+    async def stream(
+        self, path: str, query: list[tuple[str, str]], *, read_timeout: float
+    ) -> AsyncIterator[Json]:
+        """The events of a watch, one JSON object per line, until the server ends it."""
+        try:
+            resp = await self.api.call_api(
+                path,
+                "GET",
+                query_params=query,
+                header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                # No total limit for a watch: connect quickly, then allow quiet periods.
+                _request_timeout=aiohttp.ClientTimeout(
+                    connect=self.timeout, sock_connect=self.timeout, sock_read=read_timeout
+                ),
+            )
+        except (OSError, TimeoutError, aiohttp.ClientError) as exc:
+            raise KubeError(0, f"{type(exc).__name__}: {exc}") from exc
+        async with resp:
+            if resp.status >= 400:
+                raise KubeError(resp.status, _message(await resp.read()))
+            try:
+                async for line in resp.content:
+                    if line.strip():
+                        yield json.loads(line)
+            except (OSError, TimeoutError, aiohttp.ClientError) as exc:
+                raise KubeError(0, f"watch interrupted: {type(exc).__name__}") from exc
+
+    async def list_gates(self, namespace: str) -> list[Json]:
+        path = f"/apis/{constants.API_VERSION}/namespaces/{namespace}/{constants.PLURAL}"
+        items: list[Json] = (await self.request("GET", path)).get("items", [])
+        return items
+
+    async def list_pods(self, namespace: str, selector: str) -> list[Json]:
+        query = [("labelSelector", selector)] if selector else []
+        body = await self.request("GET", f"/api/v1/namespaces/{namespace}/pods", query=query)
+        items: list[Json] = body.get("items", [])
+        return items
+
+    async def apply(self, path: str, manifest: Json) -> Json:
+        """Server-side apply: create or update in one idempotent call, owned fields only."""
+        query = [("fieldManager", FIELD_MANAGER), ("force", "true")]
+        return await self.request("PATCH", path, query=query, body=manifest, content_type=APPLY)
+
+    async def apply_configmap(self, manifest: Json) -> Json:
+        meta = manifest["metadata"]
+        path = f"/api/v1/namespaces/{meta['namespace']}/configmaps/{meta['name']}"
+        return await self.apply(path, manifest)
+
+    async def apply_webhook_configuration(self, manifest: Json) -> Json:
+        name = manifest["metadata"]["name"]
+        path = f"/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/{name}"
+        return await self.apply(path, manifest)
+
+    async def get(self, api_version: str, kind_plural: str, namespace: str, name: str) -> Json:
+        prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+        return await self.request("GET", f"{prefix}/namespaces/{namespace}/{kind_plural}/{name}")
+
+    async def merge_patch(
+        self, api_version: str, kind_plural: str, namespace: str, name: str, patch: Json
+    ) -> Json:
+        prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+        path = f"{prefix}/namespaces/{namespace}/{kind_plural}/{name}"
+        return await self.request("PATCH", path, body=patch, content_type=MERGE)
+
+
+def _message(data: bytes) -> str:
+    try:
+        return str(json.loads(data).get("message", ""))[:500]
+    except (ValueError, AttributeError):
+        return data[:200].decode(errors="replace")

@@ -1,0 +1,78 @@
+"""What the handlers share at run time: settings, the API client, the prober, the metrics.
+
+One :class:`Runtime` lives in Kopf's operator-wide ``memo`` (Kopf hands each handler a shallow
+copy, so everything in it is shared). :meth:`Runtime.open` runs in the startup handler, inside
+the operator's event loop, because aiohttp sessions must be created there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from healthgate_operator import kube, metrics
+from healthgate_operator.config import OperatorConfig
+from healthgate_operator.gatecache import GateCache
+from healthgate_operator.probe import HealthProber
+
+MEMO_KEY = "healthgate"
+
+
+@dataclass
+class Runtime:
+    config: OperatorConfig
+    metrics: metrics.Metrics = field(default_factory=metrics.Metrics)
+    _kube: kube.Kube | None = None
+    _prober: HealthProber | None = None
+    _runner: web.AppRunner | None = None
+    _gates: GateCache | None = None
+
+    @property
+    def kube(self) -> kube.Kube:
+        if self._kube is None:
+            raise RuntimeError("the runtime is not open yet")
+        return self._kube
+
+    @property
+    def gates(self) -> GateCache:
+        if self._gates is None:
+            raise RuntimeError("the runtime is not open yet")
+        return self._gates
+
+    @property
+    def prober(self) -> HealthProber:
+        if self._prober is None:
+            raise RuntimeError("the runtime is not open yet")
+        return self._prober
+
+    async def open(self) -> None:
+        self._kube = kube.Kube(await kube.connect())
+        self._gates = GateCache(self._kube, self.config.namespaces)
+        self._gates.start()
+        self._prober = HealthProber(
+            timeout=self.config.health_timeout, concurrency=self.config.health_concurrency
+        )
+        await self._prober.open()
+        self._runner = await metrics.serve(
+            self.metrics, self.config.listen_host, self.config.metrics_port
+        )
+
+    async def close(self) -> None:
+        if self._gates is not None:
+            await self._gates.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._prober is not None:
+            await self._prober.close()
+        if self._kube is not None:
+            await self._kube.api.close()
+
+
+def of(memo: Any) -> Runtime:
+    """The runtime from a handler's ``memo``."""
+    runtime = memo[MEMO_KEY]
+    if not isinstance(runtime, Runtime):
+        raise TypeError("memo does not hold the HealthGate runtime")
+    return runtime

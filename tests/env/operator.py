@@ -1,0 +1,150 @@
+"""Install HealthGate into the local control plane and run the operator as a real process.
+
+Used by the end-to-end tests and ``make demo``. The operator runs as ``healthgate-operator``
+with the least-privilege identity of ``deploy/rbac.yaml`` (a service-account token from
+``kubectl create token``), exactly the permissions a cluster install grants it, and the API
+server calls its webhook over TLS on loopback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from healthgate_operator import certs
+from tests.env import common, kube
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+OPERATOR_NS = "healthgate-system"
+T = TypeVar("T")
+
+
+def wait_for(what: str, probe: Callable[[], T | None], *, timeout: float = 30.0) -> T:
+    """Poll until ``probe`` returns something truthy; fail with the last value seen."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
+
+
+def install(cluster: kube.KubeCluster) -> None:
+    """Apply the CRDs and RBAC from ``deploy/`` as a user would, and wait until served."""
+    cluster.kubectl("apply", "-f", str(ROOT / "deploy" / "crds"))
+    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
+    cluster.kubectl("apply", "-f", str(ROOT / "deploy" / "rbac.yaml"))
+    wait_for(
+        "the HealthGate API",
+        lambda: cluster.kubectl("get", "healthgates", "-A", check=False).returncode == 0,
+        timeout=60,
+    )
+
+
+def service_account_kubeconfig(cluster: kube.KubeCluster, path: Path) -> Path:
+    """A kubeconfig holding the operator service account's token (no admin rights)."""
+    token = cluster.kubectl(
+        "create", "token", "healthgate-operator", "-n", OPERATOR_NS, "--duration=4h"
+    ).stdout.strip()
+    admin = json.loads(cluster.kubeconfig.read_text())
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "c", "cluster": admin["clusters"][0]["cluster"]}],
+        "users": [{"name": "healthgate-operator", "user": {"token": token}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "healthgate-operator"}}],
+        "current-context": "c",
+    }
+    path.write_text(json.dumps(config))
+    path.chmod(0o600)
+    return path
+
+
+@dataclass
+class OperatorProcess:
+    """A ``healthgate-operator`` process; restartable on the same ports.
+
+    ``args`` are the scope and peering flags (all namespaces, standalone by default); the
+    ports, certificate and identity flags are added here.
+    """
+
+    cluster: kube.KubeCluster
+    kubeconfig: Path
+    workdir: Path
+    args: list[str] = field(default_factory=lambda: ["--all-namespaces", "--standalone"])
+    status_interval: float = 2.0
+    sidecar_image: str = "ghcr.io/healthgate/healthgate:0.1.0"
+    name: str = "healthgate-operator"
+    webhook_port: int = field(default_factory=common.free_port)
+    metrics_port: int = field(default_factory=common.free_port)
+    health_port: int = field(default_factory=common.free_port)
+    process: common.Process | None = None
+    starts: int = 0
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / f"{self.name}.log"
+
+    def argv(self) -> list[str | Path]:
+        return [
+            BIN / "healthgate-operator",
+            "--webhook-host=127.0.0.1",
+            f"--webhook-port={self.webhook_port}",
+            "--listen-host=127.0.0.1",
+            f"--metrics-port={self.metrics_port}",
+            f"--health-port={self.health_port}",
+            f"--status-interval={self.status_interval}",
+            "--health-timeout=0.5",
+            f"--operator-namespace={OPERATOR_NS}",
+            f"--sidecar-image={self.sidecar_image}",
+            f"--webhook-cert={self.workdir / 'tls.crt'}",
+            f"--webhook-key={self.workdir / 'tls.key'}",
+            *self.args,
+        ]
+
+    def start(self) -> None:
+        """Start and wait until the webhook configuration is applied (the operator serves)."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if not (self.workdir / "tls.crt").exists():
+            # Files, as a production install mounts from a Secret: every replica serves the
+            # same certificate, so replicas agree on the webhook configuration's caBundle.
+            certs.write_self_signed(self.workdir, ["127.0.0.1"])
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        env = {"KUBECONFIG": str(self.kubeconfig), "PYTHONUNBUFFERED": "1"}
+        self.process = common.spawn(self.name, self.argv(), log_dir=self.workdir, env=env)
+        self.starts += 1
+        common.wait_until(
+            f"{self.name}'s webhook configuration",
+            lambda: "Webhook configuration applied" in self.log(offset),
+            timeout=60,
+            proc=self.process,
+        )
+
+    def log(self, offset: int = 0) -> str:
+        try:
+            with self.log_path.open("rb") as f:
+                f.seek(offset)
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def http(self, port: int, path: str) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
+            return str(resp.read().decode())
+
+    def metrics(self) -> str:
+        return self.http(self.metrics_port, "/metrics")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop(timeout=30)
+            self.process = None

@@ -1,0 +1,147 @@
+"""The CRD in the real API server: explain, valid gates, and a table of invalid ones."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from tests.integration.operator import objects
+from tests.integration.operator.conftest import Kube
+
+pytestmark = pytest.mark.integration
+Json = dict[str, Any]
+
+
+def test_explain_teaches_the_api(k8s: Kube) -> None:
+    out = k8s.run("explain", "healthgate.spec.dependencies")
+    assert "Dependencies to check" in out
+    assert "timeoutSeconds" in out
+    assert "requiredForStartup" in out
+    redis = k8s.run("explain", "healthgate.spec.dependencies.redis.urlFrom")
+    assert "never reads the value" in redis
+    probes = k8s.run("explain", "healthgate.spec.probes.readiness")
+    assert "periodSeconds" in probes
+
+
+def test_short_name_and_columns(k8s: Kube, namespace: str) -> None:
+    k8s.apply(objects.gate("columns", namespace))
+    out = k8s.run("get", "hg", "-n", namespace)
+    assert out.split("\n")[0].split() == ["NAME", "STATUS", "READY", "UNHEALTHY", "AGE"]
+
+
+ALL_TYPES: list[Json] = [
+    objects.REDIS_DEP,
+    {
+        "name": "graph",
+        "type": "neo4j",
+        "neo4j": {
+            "uri": "bolt://neo4j:7687",
+            "passwordFrom": {"secretKeyRef": {"name": "neo4j-auth", "key": "password"}},
+        },
+    },
+    {"name": "db", "type": "postgres", "postgres": {"dsn": "postgresql://app@db/app"}},
+    {
+        "name": "site",
+        "type": "http",
+        "critical": False,
+        "http": {
+            "url": "https://example.org/health",
+            "expectedStatus": [200, 204],
+            "headers": [
+                {"name": "X-Trace", "value": "1"},
+                {
+                    "name": "Authorization",
+                    "valueFrom": {"secretKeyRef": {"name": "api", "key": "token"}},
+                },
+            ],
+        },
+    },
+    {
+        "name": "llm",
+        "type": "llm",
+        "llm": {
+            "baseUrl": "https://openrouter.ai/api/v1",
+            "apiKeyFrom": {"secretKeyRef": {"name": "llm", "key": "key"}},
+        },
+    },
+    {"name": "port", "type": "tcp", "tcp": {"host": "db", "port": 5432, "tls": True}},
+    {"name": "name", "type": "dns", "dns": {"name": "example.org", "recordType": "AAAA"}},
+    {"name": "email", "type": "env", "env": {"names": ["SMTP_HOST"]}},
+]
+
+
+def test_valid_gates_are_accepted(k8s: Kube, namespace: str) -> None:
+    k8s.apply(objects.gate("every-type", namespace, ALL_TYPES))
+    body = k8s.get("hg", "every-type", namespace)
+    assert body is not None
+    deps = body["spec"]["dependencies"]
+    assert deps[0]["intervalSeconds"] == 1
+    assert deps[2]["failureThreshold"] == 3
+    assert body["spec"]["probes"]["startup"]["failureThreshold"] == 30
+    assert body["spec"]["sidecar"]["port"] == 8086
+
+
+def dep(**changes: Any) -> Json:
+    out = copy.deepcopy(objects.REDIS_DEP)
+    out.update(changes)
+    return out
+
+
+# (case id, spec changes applied to a valid gate, fragments the error must contain)
+INVALID: list[tuple[str, Any, list[str]]] = [
+    ("no-block", lambda s: s["dependencies"][0].pop("redis"),
+     ["dependencies[0].redis", "required"]),
+    ("wrong-block", lambda s: s["dependencies"][0].update(tcp={"host": "x", "port": 1}),
+     ["dependencies[0].tcp", "not allowed"]),
+    ("bad-type", lambda s: s["dependencies"][0].update(type="mongo"),
+     ["dependencies[0].type", "Unsupported value"]),
+    ("duplicate-names", lambda s: s["dependencies"].append(dep()),
+     ["dependencies[1]", "Duplicate value"]),
+    ("timeout-not-below-interval", lambda s: s["dependencies"][0].update(timeoutSeconds=5),
+     ["dependencies[0].timeoutSeconds", "less than intervalSeconds"]),
+    ("bad-name", lambda s: s["dependencies"][0].update(name="Cache_1"),
+     ["dependencies[0].name", "should match"]),
+    ("threshold-range", lambda s: s["dependencies"][0].update(failureThreshold=0),
+     ["dependencies[0].failureThreshold", "greater than or equal to 1"]),
+    ("url-and-urlFrom", lambda s: s["dependencies"][0]["redis"].update(url="redis://cache:6379"),
+     ["dependencies[0].redis", "exactly one of url or urlFrom"]),
+    ("password-in-url", lambda s: s["dependencies"][0].update(
+        redis={"url": "redis://:hunter2@cache:6379"}),
+     ["dependencies[0].redis.url", "must not contain a password"]),
+    ("neo4j-without-password", lambda s: s["dependencies"].__setitem__(
+        0, {"name": "g", "type": "neo4j", "neo4j": {"uri": "bolt://g:7687"}}),
+     ["dependencies[0].neo4j.passwordFrom", "Required value"]),
+    ("bad-secret-ref", lambda s: s["dependencies"][0]["redis"]["urlFrom"].update(
+        secretKeyRef={"name": "redis-auth"}),
+     ["urlFrom.secretKeyRef.key", "Required value"]),
+    ("unknown-field", lambda s: s["dependencies"][0].update(retries=3),
+     ['unknown field "spec.dependencies[0].retries"']),
+    ("env-file-not-offered", lambda s: s["dependencies"][0]["redis"].update(urlFile="/x"),
+     ['unknown field "spec.dependencies[0].redis.urlFile"']),
+    ("empty-selector", lambda s: s.update(selector={}), ["spec.selector", "must not be empty"]),
+    ("no-dependencies", lambda s: s.update(dependencies=[]), ["spec.dependencies", "at least 1"]),
+    ("liveness-success-threshold", lambda s: s.update(probes={"liveness": {"successThreshold": 2}}),
+     ["spec.probes.liveness.successThreshold", "less than or equal to 1"]),
+    ("privileged-port", lambda s: s.update(sidecar={"port": 80}),
+     ["spec.sidecar.port", "greater than or equal to 1024"]),
+    ("bad-log-level", lambda s: s.update(sidecar={"logLevel": "loud"}),
+     ["spec.sidecar.logLevel", "Unsupported value"]),
+    ("expression-without-values", lambda s: s.update(
+        selector={"matchExpressions": [{"key": "app", "operator": "In"}]}),
+     ["spec.selector.matchExpressions[0]", "values must be non-empty"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("case", "mutate", "fragments"), INVALID, ids=[c[0] for c in INVALID])
+def test_invalid_gate_is_rejected_naming_the_field(
+    k8s: Kube, case: str, mutate: Any, fragments: list[str]
+) -> None:
+    manifest = objects.gate(f"bad-{case}".lower(), "default")
+    mutate(manifest["spec"])
+    proc = k8s.apply(manifest, check=False)
+    assert proc.returncode != 0, f"{case}: accepted"
+    for fragment in fragments:
+        assert fragment in proc.stderr, f"{case}: {fragment!r} not in:\n{proc.stderr}"
+    assert "hunter2" not in proc.stderr  # the API server must not echo a rejected password

@@ -1,0 +1,70 @@
+"""probe.HealthProber against small local HTTP servers: answers, 503s, garbage, timeouts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+
+from healthgate_operator.probe import HealthProber
+from tests.env import common
+
+pytestmark = pytest.mark.integration
+MODE = web.AppKey("mode", dict[str, str])
+
+
+async def handler(request: web.Request) -> web.StreamResponse:
+    mode = request.app[MODE]["mode"]
+    if mode == "slow":
+        await asyncio.sleep(2)
+    if mode == "garbage":
+        return web.Response(text="<html>")
+    if mode == "teapot":
+        return web.Response(status=418)
+    status = 503 if mode == "not-ready" else 200
+    return web.json_response({"status": "healthy", "components": {}}, status=status)
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[tuple[web.Application, int]]:
+    app = web.Application()
+    app[MODE] = {"mode": "ok"}
+    app.router.add_get("/health", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = common.free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield app, port
+    await runner.cleanup()
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("ok", {"status": "healthy", "components": {}}),
+        ("not-ready", {"status": "healthy", "components": {}}),
+        ("garbage", None),
+        ("teapot", None),
+        ("slow", None),
+    ],
+)
+async def test_answers(server: tuple[web.Application, int], mode: str, expected: object) -> None:
+    app, port = server
+    app[MODE]["mode"] = mode
+    prober = HealthProber(timeout=0.3, concurrency=4)
+    await prober.open()
+    try:
+        assert await prober.health("127.0.0.1", port) == expected
+    finally:
+        await prober.close()
+
+
+async def test_closed_port_is_none() -> None:
+    prober = HealthProber(timeout=0.3, concurrency=4)
+    await prober.open()
+    try:
+        assert await prober.many([("127.0.0.1", common.free_port())]) == [None]
+    finally:
+        await prober.close()

@@ -1,0 +1,177 @@
+"""The mutating webhook, called by the real API server over TLS: who gets the sidecar."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.env.operator import wait_for
+from tests.integration.operator import objects
+from tests.integration.operator.conftest import OPERATOR_NS, SIDECAR_IMAGE, Kube, Operator
+
+pytestmark = pytest.mark.integration
+Json = dict[str, Any]
+
+
+def create_pod(k8s: Kube, manifest: Json) -> Json:
+    k8s.apply(manifest)
+    body = k8s.get("pod", manifest["metadata"]["name"], manifest["metadata"]["namespace"])
+    assert body is not None
+    return body
+
+
+def test_webhook_configuration(k8s: Kube, operator: Operator) -> None:
+    config = k8s.get("mutatingwebhookconfiguration", "healthgate.io")
+    assert config is not None
+    hook = config["webhooks"][0]
+    assert (
+        hook["clientConfig"]["url"] == f"https://127.0.0.1:{operator.webhook_port}/inject-sidecar"
+    )
+    assert hook["failurePolicy"] == "Ignore"
+    excluded = hook["namespaceSelector"]["matchExpressions"][0]["values"]
+    assert {"kube-system", OPERATOR_NS} <= set(excluded)
+
+
+def test_selected_pod_gets_a_native_sidecar(k8s: Kube, operator: Operator, namespace: str) -> None:
+    k8s.apply(objects.gate("api", namespace))
+    pod = create_pod(k8s, objects.pod("p1", namespace))
+    (sidecar,) = objects.sidecars(pod)
+    assert pod["spec"]["initContainers"][0]["name"] == "healthgate"
+    assert sidecar["restartPolicy"] == "Always"
+    assert sidecar["image"] == SIDECAR_IMAGE
+    assert sidecar["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert sidecar["env"][0]["valueFrom"]["secretKeyRef"] == {"name": "redis-auth", "key": "url"}
+    annotations = pod["metadata"]["annotations"]
+    assert annotations["healthgate.io/gate"] == "api"
+    assert annotations["prometheus.io/port"] == "8086"
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    assert volumes["healthgate-config"]["configMap"]["name"] == "api-healthgate"
+
+
+def test_unselected_and_opted_out_pods_are_untouched(
+    k8s: Kube, operator: Operator, namespace: str
+) -> None:
+    k8s.apply(objects.gate("api", namespace))
+    other = create_pod(k8s, objects.pod("other", namespace, app="other"))
+    opted = create_pod(
+        k8s, objects.pod("opted", namespace, annotations={"healthgate.io/inject": "false"})
+    )
+    assert objects.sidecars(other) == []
+    assert objects.sidecars(opted) == []
+
+
+RESTRICTED_APP: Json = {
+    "name": "app",
+    "image": "registry.invalid/app:1",
+    "securityContext": {
+        "runAsNonRoot": True,
+        "runAsUser": 1000,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    },
+}
+
+
+def test_system_namespaces_are_skipped(k8s: Kube, operator: Operator) -> None:
+    for ns in ("kube-public", OPERATOR_NS):
+        k8s.apply(objects.gate("sys", ns))
+        try:
+            # The operator's namespace enforces Pod Security "restricted" (deploy/rbac.yaml).
+            pod = create_pod(k8s, objects.pod("sys-pod", ns, containers=[RESTRICTED_APP]))
+            assert objects.sidecars(pod) == []
+        finally:
+            k8s.run("delete", "pod", "sys-pod", "-n", ns, "--wait=false", check=False)
+            k8s.run("delete", "hg", "sys", "-n", ns, check=False)
+
+
+def test_already_injected_pod_is_untouched(k8s: Kube, operator: Operator, namespace: str) -> None:
+    k8s.apply(objects.gate("api", namespace))
+    own = {"name": "healthgate", "image": "mine:1", "restartPolicy": "Always"}
+    manifest = objects.pod("pre", namespace)
+    manifest["spec"]["initContainers"] = [own]
+    pod = create_pod(k8s, manifest)
+    assert [c["image"] for c in objects.sidecars(pod)] == ["mine:1"]
+    assert "healthgate.io/gate" not in pod["metadata"]["annotations"]
+
+
+def test_two_gates_first_wins_and_both_report(
+    k8s: Kube, operator: Operator, namespace: str
+) -> None:
+    k8s.apply(objects.gate("zeta", namespace))
+    k8s.apply(objects.gate("alpha", namespace))
+    proc = k8s.apply(objects.pod("both", namespace))
+    assert "alpha injects it" in proc.stderr  # the admission warning reaches the user
+    pod = k8s.get("pod", "both", namespace)
+    assert pod is not None
+    assert len(objects.sidecars(pod)) == 1
+    assert pod["metadata"]["annotations"]["healthgate.io/gate"] == "alpha"
+    for name, other in (("alpha", "zeta"), ("zeta", "alpha")):
+
+        def conflicts(name: str = name) -> Any:
+            return ((k8s.get("hg", name, namespace) or {}).get("status") or {}).get("conflicts")
+
+        assert wait_for(f"{name}'s conflicts", conflicts) == [
+            {"gate": other, "pods": 1, "winner": "alpha"}
+        ]
+    zeta = k8s.get("hg", "zeta", namespace)
+    assert zeta is not None
+    assert zeta["status"]["pods"] == {"total": 1, "injected": 0, "ready": 0}
+
+
+def test_restricted_pod_security_admits_the_injected_pod(
+    k8s: Kube, operator: Operator, namespace: str
+) -> None:
+    """Pod Security admission runs after mutation: the sidecar itself must be "restricted"."""
+    k8s.run("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted")
+    k8s.apply(objects.gate("api", namespace))
+    proc = k8s.apply(objects.pod("strict", namespace, containers=[RESTRICTED_APP]), check=False)
+    assert proc.returncode == 0, proc.stderr
+    pod = k8s.get("pod", "strict", namespace)
+    assert pod is not None
+    assert len(objects.sidecars(pod)) == 1
+
+
+def test_deployment_pods_are_injected_and_restarted_on_change(
+    k8s: Kube, operator: Operator, namespace: str
+) -> None:
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": namespace},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "api"}},
+            "template": {
+                "metadata": {"labels": {"app": "api"}},
+                "spec": {
+                    "schedulerName": objects.UNSCHEDULED,
+                    "containers": [{"name": "app", "image": "registry.invalid/app:1"}],
+                },
+            },
+        },
+    }
+    k8s.apply(deployment)  # before any gate: its pod runs without the sidecar
+    first = wait_for("the first pod", lambda: k8s.items("pods", namespace))
+    assert objects.sidecars(first[0]) == []
+    k8s.apply(objects.gate("api", namespace, rollout={"restartOnChange": True}))
+
+    def restarted() -> Json | None:
+        body = k8s.get("deployment", "web", namespace) or {}
+        annotations = body["spec"]["template"]["metadata"].get("annotations") or {}
+        return annotations if "kubectl.kubernetes.io/restartedAt" in annotations else None
+
+    annotations = wait_for("a rollout restart", restarted)
+    gate = k8s.get("hg", "api", namespace)
+    assert gate is not None
+    assert annotations["healthgate.io/restarted-for"] == gate["status"]["injectionHash"]
+
+    def injected() -> list[Json]:
+        return [p for p in k8s.items("pods", namespace) if objects.sidecars(p)]
+
+    (pod,) = wait_for("a new pod with the sidecar", injected)
+    assert (
+        pod["metadata"]["annotations"]["healthgate.io/injection-hash"]
+        == annotations["healthgate.io/restarted-for"]
+    )

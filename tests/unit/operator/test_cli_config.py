@@ -1,0 +1,84 @@
+"""config: flags, HEALTHGATE_* variables and defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from healthgate_operator import config
+
+
+def test_defaults() -> None:
+    c = config.parse([], {})
+    assert c.clusterwide
+    assert c.webhook_failure_policy == "Ignore"
+    assert c.peering == "healthgate"
+    assert c.sidecar_image.startswith("ghcr.io/healthgate/healthgate:")
+    assert c.advertised_url == "https://127.0.0.1:9443"
+    assert 1 <= c.priority < 2**31
+
+
+def test_flags() -> None:
+    c = config.parse(
+        [
+            "-n",
+            "a",
+            "--namespace",
+            "b",
+            "--webhook-host",
+            "127.0.0.2",
+            "--webhook-port",
+            "1234",
+            "--webhook-failure-policy",
+            "Fail",
+            "--sidecar-image",
+            "img:2",
+            "--status-interval",
+            "2.5",
+            "--standalone",
+            "--priority",
+            "7",
+            "--operator-namespace",
+            "ops",
+        ],
+        {},
+    )
+    assert c.namespaces == ("a", "b")
+    assert not c.clusterwide
+    assert c.advertised_url == "https://127.0.0.2:1234"
+    assert c.webhook_failure_policy == "Fail"
+    assert c.sidecar_image == "img:2"
+    assert c.status_interval == 2.5
+    assert c.peering is None
+    assert c.priority == 7
+    assert c.skip_namespaces == ("ops",)
+
+
+def test_environment_and_flag_precedence() -> None:
+    env = {
+        "HEALTHGATE_WEBHOOK_PORT": "7000",
+        "HEALTHGATE_WEBHOOK_FAILURE_POLICY": "Fail",
+        "HEALTHGATE_STANDALONE": "true",
+        "HEALTHGATE_NAMESPACE": "x,y",
+        "HEALTHGATE_WEBHOOK_URL": "https://hg.ops.svc:443",
+        "POD_NAMESPACE": "ops",
+    }
+    c = config.parse([], env)
+    assert c.webhook_port == 7000
+    assert c.webhook_failure_policy == "Fail"
+    assert c.peering is None
+    assert c.namespaces == ("x", "y")
+    assert c.advertised_url == "https://hg.ops.svc:443"
+    assert c.operator_namespace == "ops"
+    assert config.parse(["--webhook-port", "8000"], env).webhook_port == 8000
+
+
+def test_cert_and_key_go_together(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit):
+        config.parse(["--webhook-cert", str(tmp_path / "c")], {})
+
+
+def test_bad_policy_rejected() -> None:
+    with pytest.raises(SystemExit):
+        config.parse(["--webhook-failure-policy", "Maybe"], {})

@@ -1,0 +1,111 @@
+"""builders.config: a gate spec becomes the contract's config plus Secret env vars."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+import yaml
+
+from healthgate_operator.builders import config
+from healthgate_sidecar import contract
+from tests.unit.operator.conftest import SPEC
+
+
+def test_secret_refs_become_env_names_and_secret_key_refs() -> None:
+    rendered = config.render_config(SPEC)
+    data = yaml.safe_load(rendered.text)
+    cache = data["dependencies"][0]
+    assert cache["redis"]["urlFromEnv"] == "HG_CACHE_URL"
+    assert "urlFrom" not in cache["redis"]
+    assert rendered.env == [
+        {
+            "name": "HG_CACHE_URL",
+            "valueFrom": {"secretKeyRef": {"name": "redis-auth", "key": "url"}},
+        },
+        {
+            "name": "HG_GRAPH_PASSWORD",
+            "valueFrom": {"secretKeyRef": {"name": "neo4j-auth", "key": "password"}},
+        },
+    ]
+
+
+def test_rendered_config_is_what_the_contract_parses() -> None:
+    rendered = config.render_config(SPEC)
+    again = contract.parse_text(rendered.text)
+    assert again == rendered.config
+
+
+@pytest.mark.parametrize(
+    ("dependency", "path", "expected"),
+    [
+        ("cache", ["url"], "HG_CACHE_URL"),
+        ("my-graph", ["password"], "HG_MY_GRAPH_PASSWORD"),
+        ("llm", ["apiKey"], "HG_LLM_API_KEY"),
+        ("api", ["headers", 0, "value"], "HG_API_HEADERS_0_VALUE"),
+    ],
+)
+def test_env_names(dependency: str, path: list[str | int], expected: str) -> None:
+    assert config.env_name(dependency, path) == expected
+
+
+def test_header_values_from_secrets() -> None:
+    spec: dict[str, Any] = {
+        "selector": {"matchLabels": {"a": "b"}},
+        "dependencies": [
+            {
+                "name": "api",
+                "type": "http",
+                "http": {
+                    "url": "https://api.example/health",
+                    "headers": [
+                        {"name": "X-Plain", "value": "1"},
+                        {
+                            "name": "Authorization",
+                            "valueFrom": {"secretKeyRef": {"name": "api", "key": "token"}},
+                        },
+                    ],
+                },
+            }
+        ],
+    }
+    rendered = config.render_config(spec)
+    headers = rendered.config.dependencies[0].http.headers  # type: ignore[union-attr]
+    assert headers[1].value_from_env == "HG_API_HEADERS_1_VALUE"
+    assert [e["name"] for e in rendered.env] == ["HG_API_HEADERS_1_VALUE"]
+
+
+def test_sidecar_settings_are_passed_container_settings_are_not() -> None:
+    spec = copy.deepcopy(SPEC)
+    spec["sidecar"].update({"logLevel": "debug", "image": "x:1"})
+    data = yaml.safe_load(config.render_config(spec).text)
+    assert data["logLevel"] == "debug"
+    assert "image" not in data
+    assert "port" not in data
+    assert "resources" not in data
+
+
+def test_hash_follows_the_text() -> None:
+    first = config.render_config(SPEC)
+    spec = copy.deepcopy(SPEC)
+    spec["dependencies"][0]["intervalSeconds"] = 30
+    assert config.render_config(SPEC).hash == first.hash
+    assert config.render_config(spec).hash != first.hash
+
+
+@pytest.mark.parametrize(
+    ("mutate", "fragment"),
+    [
+        (lambda s: s["dependencies"][0].update(timeoutSeconds=20), "timeoutSeconds"),
+        (lambda s: s["dependencies"][0].update(type="tcp"), "dependencies[0]"),
+        (lambda s: s["dependencies"][1].update(name="cache"), "duplicate name"),
+        (lambda s: s["dependencies"][0]["redis"].update(bogus=1), "unknown key"),
+    ],
+)
+def test_invalid_specs_name_the_field(mutate: Any, fragment: str) -> None:
+    spec = copy.deepcopy(SPEC)
+    mutate(spec)
+    with pytest.raises(config.InvalidSpec) as info:
+        config.render_config(spec)
+    assert any(fragment in problem for problem in info.value.problems)

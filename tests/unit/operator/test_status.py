@@ -1,0 +1,106 @@
+"""builders.status: aggregation of sidecar reports into a gate's status and events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from healthgate_operator.builders import status
+from healthgate_operator.builders.status import PodReport
+from healthgate_operator.handlers import update_status
+
+NAMES = ["cache", "llm"]
+
+
+def health(overall: str, **components: str) -> dict[str, Any]:
+    return {"status": overall, "components": {k: {"status": v} for k, v in components.items()}}
+
+
+def test_all_healthy() -> None:
+    pods = [
+        PodReport("a", True, True, health("healthy", cache="healthy", llm="healthy")),
+        PodReport("b", True, True, health("healthy", cache="healthy", llm="healthy")),
+    ]
+    s = status.summarize(NAMES, pods, None)
+    assert (s.status, s.total, s.injected, s.ready, s.unhealthy) == ("Healthy", 2, 2, 2, [])
+    assert s.dependencies[0] == {
+        "name": "cache",
+        "healthy": 2,
+        "degraded": 0,
+        "unhealthy": 0,
+        "unknown": 0,
+    }
+    assert s.events == []
+
+
+def test_worst_reported_pod_wins_and_unreachable_counts_unknown() -> None:
+    pods = [
+        PodReport("a", True, False, health("unhealthy", cache="unhealthy", llm="healthy")),
+        PodReport("b", True, True, health("healthy", cache="healthy", llm="healthy")),
+        PodReport("c", True, False, None),
+        PodReport("d", False, True, None),
+    ]
+    s = status.summarize(NAMES, pods, None)
+    assert s.status == "Unhealthy"
+    assert (s.total, s.injected, s.ready, s.reporting) == (4, 3, 2, 2)
+    assert s.dependencies[0] == {
+        "name": "cache",
+        "healthy": 1,
+        "degraded": 0,
+        "unhealthy": 1,
+        "unknown": 1,
+    }
+    assert s.unhealthy == ["cache"]
+
+
+def test_non_critical_unhealthy_is_degraded() -> None:
+    pods = [PodReport("a", True, True, health("degraded", cache="healthy", llm="unhealthy"))]
+    s = status.summarize(NAMES, pods, None)
+    assert s.status == "Degraded"
+    ready, degraded = status.health_conditions(s, 4)
+    assert (ready["status"], ready["reason"]) == ("True", "DependenciesHealthy")
+    assert (degraded["status"], degraded["reason"]) == ("True", "DependencyDegraded")
+    assert degraded["observedGeneration"] == 4
+
+
+def test_no_reports_is_unknown() -> None:
+    s = status.summarize(NAMES, [PodReport("a", False, False)], None)
+    assert s.status == "Unknown"
+    ready, _ = status.health_conditions(s, 1)
+    assert (ready["status"], ready["reason"]) == ("Unknown", "NoReports")
+
+
+def test_unhealthy_condition_names_dependencies() -> None:
+    pods = [PodReport("a", True, False, health("unhealthy", cache="unhealthy", llm="healthy"))]
+    ready, degraded = status.health_conditions(status.summarize(NAMES, pods, None), 1)
+    assert (ready["status"], ready["reason"]) == ("False", "DependencyUnhealthy")
+    assert "cache" in ready["message"]
+    assert degraded["status"] == "False"
+
+
+def test_transitions_emit_once() -> None:
+    sick = [{"name": "cache", "healthy": 0, "degraded": 0, "unhealthy": 2, "unknown": 0}]
+    well = [{"name": "cache", "healthy": 2, "degraded": 0, "unhealthy": 0, "unknown": 0}]
+    assert status.transitions(well, sick) == [
+        ("Warning", "DependencyUnhealthy", "dependency cache is unhealthy in 2 of 2 reporting pods")
+    ]
+    assert status.transitions(sick, sick) == []
+    assert status.transitions(sick, well) == [
+        ("Normal", "DependencyRecovered", "dependency cache recovered in all 2 reporting pods")
+    ]
+    gone = [{"name": "cache", "healthy": 0, "degraded": 0, "unhealthy": 0, "unknown": 2}]
+    assert status.transitions(sick, gone) == []  # no answers is not a recovery
+
+
+def test_status_fields() -> None:
+    pods = [PodReport("a", True, True, health("healthy", cache="healthy", llm="healthy"))]
+    fields = status.status_fields(status.summarize(NAMES, pods, None))
+    assert fields["ready"] == "1/1"
+    assert fields["unhealthy"] == ""
+    assert fields["pods"] == {"total": 1, "injected": 1, "ready": 1}
+
+
+def test_phase_offsets_are_stable_and_spread() -> None:
+    offsets = [update_status.phase_offset(f"uid-{i}", 10.0) for i in range(200)]
+    assert all(0 <= o < 10 for o in offsets)
+    assert update_status.phase_offset("uid-1", 10.0) == offsets[1]
+    assert len({int(o) for o in offsets}) == 10  # every second of the interval gets some

@@ -1,0 +1,47 @@
+"""cli/webhook/main wiring that needs no cluster: settings, log filter, review fix-up, registry."""
+
+from __future__ import annotations
+
+import logging
+
+import kopf
+
+from healthgate_operator import cli, config, main, runtime, webhook
+
+
+def test_settings_keep_kopf_state_in_our_annotations() -> None:
+    cfg = config.parse(["--priority", "5"], {})
+    settings = cli.build_settings(cfg, runtime.Runtime(config=cfg))
+    assert isinstance(settings.persistence.progress_storage, kopf.AnnotationsProgressStorage)
+    assert isinstance(settings.persistence.diffbase_storage, kopf.AnnotationsDiffBaseStorage)
+    assert settings.admission.managed is None
+    assert isinstance(settings.admission.server, webhook.WebhookEndpoint)
+    assert settings.peering.priority == 5
+    assert settings.posting.level == logging.WARNING
+
+
+def test_routine_filter_drops_only_routine_successes() -> None:
+    def record(message: str, level: int = logging.INFO) -> logging.LogRecord:
+        return logging.LogRecord("kopf.objects", level, __file__, 1, message, None, None)
+
+    routine = cli.RoutineFilter()
+    assert not routine.filter(record("Timer 'refresh' succeeded."))
+    assert not routine.filter(record("Webhook 'inject-sidecar' succeeded."))
+    assert routine.filter(record("Handler 'reconcile' succeeded."))
+    assert routine.filter(record("Timer 'refresh' succeeded.", logging.WARNING))
+
+
+def test_review_gets_the_namespace_of_the_request() -> None:
+    review = {"request": {"namespace": "tta", "object": {"metadata": {"generateName": "web-"}}}}
+    assert webhook.with_namespace(review)["request"]["object"]["metadata"]["namespace"] == "tta"
+    kept = {"request": {"namespace": "tta", "object": {"metadata": {"namespace": "own"}}}}
+    assert webhook.with_namespace(kept)["request"]["object"]["metadata"]["namespace"] == "own"
+
+
+def test_register_wires_every_handler() -> None:
+    registry = kopf.OperatorRegistry()
+    main.register(registry, config.parse([], {}))
+    webhooks = list(registry._webhooks.get_all_handlers())
+    assert [h.id for h in webhooks] == ["inject-sidecar"]
+    assert list(webhooks[0].operations or []) == ["CREATE"]
+    assert len(registry._spawning.get_all_handlers()) == 1  # the status timer
