@@ -1,0 +1,106 @@
+"""What every check shares: the failure type, the bounded reasons, the prober shape, helpers.
+
+A check is a coroutine that returns details (a small flat dict) on success and raises
+:class:`CheckFailure` on failure. Checks never handle timing, retries, metrics or logging: the
+engine does. A :class:`Prober` pairs that coroutine with a ``close`` for the client it reuses.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, get_args
+
+from healthgate_sidecar import redact
+
+Reason = Literal["ok", "timeout", "dns", "connect", "tls", "auth", "status", "assertion", "error"]
+REASONS: tuple[Reason, ...] = get_args(Reason)
+DetailValue = str | int | float | bool | None
+Details = dict[str, DetailValue]
+
+
+class CheckFailure(Exception):
+    """A failed check: ``reason`` is one of :data:`REASONS`, ``message`` is for humans."""
+
+    def __init__(self, reason: Reason, message: str) -> None:
+        super().__init__(message)
+        self.reason: Reason = reason
+        self.message = message
+
+
+async def _nothing() -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Prober:
+    """A dependency's check coroutine plus the cleanup of the client it keeps between checks."""
+
+    check: Callable[[], Awaitable[Details]]
+    close: Callable[[], Awaitable[None]] = field(default=_nothing)
+
+
+def read_secret(*, value: str | None, from_env: str | None, file: str | None) -> str | None:
+    """Resolve a secret from its inline value, an environment variable or a file.
+
+    The result is registered with :mod:`redact` so that it is scrubbed from every output.
+    Raises ``CheckFailure("error")`` naming only where the secret should have come from.
+    """
+    secret = value
+    if from_env is not None:
+        secret = os.environ.get(from_env)
+        if not secret:
+            raise CheckFailure("error", f"environment variable {from_env} is not set or empty")
+    elif file is not None:
+        try:
+            secret = Path(file).read_text(encoding="utf-8").rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CheckFailure("error", f"cannot read {file}: {exc.__class__.__name__}") from None
+    if secret:
+        redact.register_secret(secret)
+    return secret
+
+
+def ssl_context(*, ca_file: str | None, verify: bool) -> ssl.SSLContext:
+    """A client TLS context: system CAs or ``ca_file``; no verification only when asked."""
+    try:
+        context = ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise CheckFailure("tls", f"cannot load CA file {ca_file}: {exc}") from None
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain and len(chain) < 10:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def classify(exc: BaseException) -> Reason:
+    """The reason for a low-level error, looking through wrapped causes (drivers wrap OSError)."""
+    for cause in _causes(exc):
+        if isinstance(cause, ssl.SSLError | ssl.CertificateError):
+            return "tls"
+        if isinstance(cause, socket.gaierror):
+            return "dns"
+        if isinstance(cause, TimeoutError):
+            return "timeout"
+        if isinstance(cause, ConnectionError | OSError):
+            return "connect"
+    return "error"
+
+
+def failure_from(exc: BaseException, *, reason: Reason | None = None) -> CheckFailure:
+    """Wrap an unexpected driver error; the engine scrubs and truncates the message."""
+    text = str(exc) or exc.__class__.__name__
+    return CheckFailure(reason or classify(exc), text)

@@ -1,0 +1,76 @@
+"""neo4j: ``RETURN 1`` in an auto-commit session (no driver retries); version and edition."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import neo4j
+import neo4j.exceptions
+
+from healthgate_sidecar.checks.base import CheckFailure, Details, Prober, failure_from, read_secret
+from healthgate_sidecar.contract import Neo4jParams
+
+
+def _driver(params: Neo4jParams, password: str, timeout: float) -> neo4j.AsyncDriver:
+    uri = params.uri
+    kwargs: dict[str, Any] = {}
+    if params.ca_file is not None or not params.tls_verify:
+        # The driver refuses trust settings with +s/+ssc schemes: spell TLS out instead.
+        scheme, rest = uri.split("://", 1)
+        uri = f"{scheme.split('+', 1)[0]}://{rest}"
+        kwargs["encrypted"] = True
+        kwargs["trusted_certificates"] = (
+            neo4j.TrustAll() if not params.tls_verify else neo4j.TrustCustomCAs(params.ca_file)  # type: ignore[arg-type]
+        )
+    return neo4j.AsyncGraphDatabase.driver(
+        uri,
+        auth=(params.username, password),
+        connection_timeout=timeout,
+        connection_acquisition_timeout=timeout,
+        max_connection_pool_size=2,
+        **kwargs,
+    )
+
+
+def _failure(exc: Exception) -> CheckFailure:
+    if isinstance(exc, neo4j.exceptions.AuthError):
+        return CheckFailure("auth", "authentication failed")
+    if isinstance(exc, neo4j.exceptions.ServiceUnavailable | neo4j.exceptions.SessionExpired):
+        failure = failure_from(exc)
+        return failure if failure.reason != "error" else CheckFailure("connect", str(exc))
+    if isinstance(exc, neo4j.exceptions.Neo4jError):
+        return CheckFailure("error", f"{exc.code}: {exc.message}")
+    return failure_from(exc)
+
+
+async def _components(session: neo4j.AsyncSession) -> Details:
+    result = await session.run("CALL dbms.components() YIELD versions, edition")
+    record = await result.single()
+    if record is None:
+        return {}
+    return {"version": str(record["versions"][0]), "edition": str(record["edition"])}
+
+
+def create(params: Neo4jParams, *, timeout: float) -> Prober:
+    password = read_secret(value=None, from_env=params.password_from_env, file=params.password_file)
+    assert password is not None  # one source is required by the contract
+    driver = _driver(params, password, timeout)
+    server: Details = {}  # version and edition do not change while a driver lives
+
+    async def check() -> Details:
+        try:
+            async with driver.session(database=params.database) as session:
+                result = await session.run("RETURN 1 AS ok")
+                record = await result.single()
+                if not server:
+                    server.update(await _components(session))
+        except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError, OSError) as exc:
+            raise _failure(exc) from None
+        if record is None or record["ok"] != 1:
+            raise CheckFailure("assertion", "RETURN 1 did not return 1")
+        return {**server, "target": params.uri}
+
+    async def close() -> None:
+        await driver.close()
+
+    return Prober(check=check, close=close)

@@ -1,0 +1,71 @@
+"""postgres: ``SELECT 1`` on one kept connection, reopened after any failure; server version."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+
+import psycopg
+
+from healthgate_sidecar.checks.base import CheckFailure, Details, Prober, failure_from, read_secret
+from healthgate_sidecar.contract import PostgresParams
+
+# SQLSTATE class 28: invalid authorization specification (wrong password, no such role).
+_AUTH_STATES = ("28000", "28P01")
+_AUTH_TEXT = ("password authentication failed", "no password supplied")
+
+
+def _failure(exc: psycopg.Error) -> CheckFailure:
+    text = str(exc)
+    if exc.sqlstate in _AUTH_STATES or any(t in text for t in _AUTH_TEXT):
+        return CheckFailure("auth", text)
+    if "could not translate host name" in text or "Name or service not known" in text:
+        return CheckFailure("dns", text)
+    if isinstance(exc, psycopg.OperationalError):
+        failure = failure_from(exc)
+        return failure if failure.reason != "error" else CheckFailure("connect", text)
+    return failure_from(exc, reason="error")
+
+
+def _version(number: int) -> str:
+    # server_version is e.g. 150004 for 15.4 (and 90624 for 9.6.24).
+    major = number // 10000
+    return f"{major}.{number % 100}" if major >= 10 else f"{major}.{number // 100 % 100}"
+
+
+def create(params: PostgresParams, *, timeout: float) -> Prober:
+    dsn = read_secret(value=params.dsn, from_env=params.dsn_from_env, file=params.dsn_file)
+    assert dsn is not None  # one source is required by the contract
+    conn: psycopg.AsyncConnection[tuple[object, ...]] | None = None
+
+    async def check() -> Details:
+        nonlocal conn
+        try:
+            if conn is None or conn.closed:
+                conn = await psycopg.AsyncConnection.connect(
+                    dsn, autocommit=True, connect_timeout=max(1, math.ceil(timeout))
+                )
+            cursor = await conn.execute("SELECT 1")
+            row = await cursor.fetchone()
+            info = conn.info
+        except psycopg.Error as exc:
+            await close()  # a broken connection must not be reused by the next check
+            raise _failure(exc) from None
+        except BaseException:
+            await close()  # cancelled mid-query (timeout): the protocol state is unknown
+            raise
+        if row != (1,):
+            raise CheckFailure("assertion", "SELECT 1 did not return 1")
+        return {
+            "version": _version(info.server_version),
+            "target": f"{info.host}:{info.port}/{info.dbname}",
+        }
+
+    async def close() -> None:
+        nonlocal conn
+        if conn is not None:
+            old, conn = conn, None
+            with contextlib.suppress(psycopg.Error):
+                await old.close()
+
+    return Prober(check=check, close=close)

@@ -1,0 +1,233 @@
+"""The sidecar's config contract: the single source of the config file's shape and the CRD schema.
+
+The operator renders this contract and generates its CRD from :func:`json_schema`; every field's
+``description`` becomes ``kubectl explain`` text. Keys are camelCase like Kubernetes, unknown keys
+are errors, ranges are constraints. :func:`load_config` and :func:`parse_config` turn YAML or JSON
+into a :class:`SidecarConfig`, or raise :class:`ConfigError` whose ``problems`` are lines like
+``dependencies[1].http.url: Field required``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import yaml
+from pydantic import Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
+
+from healthgate_sidecar.params import (
+    DnsParams,
+    EnvParams,
+    HttpHeader,
+    HttpParams,
+    LlmParams,
+    Model,
+    Neo4jParams,
+    PostgresParams,
+    RedisParams,
+    TcpParams,
+    field_error,
+)
+
+__all__ = [
+    "DEPENDENCY_TYPES",
+    "ConfigError",
+    "Dependency",
+    "DependencyType",
+    "DnsParams",
+    "EnvParams",
+    "HttpHeader",
+    "HttpParams",
+    "LlmParams",
+    "Neo4jParams",
+    "Params",
+    "PostgresParams",
+    "RedisParams",
+    "SidecarConfig",
+    "TcpParams",
+    "json_schema",
+    "load_config",
+    "parse_config",
+]
+
+DependencyType = Literal["redis", "neo4j", "postgres", "http", "llm", "tcp", "dns", "env"]
+DEPENDENCY_TYPES: tuple[str, ...] = get_args(DependencyType)
+Params = (
+    RedisParams
+    | Neo4jParams
+    | PostgresParams
+    | HttpParams
+    | LlmParams
+    | TcpParams
+    | DnsParams
+    | EnvParams
+)
+NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+
+class Dependency(Model):
+    """One dependency to check: common scheduling fields plus the block named by ``type``."""
+
+    name: str = Field(
+        max_length=63,
+        pattern=NAME_PATTERN,
+        description="Unique name (DNS label: lowercase letters, digits, '-'); used in labels.",
+    )
+    type: DependencyType = Field(description="Check type; the block of the same name is required.")
+    critical: bool = Field(
+        True, description="Unhealthy fails readiness when true; only degrades the app when false."
+    )
+    required_for_startup: bool = Field(
+        False, description="/startupz waits until this dependency has been healthy once."
+    )
+    interval_seconds: float = Field(
+        10, ge=0.1, le=86400, description="Seconds between the starts of two checks."
+    )
+    timeout_seconds: float = Field(
+        2, ge=0.01, le=3600, description="Seconds a check may take; must be below the interval."
+    )
+    failure_threshold: int = Field(
+        3, ge=1, le=100, description="Consecutive failures before a healthy one is unhealthy."
+    )
+    success_threshold: int = Field(
+        1, ge=1, le=100, description="Consecutive successes before an unhealthy one is healthy."
+    )
+    degraded_latency_ms: float | None = Field(
+        None, ge=1, le=3_600_000, description="A successful check slower than this is degraded."
+    )
+    redis: RedisParams | None = Field(None, description="Settings of a redis check.")
+    # An explicit alias: to_camel would spell it "neo4J".
+    neo4j: Neo4jParams | None = Field(None, alias="neo4j", description="Settings of a neo4j check.")
+    postgres: PostgresParams | None = Field(None, description="Settings of a postgres check.")
+    http: HttpParams | None = Field(None, description="Settings of an http check.")
+    llm: LlmParams | None = Field(None, description="Settings of an llm (OpenAI-compatible) check.")
+    tcp: TcpParams | None = Field(None, description="Settings of a tcp check.")
+    dns: DnsParams | None = Field(None, description="Settings of a dns check.")
+    env: EnvParams | None = Field(None, description="Settings of an env check.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Dependency:
+        for other in DEPENDENCY_TYPES:
+            if other != self.type and getattr(self, other) is not None:
+                raise field_error(other, f"not allowed for type {self.type}")
+        if getattr(self, self.type) is None:
+            raise field_error(self.type, f"required for type {self.type}")
+        if self.timeout_seconds >= self.interval_seconds:
+            raise field_error("timeoutSeconds", "must be less than intervalSeconds")
+        return self
+
+    @property
+    def params(self) -> Params:
+        """The type block (present by validation)."""
+        block: Params = getattr(self, self.type)
+        return block
+
+
+class SidecarConfig(Model):
+    """The sidecar's whole config: the dependencies plus sidecar-wide settings."""
+
+    dependencies: list[Dependency] = Field(
+        default_factory=list, max_length=1000, description="Dependencies to check."
+    )
+    drain_seconds: float = Field(
+        5, ge=0, le=30, description="Seconds between SIGTERM (readiness false) and exit."
+    )
+    auth_token_file: str | None = Field(
+        None,
+        min_length=1,
+        description="File holding a bearer token; without it /health shows statuses only.",
+    )
+    log_format: Literal["text", "json"] = Field("text", description="Log line format.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Lowest level logged."
+    )
+    jitter: float = Field(
+        0.1, ge=0, le=0.5, description="Random spread of each interval, as a fraction of it."
+    )
+    watch_interval_seconds: float = Field(
+        1, ge=0.05, le=60, description="Seconds between polls of the config file for changes."
+    )
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> SidecarConfig:
+        seen: set[str] = set()
+        for index, dep in enumerate(self.dependencies):
+            if dep.name in seen:
+                raise field_error(f"dependencies[{index}].name", f"duplicate name {dep.name!r}")
+            seen.add(dep.name)
+        return self
+
+
+class ConfigError(Exception):
+    """An unreadable or invalid config; ``problems`` holds one ``path: message`` line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def _problem(error: ErrorDetails) -> str:
+    path = _path(tuple(error["loc"]))
+    message = error["msg"].removeprefix("Value error, ")
+    ctx = error.get("ctx") or {}
+    if error["type"] == "healthgate":
+        # Our own errors name the sub-field, so the path points at the key to fix.
+        path = f"{path}.{ctx['field']}" if path else str(ctx["field"])
+        message = str(ctx["message"])
+    elif error["type"] == "extra_forbidden":
+        message = "unknown key"
+    return f"{path or '<root>'}: {message}"
+
+
+def parse_config(data: object) -> SidecarConfig:
+    """Validate already-decoded data (a dict from YAML or JSON)."""
+    if not isinstance(data, dict):
+        raise ConfigError([f"<root>: expected a mapping, got {type(data).__name__}"])
+    try:
+        return SidecarConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError([_problem(e) for e in exc.errors(include_url=False)]) from None
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    # str(exc) quotes the offending line, which may hold a secret: keep only position and kind.
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        return f"{exc.problem} (line {mark.line + 1}, column {mark.column + 1})"
+    return type(exc).__name__
+
+
+def parse_text(text: str) -> SidecarConfig:
+    """Decode YAML (a superset of JSON) and validate."""
+    try:
+        data: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"<file>: not valid YAML or JSON: {_yaml_problem(exc)}"]) from None
+    return parse_config({} if data is None else data)
+
+
+def load_config(path: str | Path) -> SidecarConfig:
+    """Read and validate a config file (YAML or JSON)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"<file>: cannot read {path}: {exc}"]) from None
+    return parse_text(text)
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON schema of :class:`SidecarConfig` with camelCase names, for the CRD generator."""
+    return SidecarConfig.model_json_schema(by_alias=True)
+
+
+def dumps_schema() -> str:
+    return json.dumps(json_schema(), indent=2, sort_keys=True)

@@ -1,0 +1,211 @@
+"""The scheduler: one task per dependency, jitter, timeouts, results into state, metrics and logs.
+
+Checks only raise or return details; the engine owns everything around them: when they run
+(interval with jitter), how long they may take (``asyncio.timeout``), what a failure means
+(thresholds, in :mod:`state`), what the world sees (scrubbed, truncated messages) and whether
+the sidecar itself is alive (no check stuck past its deadline, no scheduler task dead).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from healthgate_sidecar import checks, logs, redact, state
+from healthgate_sidecar.checks.base import CheckFailure, Prober
+from healthgate_sidecar.contract import Dependency, SidecarConfig
+from healthgate_sidecar.metrics import Metrics, Snapshot
+
+MESSAGE_LIMIT = 256
+# A check that ignores cancellation for this long past its timeout counts as stuck (-> /livez).
+STUCK_GRACE_SECONDS = 1.0
+
+ProberFactory = Callable[[Dependency], Prober]
+
+
+@dataclass
+class Runner:
+    """One dependency's schedule: its config, state, client and task."""
+
+    dep: Dependency
+    component: state.Component
+    prober: Prober | None = None
+    task: asyncio.Task[None] | None = None
+    in_flight_since: float | None = field(default=None)  # loop time the running check began
+    stopped: bool = False
+
+
+class Engine:
+    """Runs the checks of the current config; everything a probe reads is kept here in memory."""
+
+    def __init__(
+        self, *, metrics: Metrics | None = None, create: ProberFactory = checks.create_prober
+    ) -> None:
+        self.config: SidecarConfig | None = None
+        self.runners: dict[str, Runner] = {}
+        self.overall = state.Overall(status="unknown", ready=False)
+        self.started = False  # latches: startup never fails again once complete
+        self.draining = False
+        self.version = 0  # bumped on every change a probe could see: lets handlers cache bodies
+        self.metrics = metrics
+        self._create = create
+
+    # -- what the probes read ------------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        return self.config is not None and not self.draining and self.overall.ready
+
+    def components(self) -> list[state.Component]:
+        return [r.component for r in self.runners.values()]
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(components=self.components(), ready=self.ready, started=self.started)
+
+    def liveness_problems(self) -> list[str]:
+        """Why the sidecar itself is not working; never about dependency health."""
+        now = asyncio.get_running_loop().time()
+        problems = []
+        for name, runner in self.runners.items():
+            since, dep = runner.in_flight_since, runner.dep
+            if since is not None and now - since > 2 * dep.timeout_seconds + STUCK_GRACE_SECONDS:
+                problems.append(f"check {name} stuck for {now - since:.1f}s")
+            if runner.task is not None and runner.task.done():
+                problems.append(f"scheduler of {name} stopped")
+        return problems
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def apply(self, config: SidecarConfig) -> None:
+        """Start a config, or switch to a new one keeping unchanged dependencies' state."""
+        wanted = {dep.name: dep for dep in config.dependencies}
+        changed = [n for n, r in self.runners.items() if wanted.get(n) != r.dep]
+        await asyncio.gather(*(self._remove(name) for name in changed))
+        self.config = config
+        for name, dep in wanted.items():
+            if name not in self.runners:
+                self._add(dep)
+        self._refresh()
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(self._remove(name) for name in list(self.runners)))
+
+    def _add(self, dep: Dependency) -> None:
+        runner = Runner(dep=dep, component=state.Component.for_dependency(dep))
+        self.runners[dep.name] = runner
+        if self.metrics is not None:
+            self.metrics.add(dep.name)
+        runner.task = asyncio.create_task(self._schedule(runner), name=f"check-{dep.name}")
+
+    async def _remove(self, name: str) -> None:
+        runner = self.runners.pop(name)
+        runner.stopped = True
+        task = runner.task
+        # A driver may swallow one cancellation (turning it into its own error): insist.
+        while task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=0.5)
+        await _close(runner)
+        if self.metrics is not None:
+            self.metrics.forget(name)
+
+    # -- running checks -----------------------------------------------------------------------
+
+    def _jitter(self) -> float:
+        return self.config.jitter if self.config is not None else 0.0
+
+    async def _schedule(self, runner: Runner) -> None:
+        loop = asyncio.get_running_loop()
+        interval = runner.dep.interval_seconds
+        # A random first offset spreads a thousand pods; per-run jitter keeps them spread.
+        await asyncio.sleep(random.uniform(0, self._jitter() * interval))
+        while not runner.stopped:
+            began = loop.time()
+            self.record(runner, await self.execute(runner))
+            spread = random.uniform(-1, 1) * self._jitter()
+            await asyncio.sleep(max(0.0, interval * (1 + spread) - (loop.time() - began)))
+
+    async def execute(self, runner: Runner) -> state.Result:
+        """Run one check within its timeout and turn any outcome into a :class:`Result`."""
+        dep = runner.dep
+        loop = asyncio.get_running_loop()
+        runner.in_flight_since = began = loop.time()
+        failure: CheckFailure | None = None
+        try:
+            async with asyncio.timeout(dep.timeout_seconds):
+                if runner.prober is None:
+                    runner.prober = self._create(dep)  # retried each run until it works
+                details = await runner.prober.check()
+        except TimeoutError:
+            failure = CheckFailure("timeout", f"no answer within {dep.timeout_seconds:g}s")
+        except CheckFailure as exc:
+            failure = exc
+        except Exception as exc:  # a check bug must become a status, never kill the scheduler
+            failure = CheckFailure("error", f"{exc.__class__.__name__}: {exc}")
+        finally:
+            runner.in_flight_since = None
+        duration = loop.time() - began
+        if failure is not None:
+            message = redact.clean(failure.message, MESSAGE_LIMIT)
+            return state.Result(False, failure.reason, message, duration, time.time())
+        return state.Result(True, "ok", _ok_message(dep, duration), duration, time.time(), details)
+
+    def record(self, runner: Runner, result: state.Result) -> None:
+        if self.runners.get(runner.dep.name) is not runner:
+            return  # removed by a reload while its check ran
+        previous = runner.component.record(result)
+        if self.metrics is not None:
+            self.metrics.observe(runner.dep.name, result)
+        if previous is not None:
+            logs.transition(runner.component, previous)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        self.version += 1
+        components = self.components()
+        self.overall = state.aggregate(components)
+        if not self.started and self.config is not None and state.startup_complete(components):
+            self.started = True
+            logs.event("startup complete", dependencies=len(components))
+
+    def begin_drain(self) -> None:
+        if not self.draining:
+            self.draining = True
+            self.version += 1
+            logs.event("draining: readiness is now false", level=logging.WARNING)
+
+
+def _ok_message(dep: Dependency, duration: float) -> str:
+    if dep.degraded_latency_ms is not None and duration * 1000 > dep.degraded_latency_ms:
+        return f"slow: {duration * 1000:.0f} ms > degradedLatencyMs {dep.degraded_latency_ms:g}"
+    return "ok"
+
+
+async def _close(runner: Runner) -> None:
+    if runner.prober is not None:
+        prober, runner.prober = runner.prober, None
+        try:
+            await asyncio.wait_for(prober.close(), timeout=5)
+        except Exception as exc:  # closing a broken client must not stop a reload
+            logs.event("closing a client failed", dependency=runner.dep.name, error=repr(exc))
+
+
+async def check_once(
+    config: SidecarConfig, *, create: ProberFactory = checks.create_prober
+) -> Engine:
+    """Run every check once, concurrently (the ``check`` command); returns the settled engine."""
+    engine = Engine(create=create)
+    engine.config = config
+    runners = [
+        Runner(dep=d, component=state.Component.for_dependency(d)) for d in config.dependencies
+    ]
+    engine.runners = {r.dep.name: r for r in runners}
+    results = await asyncio.gather(*(engine.execute(r) for r in runners))
+    for runner, result in zip(runners, results, strict=True):
+        engine.record(runner, result)
+        await _close(runner)
+    return engine

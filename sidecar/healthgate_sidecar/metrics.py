@@ -1,0 +1,132 @@
+"""Prometheus metrics on an injected registry (a fresh one per test, the default one in serve).
+
+Counters and the histogram are updated as checks finish; gauges of current state are computed
+at scrape time from the engine's memory, so a removed dependency's series vanish with it.
+Label values come only from the config (names, types) and bounded sets (statuses, reasons).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from healthgate_sidecar import __version__
+from healthgate_sidecar.checks.base import REASONS
+from healthgate_sidecar.state import STATUSES, Component, Result
+
+BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the state gauges show; taken from memory at scrape time."""
+
+    components: Sequence[Component]
+    ready: bool
+    started: bool
+
+
+class _StateCollector(Collector):
+    def __init__(self, snapshot: Callable[[], Snapshot]) -> None:
+        self._snapshot = snapshot
+
+    def describe(self) -> Iterator[Metric]:
+        yield from self._families()
+
+    def collect(self) -> Iterator[Metric]:
+        snap = self._snapshot()
+        up, status, failures = self._families()
+        for comp in snap.components:
+            critical = "true" if comp.critical else "false"
+            up.add_metric(
+                [comp.name, comp.type, critical], int(comp.status in ("healthy", "degraded"))
+            )
+            for name in STATUSES:
+                status.add_metric([comp.name, name], int(comp.status == name))
+            failures.add_metric([comp.name], comp.consecutive_failures)
+        yield from (up, status, failures)
+        yield GaugeMetricFamily("healthgate_ready", "1 when the app is ready.", int(snap.ready))
+        yield GaugeMetricFamily(
+            "healthgate_startup_complete", "1 once startup has completed.", int(snap.started)
+        )
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
+        return (
+            GaugeMetricFamily(
+                "healthgate_dependency_up",
+                "1 when the dependency is healthy or degraded, 0 otherwise.",
+                labels=["dependency", "type", "critical"],
+            ),
+            GaugeMetricFamily(
+                "healthgate_dependency_status",
+                "1 for the dependency's current status, 0 for the others.",
+                labels=["dependency", "status"],
+            ),
+            GaugeMetricFamily(
+                "healthgate_dependency_consecutive_failures",
+                "Failed checks in a row.",
+                labels=["dependency"],
+            ),
+        )
+
+
+class Metrics:
+    """The sidecar's collectors, registered on ``registry``."""
+
+    def __init__(self, registry: CollectorRegistry, snapshot: Callable[[], Snapshot]) -> None:
+        self.checks = Counter(
+            "healthgate_dependency_checks",
+            "Checks run, by result (success, failure) and reason.",
+            ["dependency", "result", "reason"],
+            registry=registry,
+        )
+        self.duration = Histogram(
+            "healthgate_dependency_check_duration_seconds",
+            "Duration of checks, failed ones included.",
+            ["dependency"],
+            buckets=BUCKETS,
+            registry=registry,
+        )
+        self.reload_ok = Gauge(
+            "healthgate_config_last_reload_successful",
+            "1 when the last config load succeeded, 0 when it was rejected.",
+            registry=registry,
+        )
+        self.reload_time = Gauge(
+            "healthgate_config_last_reload_success_timestamp_seconds",
+            "Time of the last successful config load.",
+            registry=registry,
+        )
+        info = Gauge("healthgate_build_info", "Sidecar version.", ["version"], registry=registry)
+        info.labels(__version__).set(1)
+        registry.register(_StateCollector(snapshot))
+
+    def add(self, name: str) -> None:
+        # Present from the start, so that rate() sees the first increment.
+        self.checks.labels(name, "success", "ok")
+        self.duration.labels(name)
+
+    def observe(self, name: str, result: Result) -> None:
+        outcome = "success" if result.ok else "failure"
+        self.checks.labels(name, outcome, result.reason).inc()
+        self.duration.labels(name).observe(result.duration)
+
+    def forget(self, name: str) -> None:
+        """Drop a removed dependency's series (a changed one starts counting afresh)."""
+        for outcome in ("success", "failure"):
+            for reason in REASONS:
+                with contextlib.suppress(KeyError):
+                    self.checks.remove(name, outcome, reason)
+        with contextlib.suppress(KeyError):
+            self.duration.remove(name)
+
+    def reloaded(self, *, ok: bool, at: float) -> None:
+        self.reload_ok.set(int(ok))
+        if ok:
+            self.reload_time.set(at)

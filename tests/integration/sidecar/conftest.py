@@ -1,0 +1,262 @@
+"""Helpers for the sidecar integration tests: the sidecar served over real HTTP, local targets.
+
+The sidecar runs in-process behind a real aiohttp server on a free loopback port; the targets are
+real servers too: the session's Redis/PostgreSQL/Neo4j fixtures, and local aiohttp, TLS and DNS
+servers on port 0 that misbehave on purpose (slow, 500, wrong body, flapping, rate limited).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import ipaddress
+import logging
+import ssl
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import aiohttp
+import dns.flags
+import dns.message
+import dns.rcode
+import dns.rrset
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from prometheus_client import CollectorRegistry
+
+from healthgate_sidecar import contract, engine, server
+from healthgate_sidecar.state import Component
+
+FAST = {"intervalSeconds": 0.3, "timeoutSeconds": 0.2}
+
+
+@dataclass
+class Sidecar:
+    """The sidecar app behind a real HTTP server."""
+
+    url: str
+    app: web.Application
+    registry: CollectorRegistry
+    session: aiohttp.ClientSession
+
+    @property
+    def engine(self) -> engine.Engine:
+        return self.app[server.ENGINE]
+
+    def component(self, name: str) -> Component:
+        return self.engine.runners[name].component
+
+    async def get(self, path: str, **headers: str) -> tuple[int, str]:
+        async with self.session.get(self.url + path, headers=headers) as resp:
+            return resp.status, await resp.text()
+
+    async def wait(self, predicate: Callable[[], bool], timeout: float = 10.0) -> float:
+        began = time.monotonic()
+        while not predicate():
+            if time.monotonic() - began > timeout:
+                states = {c.name: (c.status, c.reason, c.message) for c in self.engine.components()}
+                raise AssertionError(f"not within {timeout}s; components: {states}")
+            await asyncio.sleep(0.02)
+        return time.monotonic() - began
+
+    async def wait_status(self, name: str, status: str, timeout: float = 10.0) -> float:
+        return await self.wait(lambda: self.component(name).status == status, timeout)
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    # The app points logging at the current (captured) stderr; the next test gets its own.
+    root = logging.getLogger()
+    saved = list(root.handlers)
+    yield
+    root.handlers[:] = saved
+
+
+@pytest.fixture
+async def make_sidecar() -> AsyncIterator[Callable[..., Awaitable[Sidecar]]]:
+    started: list[tuple[TestServer, aiohttp.ClientSession]] = []
+
+    async def make(
+        *deps: dict[str, Any], config_path: Path | None = None, **settings: Any
+    ) -> Sidecar:
+        config = contract.parse_config({"dependencies": list(deps), "jitter": 0, **settings})
+        registry = CollectorRegistry()
+        app = server.create_app(config, registry=registry, config_path=config_path)
+        test_server = TestServer(app, host="127.0.0.1", port=0)
+        await test_server.start_server()
+        session = aiohttp.ClientSession()
+        started.append((test_server, session))
+        return Sidecar(str(test_server.make_url("")).rstrip("/"), app, registry, session)
+
+    yield make
+    for test_server, session in started:
+        await session.close()
+        await test_server.close()
+
+
+@dataclass
+class Target:
+    """A local HTTP server whose routes misbehave on purpose; ``seen`` records request headers."""
+
+    url: str
+    seen: list[dict[str, str]] = field(default_factory=list)
+    flaps: int = 0
+
+
+def _target_app(target: Target) -> web.Application:
+    async def ok(request: web.Request) -> web.Response:
+        target.seen.append(dict(request.headers))
+        return web.Response(text='{"status": "up"}')
+
+    async def error(_: web.Request) -> web.Response:
+        return web.Response(status=500, text="boom")
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(float(request.query.get("delay", "1")))
+        return web.Response(text="late")
+
+    async def flap(_: web.Request) -> web.Response:
+        target.flaps += 1
+        return web.Response(status=200 if target.flaps % 2 else 503)
+
+    async def models(request: web.Request) -> web.Response:
+        target.seen.append(dict(request.headers))
+        if request.headers.get("Authorization") != "Bearer sk-llm-Canary-5e9a":
+            return web.json_response({"error": {"message": "invalid api key"}}, status=401)
+        headers = {
+            "x-ratelimit-limit-requests": "500",
+            "x-ratelimit-remaining-requests": "499",
+            "x-ratelimit-reset-requests": "120ms",
+        }
+        data = {"object": "list", "data": [{"id": "gpt-4o-mini"}, {"id": "llama-3.1-8b"}]}
+        return web.json_response(data, headers=headers)
+
+    async def html(_: web.Request) -> web.Response:
+        return web.Response(text="<html>login</html>", content_type="text/html")
+
+    async def limited(_: web.Request) -> web.Response:
+        return web.json_response({"error": "rate limited"}, status=429)
+
+    app = web.Application()
+    app.router.add_get("/ok", ok)
+    app.router.add_get("/500", error)
+    app.router.add_get("/slow", slow)
+    app.router.add_get("/flap", flap)
+    app.router.add_get("/v1/models", models)
+    app.router.add_get("/limited/models", limited)
+    app.router.add_get("/html/models", html)
+    return app
+
+
+async def _serve(
+    app: web.Application, tls: ssl.SSLContext | None = None
+) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls)
+    await site.start()
+    port = runner.addresses[0][1]
+    return runner, f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+
+
+@pytest.fixture
+async def http_target() -> AsyncIterator[Target]:
+    target = Target(url="")
+    runner, target.url = await _serve(_target_app(target))
+    yield target
+    await runner.cleanup()
+
+
+@dataclass(frozen=True)
+class Tls:
+    cert: Path
+    key: Path
+    not_after: dt.datetime
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.cert, self.key)
+        return context
+
+
+@pytest.fixture
+def tls(tmp_path: Path) -> Tls:
+    """A self-signed certificate for 127.0.0.1 expiring in 30 days."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    not_after = now + dt.timedelta(days=30)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(not_after)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return Tls(tmp_path / "cert.pem", tmp_path / "key.pem", not_after)
+
+
+@pytest.fixture
+async def https_target(tls: Tls) -> AsyncIterator[Target]:
+    target = Target(url="")
+    runner, target.url = await _serve(_target_app(target), tls.server_context())
+    yield target
+    await runner.cleanup()
+
+
+class _DnsProtocol(asyncio.DatagramProtocol):
+    """Answers A queries for ``svc.healthgate.test.`` with 127.0.0.1, NXDOMAIN for the rest."""
+
+    transport: asyncio.DatagramTransport
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # (In 3.11 the selector's datagram transport does not subclass DatagramTransport.)
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        query = dns.message.from_wire(data)
+        reply = dns.message.make_response(query)
+        question = query.question[0]
+        if question.name.to_text() == "svc.healthgate.test.":
+            if question.rdtype == dns.rdatatype.A:
+                reply.answer.append(dns.rrset.from_text(question.name, 30, "IN", "A", "127.0.0.1"))
+        else:
+            reply.set_rcode(dns.rcode.NXDOMAIN)
+        self.transport.sendto(reply.to_wire(), addr)
+
+
+@pytest.fixture
+async def dns_server() -> AsyncIterator[int]:
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(_DnsProtocol, local_addr=("127.0.0.1", 0))
+    yield transport.get_extra_info("sockname")[1]
+    transport.close()
+
+
+def assert_no_secret(secret: str, *outputs: str) -> None:
+    for index, output in enumerate(outputs):
+        assert secret not in output, f"secret leaked in output #{index}"

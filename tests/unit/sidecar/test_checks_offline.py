@@ -1,0 +1,93 @@
+"""Check modules' offline parts: the registry's lazy imports, env checks, certificate dates."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from healthgate_sidecar.checks import create_prober, tcp
+from healthgate_sidecar.checks.base import CheckFailure, read_secret
+from healthgate_sidecar.contract import parse_config
+
+
+def test_drivers_load_only_for_types_in_use() -> None:
+    code = """
+import asyncio, sys
+from healthgate_sidecar import cli, server
+from healthgate_sidecar.checks import create_prober
+from healthgate_sidecar.contract import parse_config
+cfg = parse_config({"dependencies": [{"name": "a", "type": "env", "env": {"names": ["HOME"]}}]})
+async def main():
+    await create_prober(cfg.dependencies[0]).check()
+asyncio.run(main())
+print(",".join(m for m in ("redis", "neo4j", "psycopg", "dns") if m in sys.modules))
+"""
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert proc.stdout.strip() == ""
+
+
+async def test_env_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HG_SET", "value-Never-Shown")
+    monkeypatch.setenv("HG_EMPTY", "")
+    monkeypatch.delenv("HG_UNSET", raising=False)
+    cfg = parse_config(
+        {
+            "dependencies": [
+                {"name": "e", "type": "env", "env": {"names": ["HG_SET", "HG_EMPTY", "HG_UNSET"]}}
+            ]
+        }
+    )
+    prober = create_prober(cfg.dependencies[0])
+    with pytest.raises(CheckFailure) as caught:
+        await prober.check()
+    assert caught.value.reason == "assertion"
+    assert caught.value.message == "missing or empty: HG_EMPTY, HG_UNSET"
+
+
+def test_read_secret_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret_file = tmp_path / "s"
+    secret_file.write_text("from-File-Secret\n")
+    monkeypatch.setenv("HG_SECRET", "from-Env-Secret")
+    assert read_secret(value=None, from_env=None, file=str(secret_file)) == "from-File-Secret"
+    assert read_secret(value=None, from_env="HG_SECRET", file=None) == "from-Env-Secret"
+    with pytest.raises(CheckFailure, match="HG_NOPE is not set"):
+        read_secret(value=None, from_env="HG_NOPE", file=None)
+    with pytest.raises(CheckFailure, match="cannot read"):
+        read_secret(value=None, from_env=None, file=str(secret_file) + ".missing")
+
+
+def certificate(not_after: dt.datetime) -> bytes:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+        .not_valid_after(not_after)
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        dt.datetime(2031, 5, 17, 12, 30, 5, tzinfo=dt.UTC),  # UTCTime
+        dt.datetime(2061, 1, 2, 3, 4, 5, tzinfo=dt.UTC),  # GeneralizedTime (2050 and later)
+    ],
+)
+def test_certificate_expiry_is_read_from_der(when: dt.datetime) -> None:
+    assert tcp.not_after(certificate(when)) == when
