@@ -4,6 +4,7 @@
 #   build-go.sh kubernetes v1.35.4 DEST   -> DEST/bin/{kube-apiserver,kube-controller-manager,kube-scheduler,kubectl}
 #   build-go.sh etcd       v3.5.35 DEST   -> DEST/bin/{etcd,etcdctl}
 #   build-go.sh helm       v3.19.5 DEST   -> DEST/bin/helm
+#   build-go.sh prometheus v0.316.0 DEST  -> DEST/bin/prometheus (Prometheus 3.16)
 #
 # k8s.io/kubernetes and etcd's server module carry `replace` directives pointing at their own
 # source trees, so `go install pkg@version` refuses them. A tiny wrapper module requires them and
@@ -49,6 +50,16 @@ etcd)
 helm)
   echo ">> building helm $version"
   GOBIN=$dest/bin GOFLAGS=-buildvcs=false go install -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$version" "helm.sh/helm/v3/cmd/helm@$version"
+  ;;
+prometheus)
+  # Debian's prometheus is built without Kubernetes service discovery, which the end-to-end
+  # scrape needs; promtool still comes from Debian. The web UI assets are not embedded (no npm
+  # build): the HTTP API, all the tests use, does not need them.
+  echo ">> building prometheus $version"
+  # Its go.mod has exclude directives, which `go install pkg@version` refuses: wrap it too.
+  printf 'module healthgate.local/build/prometheus\ngo 1.25.0\n' >go.mod
+  go get "github.com/prometheus/prometheus/cmd/prometheus@$version"
+  go build -ldflags "-s -w" -o "$dest/bin/prometheus" github.com/prometheus/prometheus/cmd/prometheus
   ;;
 *)
   echo "unknown component: $component" >&2

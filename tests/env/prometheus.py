@@ -1,4 +1,4 @@
-"""Prometheus and promtool from Debian's ``prometheus`` package."""
+"""Prometheus (built from the Go module proxy) and promtool (Debian's ``prometheus``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.env import common
+from tests.env import common, versions
 
 
 @dataclass
@@ -32,7 +32,9 @@ def promtool() -> Path:
 
 
 def ensure_installed() -> Path:
-    return common.which_or_install("prometheus", "prometheus")
+    """The Prometheus server, built from the Go module proxy: Debian's package is compiled
+    without Kubernetes service discovery, which the end-to-end scrape of pods needs."""
+    return common.go_component("prometheus", versions.PROMETHEUS) / "prometheus"
 
 
 def _ready(url: str) -> bool:

@@ -3,3 +3,5 @@
 KUBERNETES = "v1.35.4"  # kube-apiserver, kube-controller-manager, kube-scheduler, kubectl
 ETCD = "v3.5.35"
 HELM = "v3.19.5"
+# Prometheus 3.9 (module tag v0.309.1): Debian's build lacks Kubernetes service discovery.
+PROMETHEUS = "v0.309.1"

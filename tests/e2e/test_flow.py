@@ -1,0 +1,292 @@
+"""A Deployment guarded by a HealthGate, end to end, in the order a user lives it.
+
+The tests of this module share one Deployment (3 replicas) and one Redis and run in file order:
+deploy and become Ready; lose Redis and go NotReady; get Redis back; add a failing non-critical
+dependency to the running gate; be scraped by Prometheus through pod discovery; delete the gate.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.env import common, kube, prometheus, redis
+from tests.env import operator as operator_env
+from tests.env.node import launcher
+from tests.env.operator import wait_for
+
+from .conftest import Cluster, Json
+
+pytestmark = pytest.mark.e2e
+
+APP = "story-api"
+REPLICAS = 3
+PERIOD = 1  # readiness probe periodSeconds
+INTERVAL = 1.0  # dependency check intervalSeconds
+# Redis down -> pod NotReady: the check fails within interval + timeout, the sidecar turns
+# unhealthy after failureThreshold (1) results, the kubelet-equivalent notices within one probe
+# period times its failureThreshold (1); generous slack for a loaded 2-core machine.
+NOT_READY_WINDOW = INTERVAL + 0.5 + PERIOD + 10
+
+
+def redis_dep(**extra: Any) -> Json:
+    return {
+        "name": "cache",
+        "type": "redis",
+        "intervalSeconds": INTERVAL,
+        "timeoutSeconds": 0.5,
+        "failureThreshold": 1,
+        "redis": {"urlFrom": {"secretKeyRef": {"name": "redis-auth", "key": "url"}}},
+        **extra,
+    }
+
+
+def gate(namespace: str, dependencies: list[Json]) -> Json:
+    return {
+        "apiVersion": "healthgate.io/v1alpha1",
+        "kind": "HealthGate",
+        "metadata": {"name": APP, "namespace": namespace},
+        "spec": {
+            "selector": {"matchLabels": {"app": APP}},
+            "dependencies": dependencies,
+            "probes": {
+                "readiness": {"periodSeconds": PERIOD, "failureThreshold": 1, "timeoutSeconds": 1},
+                "liveness": {"periodSeconds": 5, "failureThreshold": 3},
+                "startup": {"periodSeconds": 1, "failureThreshold": 30},
+            },
+        },
+    }
+
+
+def deployment(namespace: str) -> Json:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": APP, "namespace": namespace},
+        "spec": {
+            "replicas": REPLICAS,
+            "selector": {"matchLabels": {"app": APP}},
+            "template": {
+                "metadata": {"labels": {"app": APP}},
+                "spec": {"containers": [{"name": "api", "image": "example.invalid/story-api:1"}]},
+            },
+        },
+    }
+
+
+def pod_ready(pod: Json) -> bool:
+    conditions = pod.get("status", {}).get("conditions", [])
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def gate_status(e2e: Cluster, namespace: str) -> Json:
+    status: Json = e2e.json("get", "hg", APP, "-n", namespace).get("status") or {}
+    return status
+
+
+def sidecar_health(pod: Json) -> Json:
+    port = pod["metadata"]["annotations"]["prometheus.io/port"]
+    url = f"http://{pod['status']['podIP']}:{port}/health"
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            body: Json = json.loads(resp.read())
+    except urllib.error.HTTPError as err:  # 503 while not ready still carries the JSON
+        body = json.loads(err.read())
+    return body
+
+
+@pytest.fixture(scope="module")
+def deployed(
+    e2e: Cluster,
+    healthgate_operator: operator_env.OperatorProcess,
+    e2e_namespace: str,
+    e2e_redis: redis.RedisServer,
+) -> str:
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "redis-auth", "namespace": e2e_namespace},
+        "stringData": {"url": e2e_redis.url},
+    }
+    # The gate first: the webhook injects pods created after it.
+    e2e.apply(secret, gate(e2e_namespace, [redis_dep()]))
+    wait_for(
+        "the gate's ConfigMap",
+        lambda: e2e.run("get", "configmap", f"{APP}-healthgate", "-n", e2e_namespace, check=False),
+    )
+    e2e.apply(deployment(e2e_namespace))
+    return e2e_namespace
+
+
+def all_pods(e2e: Cluster, ns: str, predicate: Callable[[Json], bool]) -> list[Json] | None:
+    pods = e2e.pods(ns, APP)
+    return pods if len(pods) == REPLICAS and all(predicate(p) for p in pods) else None
+
+
+def test_pods_get_the_sidecar_start_and_become_ready(e2e: Cluster, deployed: str) -> None:
+    pods = wait_for("3 ready pods", lambda: all_pods(e2e, deployed, pod_ready), timeout=120)
+    for pod in pods:
+        sidecars = [c for c in pod["spec"].get("initContainers", []) if c["name"] == "healthgate"]
+        assert len(sidecars) == 1, "exactly one injected native sidecar"
+        assert sidecars[0]["restartPolicy"] == "Always"
+        assert pod["status"]["podIP"].startswith("127.0.")
+        assert sidecar_health(pod)["components"]["cache"]["status"] == "healthy"
+    assert len({p["status"]["podIP"] for p in pods}) == REPLICAS
+    status = wait_for(
+        "the gate Healthy 3/3",
+        lambda: (
+            gate_status(e2e, deployed)
+            if gate_status(e2e, deployed).get("ready") == "3/3"
+            and gate_status(e2e, deployed).get("status") == "Healthy"
+            else None
+        ),
+        timeout=60,
+    )
+    assert status["pods"]["injected"] == REPLICAS
+    table = e2e.run("get", "hg", "-n", deployed)
+    assert "Healthy" in table
+    assert "3/3" in table
+
+
+def test_redis_down_makes_every_pod_not_ready_and_the_gate_unhealthy(
+    e2e: Cluster, deployed: str, e2e_redis: redis.RedisServer
+) -> None:
+    wait_for("3 ready pods", lambda: all_pods(e2e, deployed, pod_ready), timeout=60)
+    e2e_redis.stop()
+    try:
+        started = time.monotonic()
+        wait_for(
+            "every pod NotReady",
+            lambda: all_pods(e2e, deployed, lambda p: not pod_ready(p)),
+            timeout=NOT_READY_WINDOW,
+        )
+        took = time.monotonic() - started
+        assert took <= NOT_READY_WINDOW
+        wait_for(
+            "the gate Unhealthy",
+            lambda: gate_status(e2e, deployed).get("status") == "Unhealthy",
+            timeout=30,
+        )
+        assert "cache" in str(gate_status(e2e, deployed).get("unhealthy"))
+        events = e2e.json(
+            "get", "events", "-n", deployed, "--field-selector", "reason=DependencyUnhealthy"
+        )["items"]
+        assert any(e["involvedObject"]["name"] == APP for e in events)
+        for pod in e2e.pods(deployed, APP):  # readiness, never liveness: no restarts
+            statuses = pod["status"].get("initContainerStatuses", [])
+            assert all(s["restartCount"] == 0 for s in statuses)
+    finally:
+        e2e_redis.start()
+
+
+def test_redis_back_recovers_pods_and_gate(e2e: Cluster, deployed: str) -> None:
+    wait_for("3 ready pods again", lambda: all_pods(e2e, deployed, pod_ready), timeout=60)
+    wait_for(
+        "the gate Healthy",
+        lambda: gate_status(e2e, deployed).get("status") == "Healthy",
+        timeout=30,
+    )
+    events = e2e.json(
+        "get", "events", "-n", deployed, "--field-selector", "reason=DependencyRecovered"
+    )["items"]
+    assert events
+
+
+def test_new_non_critical_dependency_reaches_running_sidecars_and_only_degrades(
+    e2e: Cluster, deployed: str
+) -> None:
+    before = {p["metadata"]["uid"] for p in e2e.pods(deployed, APP)}
+    closed = common.free_port()  # nothing listens: the check fails with `connect`
+    extra = {
+        "name": "llm-gateway",
+        "type": "tcp",
+        "critical": False,
+        "intervalSeconds": INTERVAL,
+        "timeoutSeconds": 0.5,
+        "failureThreshold": 1,
+        "tcp": {"host": "127.0.0.1", "port": closed},
+    }
+    e2e.apply(gate(deployed, [redis_dep(), extra]))
+
+    def sidecars_see_it() -> bool:
+        pods = e2e.pods(deployed, APP)
+        return len(pods) == REPLICAS and all(
+            sidecar_health(p)["components"].get("llm-gateway", {}).get("status") == "unhealthy"
+            for p in pods
+        )
+
+    wait_for("the new dependency in every sidecar (hot reload)", sidecars_see_it, timeout=60)
+    wait_for(
+        "the gate Degraded",
+        lambda: gate_status(e2e, deployed).get("status") == "Degraded",
+        timeout=30,
+    )
+    pods = e2e.pods(deployed, APP)
+    assert {p["metadata"]["uid"] for p in pods} == before, "no pod was replaced"
+    assert all(pod_ready(p) for p in pods), "a non-critical dependency keeps pods Ready"
+    assert all(
+        s["restartCount"] == 0 for p in pods for s in p["status"].get("initContainerStatuses", [])
+    )
+
+
+def prom_query(server: prometheus.PrometheusServer, query: str) -> list[Json]:
+    url = f"{server.url}/api/v1/query?query={urllib.parse.quote(query)}"
+    with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - loopback
+        result: list[Json] = json.loads(resp.read())["data"]["result"]
+    return result
+
+
+def test_prometheus_discovers_and_scrapes_every_sidecar(
+    e2e: Cluster,
+    deployed: str,
+    kube_cluster: kube.KubeCluster,
+    make_prometheus: Callable[[str], prometheus.PrometheusServer],
+) -> None:
+    e2e.run("apply", "-f", "-", input=prometheus.PROMETHEUS_RBAC)
+    pair = kube_cluster.ca.issue("prometheus", "healthgate-local-prometheus", client=True)
+    server = make_prometheus(
+        prometheus.kubernetes_pods_config(
+            api_server=kube_cluster.server,
+            ca_file=kube_cluster.ca.cert,
+            cert_file=pair.cert,
+            key_file=pair.key,
+        )
+    )
+    ips = {p["status"]["podIP"] for p in e2e.pods(deployed, APP)}
+
+    def scraped() -> list[Json] | None:
+        up = [
+            s for s in prom_query(server, f'up{{namespace="{deployed}"}}') if s["value"][1] == "1"
+        ]
+        return up if len(up) == REPLICAS else None
+
+    targets = wait_for("3 sidecar targets up", scraped, timeout=60)
+    assert {t["metric"]["instance"].split(":")[0] for t in targets} == ips
+    series = prom_query(
+        server, f'healthgate_dependency_up{{namespace="{deployed}",dependency="cache"}}'
+    )
+    assert {s["metric"]["pod"] for s in series} == {
+        p["metadata"]["name"] for p in e2e.pods(deployed, APP)
+    }
+    assert all(s["value"][1] == "1" for s in series)
+
+
+def test_deleting_the_gate_garbage_collects_its_configmap(e2e: Cluster, deployed: str) -> None:
+    e2e.run("delete", "hg", APP, "-n", deployed)
+    wait_for(
+        "the ConfigMap gone",
+        lambda: e2e.run("get", "configmap", f"{APP}-healthgate", "-n", deployed, check=False) == "",
+        timeout=60,
+    )
+
+
+def test_local_node_is_what_ran_the_pods(local_node: launcher.LocalNode, deployed: str) -> None:
+    """The pods ran as processes of the local node: their sidecar logs are its files."""
+    logs = list(local_node.workdir.glob(f"logs/{deployed}_*/healthgate/*.log"))
+    assert len({p.parent.parent for p in logs}) >= REPLICAS
