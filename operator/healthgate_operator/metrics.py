@@ -102,6 +102,12 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
             registry=self.registry,
         )
+        self.refresh_seconds = Histogram(
+            "healthgate_status_refresh_duration_seconds",
+            "Time to read every selected pod's sidecar /health for one gate's status refresh.",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=self.registry,
+        )
 
 
 async def serve(metrics: Metrics, host: str, port: int) -> web.AppRunner:

@@ -1,17 +1,16 @@
-"""``make demo``: the local environment and the sidecar doing their job, narrated step by step.
+"""``make demo``: HealthGate doing its job on this machine, narrated step by step.
 
-It starts real Redis, PostgreSQL, Neo4j, Prometheus and a Kubernetes control plane, runs a
-HealthGate sidecar that checks them, has Prometheus scrape it, then stops Redis to show readiness
-failing while liveness stays green, and starts it again to show recovery. Everything is torn
-down at the end unless ``--keep`` is given.
+It starts the local environment (API server, controllers, the local node, Redis, PostgreSQL,
+Neo4j, Prometheus), installs the CRD and runs the operator, applies ``examples/interactive-story``
+(a Deployment and its HealthGate), and shows what a user looks at. Then it stops Redis, shows the
+pods going NotReady and the gate Unhealthy with an Event, starts Redis again and shows recovery.
+Everything is torn down at the end unless ``--keep`` is given.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -20,11 +19,22 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from tests.env import common, kube, neo4j, postgres, prometheus, redis
+from tests.env import operator as operator_env
+from tests.env.node import launcher
 
-INTERVAL = 1.0  # seconds between checks: short so the demo moves at a watchable pace
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "interactive-story"
+NS = "story"
+
+
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+S = TypeVar("S", bound=Stoppable)
 
 
 def step(title: str) -> None:
@@ -39,146 +49,177 @@ def get(url: str) -> tuple[int, str]:
         return err.code, err.read().decode()
 
 
-def sidecar_config(
-    r: redis.RedisServer,
-    pg: postgres.PostgresServer,
-    n: neo4j.Neo4jServer,
-    prom: prometheus.PrometheusServer,
-) -> dict[str, Any]:
-    """Secrets reach the sidecar through environment variables, never through the file."""
-    common_fields = {"intervalSeconds": INTERVAL, "timeoutSeconds": 0.5, "failureThreshold": 2}
-    return {
-        "dependencies": [
-            {
-                "name": "cache",
-                "type": "redis",
-                **common_fields,
-                "redis": {"urlFromEnv": "DEMO_REDIS_URL"},
-            },
-            {
-                "name": "db",
-                "type": "postgres",
-                **common_fields,
-                "postgres": {"dsnFromEnv": "DEMO_PG_DSN"},
-            },
-            {
-                "name": "graph",
-                "type": "neo4j",
-                **common_fields,
-                "neo4j": {"uri": n.uri, "username": n.user, "passwordFromEnv": "DEMO_NEO4J_PW"},
-            },
-            {
-                "name": "metrics-api",
-                "type": "http",
-                "critical": False,
-                **common_fields,
-                "http": {"url": f"{prom.url}/-/ready", "expectedStatus": [200]},
-            },
-        ],
-        "drainSeconds": 0,
-    }
-
-
-def wait_for(what: str, predicate: Callable[[], bool], timeout: float = 60) -> float:
+def wait_for(what: str, predicate: Callable[[], bool], timeout: float = 120) -> float:
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         if predicate():
             return time.monotonic() - started
-        time.sleep(0.2)
-    raise SystemExit(f"demo: timed out waiting for {what}")
+        time.sleep(0.3)
+    raise common.EnvMissing(f"timed out waiting for {what}")
 
 
-def show(base: str, path: str) -> None:
-    code, body = get(base + path)
-    print(f"$ curl {base}{path}   -> HTTP {code}")
-    print("  " + body.strip().replace("\n", "\n  "))
+class Demo:
+    """The running pieces and the commands a user would type."""
 
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.stack: list[Stoppable] = []
 
-def prom_query(prom: prometheus.PrometheusServer, query: str) -> list[dict[str, Any]]:
-    _, body = get(f"{prom.url}/api/v1/query?query={urllib.parse.quote(query)}")
-    result: list[dict[str, Any]] = json.loads(body)["data"]["result"]
-    return result
-
-
-def run(root: Path, keep: bool) -> None:
-    step("Starting the local environment (real servers on loopback)")
-    cluster = kube.start(root / "kube")
-    r = redis.start(root / "redis")
-    pg = postgres.start(root / "postgres")
-    n = neo4j.start(root / "neo4j")
-    port = common.free_port()
-    base = f"http://127.0.0.1:{port}"
-    prom = prometheus.start(
-        root / "prometheus",
-        "global: {scrape_interval: 2s}\nscrape_configs:\n  - job_name: healthgate-sidecar\n"
-        f"    static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n",
-    )
-    print(f"  kube-apiserver {cluster.server}  (kubeconfig {cluster.kubeconfig})")
-    print(f"  redis 127.0.0.1:{r.port}  postgres 127.0.0.1:{pg.port}  neo4j {n.uri}")
-    print(f"  prometheus {prom.url}")
-    print(cluster.kubectl("get", "namespaces").stdout)
-
-    step("Running the HealthGate sidecar against them")
-    config = root / "sidecar.yaml"
-    config.write_text(json.dumps(sidecar_config(r, pg, n, prom), indent=2))
-    print(config.read_text())
-    env = {"DEMO_REDIS_URL": r.url, "DEMO_PG_DSN": pg.dsn, "DEMO_NEO4J_PW": n.password}
-    binary = shutil.which("healthgate-sidecar") or str(
-        Path(sys.executable).parent / "healthgate-sidecar"
-    )
-    sidecar = common.spawn(
-        "sidecar",
-        [binary, "serve", "--config", config, "--host", "127.0.0.1", "--port", str(port)],
-        log_dir=root,
-        env=env,
-    )
-    try:
-        wait_for("the sidecar to be ready", lambda: get(base + "/readyz")[0] == 200)
-        show(base, "/readyz?verbose")
-        show(base, "/livez")
-        code, body = get(base + "/health")
-        print(f"$ curl {base}/health   -> HTTP {code}")
-        for name, comp in json.loads(body)["components"].items():
-            print(
-                f"  {name:<12} {comp['status']:<10} {comp['responseTimeMs']:>7} ms  "
-                f"{comp.get('message') or ''}"
-            )
-
-        step("Stopping Redis: readiness fails after the threshold, liveness stays green")
-        r.stop()
-        took = wait_for("readiness to fail", lambda: get(base + "/readyz")[0] == 503)
-        print(
-            f"  /readyz turned 503 {took:.1f}s after Redis stopped "
-            f"(interval {INTERVAL}s x failureThreshold 2 + timeout)"
+    def start(self) -> None:
+        step("Starting the local environment (real servers on loopback; one emulated node)")
+        self.cluster = self._keep(kube.start(self.root / "kube"))
+        self.node = self._keep(launcher.LocalNode(self.cluster, workdir=self.root / "node"))
+        self.node.start()
+        self.redis = self._keep(redis.start(self.root / "redis"))
+        self.postgres = self._keep(postgres.start(self.root / "postgres"))
+        self.neo4j = self._keep(neo4j.start(self.root / "neo4j"))
+        self.cluster.kubectl("apply", "-f", "-", input=prometheus.PROMETHEUS_RBAC)
+        pair = self.cluster.ca.issue("prometheus", "healthgate-local-prometheus", client=True)
+        config = prometheus.kubernetes_pods_config(
+            api_server=self.cluster.server,
+            ca_file=self.cluster.ca.cert,
+            cert_file=pair.cert,
+            key_file=pair.key,
         )
-        show(base, "/readyz?verbose")
-        show(base, "/livez")
+        self.prom = self._keep(prometheus.start(self.root / "prometheus", config))
+        print(f"  kube-apiserver {self.cluster.server}   kubeconfig {self.cluster.kubeconfig}")
+        print(
+            f"  redis 127.0.0.1:{self.redis.port}   neo4j {self.neo4j.uri}   "
+            f"postgres 127.0.0.1:{self.postgres.port}   prometheus {self.prom.url}"
+        )
 
-        step("Starting Redis again: readiness recovers")
-        r.start()
-        took = wait_for("readiness to recover", lambda: get(base + "/readyz")[0] == 200)
-        print(f"  /readyz back to 200 {took:.1f}s after Redis started")
-        show(base, "/readyz?verbose")
+    def _keep(self, thing: S) -> S:
+        self.stack.append(thing)
+        return thing
 
-        step("Prometheus scraped the sidecar")
-        wait_for("a scrape", lambda: bool(prom_query(prom, "healthgate_dependency_up")))
-        for series in prom_query(prom, "healthgate_dependency_up"):
-            print(
-                f'  healthgate_dependency_up{{dependency="{series["metric"]["dependency"]}"}}'
-                f" = {series['value'][1]}"
+    def kubectl(self, *args: str, show: bool = True, input: str | None = None) -> str:
+        out = self.cluster.kubectl(*args, input=input).stdout
+        if show:
+            print(f"$ kubectl {' '.join(args)}\n{out.rstrip()}")
+        return out
+
+    def install(self) -> None:
+        step("Installing the CRD and RBAC from deploy/ and running the operator")
+        operator_env.install(self.cluster)
+        workdir = self.root / "operator"
+        workdir.mkdir()
+        kubeconfig = operator_env.service_account_kubeconfig(self.cluster, workdir / "kubeconfig")
+        self.operator = self._keep(
+            operator_env.OperatorProcess(
+                cluster=self.cluster, kubeconfig=kubeconfig, workdir=workdir
             )
-        if keep:
-            step("Keeping everything running (Ctrl-C to stop)")
-            print(
-                f"  export KUBECONFIG={cluster.kubeconfig}\n  sidecar {base}/health\n"
-                f"  prometheus {prom.url}"
+        )
+        self.operator.start()
+        print(
+            f"  healthgate-operator running as system:serviceaccount:"
+            f"{operator_env.OPERATOR_NS}:healthgate-operator (log {self.operator.log_path})"
+        )
+
+    def apply_example(self) -> None:
+        step(f"Applying {EXAMPLE.relative_to(ROOT)} (hosts pointed at the local servers)")
+        local = {
+            "redis://:change-me@redis.story.svc:6379/0": self.redis.url,
+            "password: change-me": f"password: {self.neo4j.password}",
+            "bolt://neo4j.story.svc:7687": self.neo4j.uri,
+            # No LLM gateway can run here: Prometheus' HTTP API stands in as the HTTP dependency.
+            "http://llm-gateway.story.svc:4000/health": f"{self.prom.url}/-/ready",
+        }
+        self.kubectl("create", "namespace", NS)
+        wait_for(
+            "the default service account",
+            lambda: bool(
+                self.cluster.kubectl("get", "sa", "default", "-n", NS, check=False).stdout
+            ),
+        )
+        for name in ("secrets.yaml", "healthgate.yaml", "deployment.yaml"):
+            text = (EXAMPLE / name).read_text()
+            for placeholder, value in local.items():
+                text = text.replace(placeholder, value)
+            self.kubectl("apply", "-n", NS, "-f", "-", input=text)
+            if name == "healthgate.yaml":
+                # The webhook injects pods created once the operator has seen the gate.
+                wait_for(
+                    "the gate's ConfigMap",
+                    lambda: bool(
+                        self.cluster.kubectl(
+                            "get", "configmap", "story-api-healthgate", "-n", NS, check=False
+                        ).stdout
+                    ),
+                )
+
+    def pods(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = json.loads(
+            self.kubectl("get", "pods", "-n", NS, "-l", "app=story-api", "-o", "json", show=False)
+        )["items"]
+        return [p for p in items if not p["metadata"].get("deletionTimestamp")]
+
+    def ready_count(self) -> int:
+        return sum(
+            any(
+                c["type"] == "Ready" and c["status"] == "True"
+                for c in p.get("status", {}).get("conditions", [])
             )
-            while True:
-                time.sleep(3600)
-    finally:
-        sidecar.stop()
-        for server in (prom, n, pg, r, cluster):
-            server.stop()
+            for p in self.pods()
+        )
+
+    def gate_status(self) -> str:
+        return self.kubectl(
+            "get", "hg", "story-api", "-n", NS, "-o", "jsonpath={.status.status}", show=False
+        )
+
+    def show_state(self) -> None:
+        self.kubectl("get", "hg,pods", "-n", NS, "-o", "wide")
+        pod = self.pods()[0]
+        base = f"http://{pod['status']['podIP']}:8086"
+        code, body = get(base + "/readyz?verbose")
+        print(f"$ curl {base}/readyz?verbose   # {pod['metadata']['name']}: HTTP {code}")
+        print("  " + body.strip().replace("\n", "\n  "))
+
+    def outage(self) -> None:
+        step("Stopping Redis: the pods go NotReady (readiness, not liveness: no restarts)")
+        self.redis.stop()
+        took = wait_for("pods NotReady", lambda: self.ready_count() == 0)
+        print(f"  all pods NotReady {took:.1f}s after Redis stopped")
+        took2 = wait_for("the gate Unhealthy", lambda: self.gate_status() == "Unhealthy 0/3")
+        print(f"  gate Unhealthy {took2:.1f}s later")
+        self.show_state()
+        self.kubectl(
+            "get", "events", "-n", NS, "--field-selector", "involvedObject.kind=HealthGate"
+        )
+        self.kubectl("get", "hg", "story-api", "-n", NS, "-o", "jsonpath={.status.conditions}")
+
+    def recovery(self) -> None:
+        step("Starting Redis again: the pods and the gate recover")
+        self.redis.start()
+        took = wait_for("pods Ready", lambda: self.ready_count() == len(self.pods()))
+        print(f"  all pods Ready {took:.1f}s after Redis started")
+        wait_for("the gate Healthy", lambda: self.gate_status() == "Healthy 3/3")
+        self.show_state()
+
+    def prometheus(self) -> None:
+        step("Prometheus discovered the sidecars through the API server and scraped them")
+        query = urllib.parse.quote('healthgate_dependency_up{namespace="story"}')
+
+        def series() -> list[dict[str, Any]]:
+            result: list[dict[str, Any]] = json.loads(
+                get(f"{self.prom.url}/api/v1/query?query={query}")[1]
+            )["data"]["result"]
+            return result
+
+        def all_up() -> bool:
+            found = series()
+            return len(found) >= 3 * len(self.pods()) and all(s["value"][1] == "1" for s in found)
+
+        wait_for("fresh scrapes of every sidecar", all_up, timeout=60)
+        for s in sorted(series(), key=lambda s: (s["metric"]["pod"], s["metric"]["dependency"])):
+            print(
+                f'  healthgate_dependency_up{{pod="{s["metric"]["pod"]}", '
+                f'dependency="{s["metric"]["dependency"]}"}} {s["value"][1]}'
+            )
+
+    def stop(self) -> None:
+        for thing in reversed(self.stack):
+            thing.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -187,16 +228,34 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="healthgate-demo-"))
     root.chmod(0o755)
+    demo = Demo(root)
     try:
-        run(root, args.keep)
+        demo.start()
+        demo.install()
+        demo.apply_example()
+        step("Waiting for the pods: injected, scheduled onto the local node, started, probed")
+        took = wait_for("3 Ready pods", lambda: demo.ready_count() == 3, timeout=180)
+        print(f"  3/3 pods Ready after {took:.1f}s")
+        wait_for("the gate Healthy", lambda: demo.gate_status() == "Healthy 3/3")
+        demo.show_state()
+        demo.outage()
+        demo.recovery()
+        demo.prometheus()
+        if args.keep:
+            step("Keeping everything running (Ctrl-C to stop)")
+            print(
+                f"  export KUBECONFIG={demo.cluster.kubeconfig}\n"
+                f"  kubectl binary: {demo.cluster.bins.kubectl}\n  prometheus {demo.prom.url}"
+            )
+            while True:
+                time.sleep(3600)
     except common.EnvMissing as exc:
         print(f"demo: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         pass
-    except subprocess.SubprocessError as exc:
-        print(f"demo: {exc}", file=sys.stderr)
-        return 1
+    finally:
+        demo.stop()
     step(f"Done; logs are in {root}")
     return 0
 

@@ -113,7 +113,8 @@ async def refresh(
         unavailable(patch, generation, exc)
         return
     names = [str(d.get("name")) for d in spec.get("dependencies") or []]
-    found = await reports(runtime, name, injection.sidecar_port(spec), pods)
+    with runtime.metrics.refresh_seconds.time():  # asking every sidecar: the cycle's cost
+        found = await reports(runtime, name, injection.sidecar_port(spec), pods)
     # What this process last saw wins over the body: if a status write was lost (a conflict,
     # retried later), the body is behind and would make the same transition fire twice.
     previous = memory.get(LAST_SEEN) or (body.get("status") or {}).get("dependencies")

@@ -1,0 +1,194 @@
+"""End-to-end timings on the local environment: outage to NotReady, recovery, status cycle.
+
+Runs the real control plane, the local node, the operator and Redis; deploys ``--pods`` replicas
+under one HealthGate, then stops Redis and measures (1) time until every pod is NotReady and
+(2) until the gate's status says Unhealthy, (3) from Redis back until every pod is Ready again;
+and, for the steady state, the operator's status refresh duration (its own histogram) and CPU.
+
+    python -m bench.e2e_outage [--pods 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.env import kube, redis
+from tests.env import operator as operator_env
+from tests.env.node import launcher
+
+NS = "bench-outage"
+APP = "bench-api"
+
+
+def gate(url_secret: str) -> dict[str, Any]:
+    dep = {
+        "name": "cache",
+        "type": "redis",
+        "intervalSeconds": 1,
+        "timeoutSeconds": 0.5,
+        "failureThreshold": 1,
+        "redis": {"urlFrom": {"secretKeyRef": {"name": url_secret, "key": "url"}}},
+    }
+    probe = {"periodSeconds": 1, "failureThreshold": 1, "timeoutSeconds": 1}
+    return {
+        "apiVersion": "healthgate.io/v1alpha1",
+        "kind": "HealthGate",
+        "metadata": {"name": APP, "namespace": NS},
+        "spec": {
+            "selector": {"matchLabels": {"app": APP}},
+            "dependencies": [dep],
+            "probes": {"readiness": probe},
+        },
+    }
+
+
+def deployment(replicas: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": APP, "namespace": NS},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": APP}},
+            "template": {
+                "metadata": {"labels": {"app": APP}},
+                "spec": {"containers": [{"name": "app", "image": "example.invalid/a:1"}]},
+            },
+        },
+    }
+
+
+def ready_pods(cluster: kube.KubeCluster) -> tuple[int, int]:
+    pods = json.loads(cluster.kubectl("get", "pods", "-n", NS, "-o", "json").stdout)["items"]
+    ready = sum(
+        any(
+            c["type"] == "Ready" and c["status"] == "True"
+            for c in p.get("status", {}).get("conditions", [])
+        )
+        for p in pods
+    )
+    return ready, len(pods)
+
+
+def gate_status(cluster: kube.KubeCluster) -> str:
+    return cluster.kubectl("get", "hg", APP, "-n", NS, "-o", "jsonpath={.status.status}").stdout
+
+
+def timed(predicate: Callable[[], bool], timeout: float = 600) -> float:
+    started = time.monotonic()
+    while not predicate():
+        if time.monotonic() - started > timeout:
+            raise TimeoutError("condition not reached")
+        time.sleep(0.1)
+    return time.monotonic() - started
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def refresh_stats(op: operator_env.OperatorProcess) -> tuple[float, float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{op.metrics_port}/metrics") as resp:
+        text = resp.read().decode()
+    found = dict(
+        re.findall(
+            r"^healthgate_status_refresh_duration_seconds_(sum|count) (\S+)$", text, re.MULTILINE
+        )
+    )
+    return float(found.get("sum", 0)), float(found.get("count", 0))
+
+
+def measure(
+    cluster: kube.KubeCluster, op: operator_env.OperatorProcess, r: redis.RedisServer, pods: int
+) -> None:
+    started = time.monotonic()
+    timed(lambda: ready_pods(cluster) == (pods, pods))
+    print(f"deploy {pods} pods -> all Ready: {time.monotonic() - started:6.1f} s")
+    timed(lambda: gate_status(cluster) == "Healthy")
+    assert op.process is not None
+    cpu0, (sum0, n0), t0 = cpu_seconds(op.process.popen.pid), refresh_stats(op), time.monotonic()
+    time.sleep(20)
+    cpu1, (sum1, n1), t1 = cpu_seconds(op.process.popen.pid), refresh_stats(op), time.monotonic()
+    cycle_ms = 1000 * (sum1 - sum0) / max(n1 - n0, 1)
+    cpu = 100 * (cpu1 - cpu0) / (t1 - t0)
+    print(
+        f"operator status refresh ({pods} pods): mean {cycle_ms:.1f} ms per cycle over "
+        f"{n1 - n0:.0f} cycles; operator CPU {cpu:.1f}% of a core"
+    )
+    r.stop()
+    down = time.monotonic()
+    not_ready = timed(lambda: ready_pods(cluster)[0] == 0)
+    print(f"Redis stopped -> every pod NotReady: {not_ready:6.2f} s")
+    timed(lambda: gate_status(cluster) == "Unhealthy")
+    print(f"Redis stopped -> gate Unhealthy:     {time.monotonic() - down:6.2f} s")
+    r.start()
+    back = timed(lambda: ready_pods(cluster)[0] == pods)
+    print(f"Redis started -> every pod Ready:    {back:6.2f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--pods", type=int, default=50)
+    args = parser.parse_args(argv)
+    root = Path(tempfile.mkdtemp(prefix="healthgate-bench-e2e-"))
+    root.chmod(0o755)
+    cluster = kube.start(root / "kube")
+    node = launcher.LocalNode(cluster, workdir=root / "node")
+    r = redis.start(root / "redis")
+    op: operator_env.OperatorProcess | None = None
+    try:
+        node.start()
+        operator_env.install(cluster)
+        kubeconfig = operator_env.service_account_kubeconfig(cluster, root / "op.kubeconfig")
+        op = operator_env.OperatorProcess(
+            cluster=cluster, kubeconfig=kubeconfig, workdir=root / "operator", status_interval=1
+        )
+        op.start()
+        cluster.kubectl("create", "namespace", NS)
+        operator_env.wait_for(
+            "service account",
+            lambda: cluster.kubectl("get", "sa", "default", "-n", NS, check=False).returncode == 0,
+        )
+        secret = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "r", "namespace": NS},
+            "stringData": {"url": r.url},
+        }
+        cluster.kubectl(
+            "apply",
+            "-f",
+            "-",
+            input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [secret, gate("r")]}),
+        )
+        operator_env.wait_for(
+            "ConfigMap",
+            lambda: (
+                cluster.kubectl("get", "cm", f"{APP}-healthgate", "-n", NS, check=False).returncode
+                == 0
+            ),
+        )
+        cluster.kubectl("apply", "-f", "-", input=json.dumps(deployment(args.pods)))
+        print(f"# e2e outage benchmark: {args.pods} pods, readiness period 1 s, check interval 1 s")
+        measure(cluster, op, r, args.pods)
+    finally:
+        if op is not None:
+            op.stop()
+        node.stop()
+        r.stop()
+        cluster.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
