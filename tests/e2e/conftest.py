@@ -54,7 +54,9 @@ def e2e(kube_cluster: kube.KubeCluster, local_node: launcher.LocalNode, env_root
     return Cluster(kube_cluster)
 
 
-@pytest.fixture(scope="session")
+# Module scope: the integration suite runs its own operator later in the session, and two
+# operators on one cluster would both reconcile every gate and fight over the webhook.
+@pytest.fixture(scope="module")
 def healthgate_operator(e2e: Cluster, env_root: Path) -> Iterator[operator_env.OperatorProcess]:
     workdir = env_root / "e2e-operator"
     workdir.mkdir(parents=True, exist_ok=True)
