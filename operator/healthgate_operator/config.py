@@ -7,8 +7,13 @@ default and why it exists; :func:`parse` turns argv + environment into an :class
 from __future__ import annotations
 
 import argparse
+import ast
+import functools
+import inspect
+import itertools
 import os
 import random
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +82,20 @@ def _env(environ: Mapping[str, str], flag: str) -> str | None:
     return environ.get("HEALTHGATE_" + flag.upper().replace("-", "_")) or None
 
 
+@functools.cache
+def field_docs() -> dict[str, str]:
+    """The attribute docstrings of :class:`OperatorConfig`, as ``--help`` texts (one source)."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(OperatorConfig)))
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    docs: dict[str, str] = {}
+    for node, after in itertools.pairwise(body):
+        documented = isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
+        if documented and isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            text = str(after.value.value)
+            docs[node.target.id.replace("_", "-")] = text.replace("%", "%%")
+    return docs
+
+
 def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="healthgate-operator",
@@ -85,8 +104,15 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=__version__)
     scope = parser.add_mutually_exclusive_group()
-    scope.add_argument("-n", "--namespace", action="append", dest="namespaces", default=None)
-    scope.add_argument("-A", "--all-namespaces", action="store_true")
+    scope.add_argument(
+        "-n",
+        "--namespace",
+        action="append",
+        dest="namespaces",
+        default=None,
+        help="serve this namespace (repeatable)",
+    )
+    scope.add_argument("-A", "--all-namespaces", action="store_true", help="serve every namespace")
     opt = OperatorConfig
     for flag, kind, default in (
         ("webhook-host", str, opt.webhook_host),
@@ -106,15 +132,34 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         ("operator-namespace", str, None),
     ):
         value = _env(environ, flag)
-        parser.add_argument(f"--{flag}", type=kind, default=kind(value) if value else default)
+        parser.add_argument(
+            f"--{flag}",
+            type=kind,
+            default=kind(value) if value else default,
+            help=f"{field_docs().get(flag, '')} (default: %(default)s)",
+        )
     policy = _env(environ, "webhook-failure-policy") or opt.webhook_failure_policy
-    parser.add_argument("--webhook-failure-policy", choices=["Ignore", "Fail"], default=policy)
+    parser.add_argument(
+        "--webhook-failure-policy",
+        choices=["Ignore", "Fail"],
+        default=policy,
+        help=field_docs()["webhook-failure-policy"],
+    )
     level = _env(environ, "log-level") or opt.log_level
-    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=level)
+    parser.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        default=level,
+        help="lowest level logged",
+    )
     peering = parser.add_mutually_exclusive_group()
-    peering.add_argument("--peering", default=_env(environ, "peering") or opt.peering)
+    peering.add_argument(
+        "--peering", default=_env(environ, "peering") or opt.peering, help=field_docs()["peering"]
+    )
     standalone = (_env(environ, "standalone") or "").lower() in ("1", "true", "yes")
-    peering.add_argument("--standalone", action="store_true", default=standalone)
+    peering.add_argument(
+        "--standalone", action="store_true", default=standalone, help="run without peering"
+    )
     return parser
 
 
