@@ -57,6 +57,13 @@ env-down: $(STAMP) ## stop the local environment
 demo: env-install ## the main job on this machine (see README)
 	$(PY) -m tests.env.demo $(if $(KEEP),--keep,)
 
+kind-e2e: $(STAMP) ## on a machine with Docker: kind cluster, image, chart, then tests/e2e
+	hack/kind-e2e.sh $(PYTEST_ARGS)
+
+docs: $(STAMP) ## regenerate docs/crd-reference.md and the chart README tables
+	$(PY) -m tests.tools.crd_docs
+	$(PY) -m tests.tools.chart_readme
+
 bench: env-install ## benchmarks under bench/, printing figures
 	$(PY) -m bench
 

@@ -91,6 +91,7 @@ class KubeCluster:
             "HELM_CONFIG_HOME": str(home / "config"),
             "HELM_DATA_HOME": str(home / "data"),
             "KUBECONFIG": str(self.kubeconfig),
+            "HOME": str(home),  # client-go's discovery cache goes to $HOME/.kube
             "PATH": "/usr/bin:/bin",
         }
         proc = subprocess.run(

@@ -1,0 +1,78 @@
+{{/* Chart name, truncated to the 63 characters of a DNS label. */}}
+{{- define "healthgate.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Fully qualified app name: the release name, with the chart name unless it already holds it. */}}
+{{- define "healthgate.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "healthgate.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "healthgate.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "healthgate.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: operator
+{{- end -}}
+
+{{- define "healthgate.labels" -}}
+helm.sh/chart: {{ include "healthgate.chart" . }}
+{{ include "healthgate.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: healthgate
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{- define "healthgate.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "healthgate.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The image reference: digest wins over tag; the tag defaults to the appVersion. */}}
+{{- define "healthgate.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "healthgate.sidecarImage" -}}
+{{- default (include "healthgate.image" .) .Values.sidecar.image -}}
+{{- end -}}
+
+{{/* DNS name the API server calls; the serving certificate must name it. */}}
+{{- define "healthgate.serviceHost" -}}
+{{- printf "%s.%s.svc" (include "healthgate.fullname" .) .Release.Namespace -}}
+{{- end -}}
+
+{{- define "healthgate.certSecretName" -}}
+{{- if eq .Values.webhook.certificate.source "secret" -}}
+{{- required "webhook.certificate.existingSecret is required when webhook.certificate.source is secret" .Values.webhook.certificate.existingSecret -}}
+{{- else -}}
+{{- printf "%s-webhook-tls" (include "healthgate.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* True when the Prometheus Operator's API is served (or passed with --api-versions). */}}
+{{- define "healthgate.hasPrometheusOperator" -}}
+{{- if .Capabilities.APIVersions.Has "monitoring.coreos.com/v1" -}}true{{- end -}}
+{{- end -}}

@@ -1,0 +1,236 @@
+"""The Helm chart against the real helm, kubernetes-validate's 1.35 schemas and promtool."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+from cryptography import x509
+
+from healthgate_operator import config
+from tests.integration.ship.conftest import (
+    CHART,
+    CI_VALUES,
+    DEPLOY,
+    FOREIGN_KINDS,
+    KUBE_VERSION,
+    MONITORING_API,
+    Json,
+    api_versions_for,
+    by_kind,
+)
+
+pytestmark = pytest.mark.integration
+Helm = Callable[..., subprocess.CompletedProcess[str]]
+Render = Callable[..., list[Json]]
+SCENARIOS = [None, *CI_VALUES]
+IDS = ["defaults", *(p.stem for p in CI_VALUES)]
+
+
+def test_ci_scenarios_exist() -> None:
+    names = {p.name for p in CI_VALUES}
+    assert {"default-values.yaml", "monitoring-values.yaml", "custom-cert-values.yaml"} <= names
+
+
+@pytest.mark.parametrize("values", SCENARIOS, ids=IDS)
+def test_helm_lint_strict(helm: Helm, values: Path | None) -> None:
+    args: list[str | Path] = ["lint", CHART, "--strict", "--kube-version", KUBE_VERSION]
+    if values is not None:
+        args += ["-f", values]
+    proc = helm(*args)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("values", SCENARIOS, ids=IDS)
+def test_rendered_objects_match_kubernetes_schemas(render: Render, values: Path | None) -> None:
+    objects = render(values, api_versions=api_versions_for(values))
+    checked = 0
+    for obj in objects:
+        if obj["kind"] in FOREIGN_KINDS:
+            continue
+        kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
+        checked += 1
+    assert checked >= 7, [o["kind"] for o in objects]
+
+
+@pytest.mark.parametrize("values", SCENARIOS, ids=IDS)
+def test_every_object_has_the_standard_labels(render: Render, values: Path | None) -> None:
+    for obj in render(values, api_versions=api_versions_for(values)):
+        labels = obj["metadata"].get("labels") or {}
+        for key in ("helm.sh/chart", "app.kubernetes.io/name", "app.kubernetes.io/instance"):
+            assert key in labels, (obj["kind"], obj["metadata"]["name"], key)
+
+
+def test_monitoring_objects_only_with_the_prometheus_operator(render: Render) -> None:
+    plain = render()
+    kinds = {o["kind"] for o in plain}
+    assert not kinds & {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
+    annotations = by_kind(plain, "Deployment")[0]["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/port"] == "8080"
+
+    monitored = render(api_versions=[MONITORING_API])
+    kinds = {o["kind"] for o in monitored}
+    assert {"ServiceMonitor", "PodMonitor", "PrometheusRule"} <= kinds
+    annotations = by_kind(monitored, "Deployment")[0]["spec"]["template"]["metadata"]["annotations"]
+    assert "prometheus.io/scrape" not in annotations
+
+
+def test_dashboard_configmap_is_labelled_for_grafana(render: Render) -> None:
+    (dashboard,) = [
+        o for o in by_kind(render(), "ConfigMap") if "dashboard" in o["metadata"]["name"]
+    ]
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert dashboard["data"]["healthgate.json"].strip() == (
+        (CHART / "files" / "dashboard.json").read_text().strip()
+    )
+
+
+def _args(objects: list[Json]) -> list[str]:
+    args: list[str] = by_kind(objects, "Deployment")[0]["spec"]["template"]["spec"]["containers"][
+        0
+    ]["args"]
+    return args
+
+
+def test_values_become_operator_flags(render: Render) -> None:
+    args = _args(render())
+    assert "--all-namespaces" in args
+    assert "--webhook-failure-policy=Ignore" in args
+    assert "--webhook-url=https://hg-healthgate.healthgate-system.svc:443" in args
+    assert "--sidecar-image=ghcr.io/healthgate/healthgate:0.1.0" in args
+
+    args = _args(render(CHART / "ci" / "fail-policy-values.yaml"))
+    assert "--webhook-failure-policy=Fail" in args
+    assert {"--namespace=shop", "--namespace=support"} <= set(args)
+    assert "--all-namespaces" not in args
+
+    args = _args(render(CHART / "ci" / "custom-cert-values.yaml"))
+    assert "--sidecar-image=registry.example.com/healthgate/healthgate:0.1.0" in args
+
+
+def test_the_operator_flags_parse(render: Render) -> None:
+    """Every flag the chart passes is one the operator accepts (its real argument parser)."""
+    for values in SCENARIOS:
+        args = [a for a in _args(render(values)) if not a.startswith("--webhook-")]
+        parsed = config.parse(args, environ={})
+        assert parsed.metrics_port == 8080
+    # With the webhook flags too (cert and key exist only in the pod, parsing does not open them).
+    parsed = config.parse(_args(render()), environ={})
+    assert parsed.webhook_cert is not None
+    assert parsed.webhook_failure_policy == "Ignore"
+
+
+@pytest.mark.parametrize(
+    ("values", "secret"),
+    [
+        (None, "hg-healthgate-webhook-tls"),
+        (CHART / "ci" / "custom-cert-values.yaml", "healthgate-webhook-tls"),
+        (CHART / "ci" / "cert-manager-values.yaml", "hg-healthgate-webhook-tls"),
+    ],
+    ids=["helm-generated", "user-secret", "cert-manager"],
+)
+def test_webhook_certificate_sources(render: Render, values: Path | None, secret: str) -> None:
+    objects = render(values)
+    volumes = by_kind(objects, "Deployment")[0]["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "webhook-tls", "secret": {"secretName": secret}} in volumes
+    secrets = [o["metadata"]["name"] for o in by_kind(objects, "Secret")]
+    certificates = by_kind(objects, "Certificate")
+    if values is None:
+        assert secrets == [secret]
+    elif "cert-manager" in values.name:
+        assert secrets == []
+        assert certificates[0]["spec"]["secretName"] == secret
+        assert "hg-healthgate.healthgate-system.svc" in certificates[0]["spec"]["dnsNames"]
+    else:
+        assert secrets == []
+        assert certificates == []
+
+
+def test_generated_certificate_names_the_service_and_carries_its_ca(render: Render) -> None:
+    (secret,) = by_kind(render(), "Secret")
+    chain = base64.b64decode(secret["data"]["tls.crt"])
+    certs = x509.load_pem_x509_certificates(chain)
+    ca = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["ca.crt"]))
+    assert len(certs) == 2
+    assert certs[1] == ca
+    names = certs[0].extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "hg-healthgate.healthgate-system.svc" in names.get_values_for_type(x509.DNSName)
+    certs[0].verify_directly_issued_by(ca)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "webhook.failurePolicy=Sometimes",
+        "replicaCount=0",
+        "unknownKey=1",
+        "webhook.certificate.source=vault",
+        "webhook.timeoutSeconds=60",
+    ],
+)
+def test_schema_rejects_bad_values(helm: Helm, bad: str) -> None:
+    proc = helm("template", "hg", CHART, "--kube-version", KUBE_VERSION, "--set", bad)
+    assert proc.returncode != 0
+    assert "schema" in proc.stderr.lower(), proc.stderr
+
+
+def test_user_secret_source_requires_a_name(helm: Helm) -> None:
+    proc = helm(
+        "template", "hg", CHART, "--kube-version", KUBE_VERSION,
+        "--set", "webhook.certificate.source=secret",
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert "existingSecret is required" in proc.stderr
+
+
+def test_old_kubernetes_is_refused(helm: Helm) -> None:
+    proc = helm("template", "hg", CHART, "--kube-version", "1.28.0")
+    assert proc.returncode != 0
+    assert "kubeVersion" in proc.stderr
+
+
+def test_chart_rbac_equals_deploy_rbac(render: Render) -> None:
+    (chart_role,) = by_kind(render(), "ClusterRole")
+    deploy = [d for d in yaml.safe_load_all((DEPLOY / "rbac.yaml").read_text()) if d]
+    (deploy_role,) = by_kind(deploy, "ClusterRole")
+    assert chart_role["rules"] == deploy_role["rules"]
+
+
+def test_promtool_checks_the_alert_rules(render: Render, promtool: Path, tmp_path: Path) -> None:
+    for values in (None, CHART / "ci" / "monitoring-values.yaml"):
+        (rule,) = by_kind(render(values, api_versions=[MONITORING_API]), "PrometheusRule")
+        alerts = {r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]}
+        assert alerts == {
+            "HealthGateDependencyUnhealthy",
+            "HealthGateDegraded",
+            "HealthGateCheckLatencyHigh",
+            "HealthGateSidecarDown",
+            "HealthGateOperatorDown",
+            "HealthGateWebhookErrors",
+        }
+        path = tmp_path / "rules.yaml"
+        path.write_text(yaml.safe_dump(rule["spec"]))
+        proc = subprocess.run(
+            [str(promtool), "check", "rules", str(path)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "SUCCESS: 6 rules found" in proc.stdout
+
+
+def test_promtool_rejects_a_broken_rule(promtool: Path, tmp_path: Path) -> None:
+    """Control: promtool really parses the expressions (so the check above can fail)."""
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "x", "rules": [
+        {"alert": "Broken", "expr": "sum(rate(healthgate_x[5m]) >"},
+    ]}]}))  # fmt: skip
+    proc = subprocess.run(
+        [str(promtool), "check", "rules", str(path)], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode != 0
