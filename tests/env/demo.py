@@ -163,9 +163,12 @@ class Demo:
         )
 
     def gate_status(self) -> str:
-        return self.kubectl(
-            "get", "hg", "story-api", "-n", NS, "-o", "jsonpath={.status.status}", show=False
+        """``Status Ready`` of the gate, e.g. ``Healthy 3/3``."""
+        body = json.loads(
+            self.kubectl("get", "hg", "story-api", "-n", NS, "-o", "json", show=False)
         )
+        status = body.get("status") or {}
+        return f"{status.get('status')} {status.get('ready')}"
 
     def show_state(self) -> None:
         self.kubectl("get", "hg,pods", "-n", NS, "-o", "wide")
@@ -217,6 +220,18 @@ class Demo:
                 f'dependency="{s["metric"]["dependency"]}"}} {s["value"][1]}'
             )
 
+    def explain(self) -> None:
+        """On failure, what a user would look at next (if the cluster got that far)."""
+        if hasattr(self, "cluster") and self.cluster.processes:
+            print(
+                self.cluster.kubectl("get", "hg,pods", "-n", NS, "-o", "wide", check=False).stdout
+            )
+            print(
+                self.cluster.kubectl(
+                    "get", "hg", "-n", NS, "-o", "jsonpath={.items[*].status}", check=False
+                ).stdout
+            )
+
     def stop(self) -> None:
         for thing in reversed(self.stack):
             thing.stop()
@@ -251,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(3600)
     except common.EnvMissing as exc:
         print(f"demo: {exc}", file=sys.stderr)
+        demo.explain()
         return 1
     except KeyboardInterrupt:
         pass
