@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.env import kube, redis
+from tests.env import common, kube, redis
 from tests.env import operator as operator_env
 from tests.env.node import launcher
 
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         op.start()
         cluster.kubectl("create", "namespace", NS)
-        operator_env.wait_for(
+        common.wait_for(
             "service account",
             lambda: cluster.kubectl("get", "sa", "default", "-n", NS, check=False).returncode == 0,
         )
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             "-",
             input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [secret, gate("r")]}),
         )
-        operator_env.wait_for(
+        common.wait_for(
             "ConfigMap",
             lambda: (
                 cluster.kubectl("get", "cm", f"{APP}-healthgate", "-n", NS, check=False).returncode

@@ -20,8 +20,8 @@ import yaml
 
 from tests.env import common, kube, redis
 from tests.env import operator as operator_env
+from tests.env.common import wait_for
 from tests.env.node import launcher
-from tests.env.operator import wait_for
 
 Json = dict[str, Any]
 
@@ -48,7 +48,7 @@ class Cluster:
 
 
 @pytest.fixture(scope="session")
-def e2e(kube_cluster: kube.KubeCluster, local_node: launcher.LocalNode, env_root: Path) -> Cluster:
+def e2e(kube_cluster: kube.KubeCluster, local_node: launcher.LocalNode) -> Cluster:
     """The cluster with a local node, and the CRDs and RBAC installed from deploy/."""
     operator_env.install(kube_cluster)
     return Cluster(kube_cluster)

@@ -18,8 +18,8 @@ import pytest
 
 from tests.env import common, kube, prometheus, redis
 from tests.env import operator as operator_env
+from tests.env.common import wait_for
 from tests.env.node import launcher
-from tests.env.operator import wait_for
 
 from .conftest import Cluster, Json
 

@@ -20,10 +20,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 CACHE = Path(os.environ.get("HEALTHGATE_CACHE", Path.home() / ".cache" / "healthgate"))
 ENV_DIR = Path(__file__).resolve().parent
+T = TypeVar("T")
 
 
 class EnvMissing(RuntimeError):
@@ -68,6 +69,21 @@ def wait_until(
         time.sleep(interval)
     tail = proc.log_tail() if proc is not None else ""
     raise EnvMissing(f"{what} not ready after {timeout:.0f}s\n{tail}")
+
+
+def wait_for(
+    what: str, probe: Callable[[], T | None], timeout: float = 30.0, *, every: float = 0.2
+) -> T:
+    """Poll until ``probe`` returns something truthy and return it; a test's assertion fails
+    (with the last value seen) after ``timeout``. :func:`wait_until` is for starting servers."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
 
 
 @dataclass

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -26,24 +24,12 @@ OPERATOR_NS = "healthgate-system"
 T = TypeVar("T")
 
 
-def wait_for(what: str, probe: Callable[[], T | None], *, timeout: float = 30.0) -> T:
-    """Poll until ``probe`` returns something truthy; fail with the last value seen."""
-    deadline = time.monotonic() + timeout
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
-
-
 def install(cluster: kube.KubeCluster) -> None:
     """Apply the CRDs and RBAC from ``deploy/`` as a user would, and wait until served."""
     cluster.kubectl("apply", "-f", str(ROOT / "deploy" / "crds"))
     cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
     cluster.kubectl("apply", "-f", str(ROOT / "deploy" / "rbac.yaml"))
-    wait_for(
+    common.wait_for(
         "the HealthGate API",
         lambda: cluster.kubectl("get", "healthgates", "-A", check=False).returncode == 0,
         timeout=60,

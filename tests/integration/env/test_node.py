@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import pytest
 
 from tests.env import kube, redis
+from tests.env.common import wait_for
 from tests.env.node import launcher
 
 pytestmark = pytest.mark.integration
@@ -141,17 +142,6 @@ class Namespace:
             {**secret, "stringData": {"url": redis_url}},
             {**cm, "data": {"config.yaml": config or sidecar_config()}},
         )
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float, every: float = 0.2) -> T:
-    deadline = time.monotonic() + timeout
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(every)
-    raise AssertionError(f"{what}: not within {timeout}s (last: {last!r})")
 
 
 def pod_if(ns: Namespace, name: str, predicate: Callable[[Obj], bool]) -> Callable[[], Obj | None]:

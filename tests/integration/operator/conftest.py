@@ -25,7 +25,7 @@ import yaml
 
 from tests.env import common, kube
 from tests.env import operator as operator_env
-from tests.env.operator import wait_for
+from tests.env.common import wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.env.operator import wait_for
+from tests.env.common import wait_for
 from tests.integration.operator import objects
 from tests.integration.operator.conftest import OPERATOR_NS, ROOT, SIDECAR_IMAGE, Kube, Operator
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.env import common, redis
-from tests.env.operator import wait_for
+from tests.env.common import wait_for
 from tests.integration.operator import objects
 from tests.integration.operator.conftest import Kube, Operator, Sidecar
 

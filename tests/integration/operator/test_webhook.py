@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.env.operator import wait_for
+from tests.env.common import wait_for
 from tests.integration.operator import objects
 from tests.integration.operator.conftest import OPERATOR_NS, SIDECAR_IMAGE, Kube, Operator
 
