@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import argparse
 import ast
+import copy
 import functools
 import inspect
 import itertools
+import json
 import os
 import random
 import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from healthgate_operator import __version__, constants
+from healthgate_operator import __version__, constants, flagvalues
+from healthgate_operator.builders.injection import SidecarDefaults
+from healthgate_operator.crd import parts
 
 SA_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
@@ -41,6 +46,12 @@ class OperatorConfig:
     """Ignore (default): a broken operator never blocks pod creation. Fail: no pod unguarded."""
     webhook_timeout: int = 5
     """Seconds the API server waits for the webhook (1-30); bounds the delay of a hung operator."""
+    webhook_namespace_selector: dict[str, Any] = field(default_factory=dict)
+    """LabelSelector (JSON) of the namespaces the webhook serves, on top of the built-in
+    exclusions (system namespaces, the operator's own), e.g. {"matchLabels": {"team": "ai"}}."""
+    webhook_owner: str | None = None
+    """ClusterRole that owns the webhook configuration: deleting the install (helm uninstall,
+    kubectl delete -k) then garbage-collects it. Unset: the configuration outlives the operator."""
     listen_host: str = "0.0.0.0"
     """Address of the metrics and liveness endpoints."""
     metrics_port: int = 8080
@@ -49,6 +60,12 @@ class OperatorConfig:
     """Port of the liveness endpoint /healthz."""
     sidecar_image: str = constants.DEFAULT_IMAGE
     """Image injected when a gate does not name one."""
+    sidecar_port: int = constants.DEFAULT_PORT
+    """Port of the injected sidecar when a gate sets no spec.sidecar.port (1024-65535)."""
+    sidecar_resources: dict[str, Any] = field(
+        default_factory=lambda: copy.deepcopy(parts.DEFAULT_RESOURCES)
+    )
+    """Resources (JSON) of the injected sidecar when a gate sets no spec.sidecar.resources."""
     status_interval: float = 10.0
     """Seconds between status refreshes of each gate."""
     health_timeout: float = 1.0
@@ -72,6 +89,12 @@ class OperatorConfig:
     def advertised_url(self) -> str:
         host = "127.0.0.1" if self.webhook_host in ("0.0.0.0", "") else self.webhook_host
         return self.webhook_url or f"https://{host}:{self.webhook_port}"
+
+    @property
+    def sidecar_defaults(self) -> SidecarDefaults:
+        return SidecarDefaults(
+            image=self.sidecar_image, port=self.sidecar_port, resources=self.sidecar_resources
+        )
 
     @property
     def skip_namespaces(self) -> tuple[str, ...]:
@@ -125,6 +148,10 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         ("metrics-port", int, opt.metrics_port),
         ("health-port", int, opt.health_port),
         ("sidecar-image", str, opt.sidecar_image),
+        ("sidecar-port", int, opt.sidecar_port),
+        ("sidecar-resources", str, json.dumps(parts.DEFAULT_RESOURCES)),
+        ("webhook-namespace-selector", str, "{}"),
+        ("webhook-owner", str, None),
         ("status-interval", float, opt.status_interval),
         ("health-timeout", float, opt.health_timeout),
         ("health-concurrency", int, opt.health_concurrency),
@@ -184,6 +211,17 @@ def parse(
         namespaces = tuple(str(_env(environ, "namespace")).split(","))
     if (args.webhook_cert is None) != (args.webhook_key is None):
         raise SystemExit("healthgate-operator: --webhook-cert and --webhook-key go together")
+    if not 1024 <= args.sidecar_port <= 65535:
+        raise SystemExit("healthgate-operator: --sidecar-port: must be within 1024-65535")
+    json_flags: dict[str, Any] = {}
+    for flag, parse_value in (
+        ("sidecar-resources", flagvalues.resources),
+        ("webhook-namespace-selector", flagvalues.label_selector),
+    ):
+        try:
+            json_flags[flag.replace("-", "_")] = parse_value(getattr(args, flag.replace("-", "_")))
+        except flagvalues.FlagValueError as exc:
+            raise SystemExit(f"healthgate-operator: --{flag}: {exc}") from None
     extra = {} if args.priority is None else {"priority": args.priority}
     return OperatorConfig(
         namespaces=namespaces,
@@ -194,10 +232,14 @@ def parse(
         webhook_key=args.webhook_key,
         webhook_failure_policy=args.webhook_failure_policy,
         webhook_timeout=max(1, min(30, args.webhook_timeout)),
+        webhook_namespace_selector=json_flags["webhook_namespace_selector"],
+        webhook_owner=args.webhook_owner,
         listen_host=args.listen_host,
         metrics_port=args.metrics_port,
         health_port=args.health_port,
         sidecar_image=args.sidecar_image,
+        sidecar_port=args.sidecar_port,
+        sidecar_resources=json_flags["sidecar_resources"],
         status_interval=args.status_interval,
         health_timeout=args.health_timeout,
         health_concurrency=args.health_concurrency,

@@ -139,9 +139,13 @@ class Kube:
         path = f"/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/{name}"
         return await self.apply(path, manifest)
 
-    async def get(self, api_version: str, kind_plural: str, namespace: str, name: str) -> Json:
+    async def get(
+        self, api_version: str, kind_plural: str, namespace: str | None, name: str
+    ) -> Json:
+        """One object; ``namespace`` None for a cluster-scoped kind."""
         prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
-        return await self.request("GET", f"{prefix}/namespaces/{namespace}/{kind_plural}/{name}")
+        scope = f"/namespaces/{namespace}" if namespace is not None else ""
+        return await self.request("GET", f"{prefix}{scope}/{kind_plural}/{name}")
 
     async def merge_patch(
         self, api_version: str, kind_plural: str, namespace: str, name: str, patch: Json

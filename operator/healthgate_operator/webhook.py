@@ -6,6 +6,9 @@ which cannot express what a cluster-wide pod webhook needs: a namespaceSelector 
 namespaces away from the operator (so even ``failurePolicy: Fail`` cannot block kube-system), a
 short timeout, and a configurable failure policy. It is never deleted on exit: with several
 replicas, one stopping must not unhook the others (Kopf's cleanup would do exactly that).
+Instead, with ``--webhook-owner``, it is owned by the install's ClusterRole, so the garbage
+collector removes it when the install goes (``helm uninstall``, ``kubectl delete -k``), the way
+Kyverno cleans up its self-managed webhooks.
 """
 
 from __future__ import annotations
@@ -87,20 +90,47 @@ class WebhookEndpoint:
             self._task.cancel()
         self._task = asyncio.create_task(self._apply(ca_bundle), name="webhook configuration")
 
+    async def _owner(self) -> Json | None:
+        """The ownerReference to ``--webhook-owner``; None (with an error logged) if unreadable.
+
+        A missing or forbidden owner must not cost the cluster its webhook: the configuration is
+        then applied without one, and only the uninstall clean-up is lost.
+        """
+        name = self.runtime.config.webhook_owner
+        if not name:
+            return None
+        try:
+            role = await self.runtime.kube.get(
+                "rbac.authorization.k8s.io/v1", "clusterroles", None, name
+            )
+        except KubeError as exc:
+            if exc.temporary:
+                raise
+            logger.error(
+                "Cannot read ClusterRole %s (--webhook-owner); the webhook configuration will "
+                "not be garbage-collected with the install: %s",
+                name,
+                exc,
+            )
+            return None
+        return manifests.cluster_role_owner(role)
+
     async def _apply(self, ca_bundle: str | None) -> None:
         """Apply the configuration, retrying with backoff: the API may be briefly away."""
         config = self.runtime.config
-        manifest = manifests.build_webhook_configuration(
-            url=config.advertised_url,
-            ca_bundle=ca_bundle,
-            failure_policy=config.webhook_failure_policy,
-            skip_namespaces=config.skip_namespaces,
-            only_namespaces=config.namespaces,
-            timeout_seconds=config.webhook_timeout,
-        )
         delay = 1.0
         while True:
             try:
+                manifest = manifests.build_webhook_configuration(
+                    url=config.advertised_url,
+                    ca_bundle=ca_bundle,
+                    failure_policy=config.webhook_failure_policy,
+                    skip_namespaces=config.skip_namespaces,
+                    only_namespaces=config.namespaces,
+                    timeout_seconds=config.webhook_timeout,
+                    extra_namespace_selector=config.webhook_namespace_selector,
+                    owner=await self._owner(),
+                )
                 await self.runtime.kube.apply_webhook_configuration(manifest)
             except KubeError as exc:
                 logger.error(

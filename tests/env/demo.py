@@ -173,7 +173,8 @@ class Demo:
     def show_state(self) -> None:
         self.kubectl("get", "hg,pods", "-n", NS, "-o", "wide")
         pod = self.pods()[0]
-        base = f"http://{pod['status']['podIP']}:8086"
+        port = pod["metadata"]["annotations"]["prometheus.io/port"]
+        base = f"http://{pod['status']['podIP']}:{port}"
         code, body = get(base + "/readyz?verbose")
         print(f"$ curl {base}/readyz?verbose   # {pod['metadata']['name']}: HTTP {code}")
         print("  " + body.strip().replace("\n", "\n  "))

@@ -55,7 +55,7 @@ def decide(
     namespace: str,
     gates: Iterable[Json],
     *,
-    default_image: str,
+    defaults: injection.SidecarDefaults,
     skip_namespaces: Collection[str] = (),
 ) -> Decision:
     reason = skip_reason(pod, namespace, skip_namespaces)
@@ -80,13 +80,13 @@ def decide(
     except config.InvalidSpec as exc:
         warnings.append(f"healthgate: HealthGate {name} is invalid, not injected: {exc}")
         return Decision(reason="invalid-spec", gate=name, warnings=warnings)
-    port = injection.sidecar_port(spec)
+    port = injection.sidecar_port(spec, defaults.port)
     if port in injection.used_ports(pod):
         warnings.append(
             f"healthgate: port {port} is used by the pod; set spec.sidecar.port of "
             f"HealthGate {name} to a free port. Not injected."
         )
         return Decision(reason="port-conflict", gate=name, warnings=warnings)
-    container = injection.build_sidecar_container(spec, rendered, default_image=default_image)
+    container = injection.build_sidecar_container(spec, rendered, defaults)
     mutated = injection.inject(pod, name, container, rendered)
     return Decision(reason="injected", gate=name, pod=mutated, warnings=warnings)

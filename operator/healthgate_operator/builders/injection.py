@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from healthgate_operator import constants
@@ -21,8 +22,27 @@ Json = dict[str, Any]
 PROBE_FIELDS = ("readiness", "liveness", "startup")
 
 
-def sidecar_port(spec: Json) -> int:
-    return int((spec.get("sidecar") or {}).get("port") or constants.DEFAULT_PORT)
+@dataclass(frozen=True)
+class SidecarDefaults:
+    """What a gate's ``spec.sidecar`` falls back to: the operator's ``--sidecar-*`` flags."""
+
+    image: str = constants.DEFAULT_IMAGE
+    port: int = constants.DEFAULT_PORT
+    resources: Json = field(default_factory=lambda: copy.deepcopy(parts.DEFAULT_RESOURCES))
+
+
+def sidecar_port(spec: Json, default: int = constants.DEFAULT_PORT) -> int:
+    return int((spec.get("sidecar") or {}).get("port") or default)
+
+
+def pod_sidecar_port(pod: Json) -> int | None:
+    """The port of the sidecar injected into ``pod``, as injected (flags may have changed)."""
+    for container in pod.get("spec", {}).get("initContainers") or []:
+        if container.get("name") == constants.SIDECAR_NAME:
+            for port in container.get("ports") or []:
+                if port.get("name") == constants.SIDECAR_NAME:
+                    return int(port["containerPort"])
+    return None
 
 
 def build_probe(kind: str, port: int, settings: Json | None) -> Json:
@@ -43,14 +63,16 @@ def security_context() -> Json:
     }
 
 
-def build_sidecar_container(spec: Json, rendered: RenderedConfig, *, default_image: str) -> Json:
+def build_sidecar_container(
+    spec: Json, rendered: RenderedConfig, defaults: SidecarDefaults
+) -> Json:
     """The gate-derived sidecar container (pod-specific env is added by :func:`inject`)."""
     sidecar: Json = spec.get("sidecar") or {}
-    port = sidecar_port(spec)
+    port = sidecar_port(spec, defaults.port)
     probes: Json = spec.get("probes") or {}
     return {
         "name": constants.SIDECAR_NAME,
-        "image": sidecar.get("image") or default_image,
+        "image": sidecar.get("image") or defaults.image,
         "imagePullPolicy": "IfNotPresent",
         # Native sidecar (Kubernetes 1.29+): starts before the app containers, runs alongside.
         "restartPolicy": "Always",
@@ -66,7 +88,7 @@ def build_sidecar_container(spec: Json, rendered: RenderedConfig, *, default_ima
         "readinessProbe": build_probe("readiness", port, probes.get("readiness")),
         "livenessProbe": build_probe("liveness", port, probes.get("liveness")),
         "startupProbe": build_probe("startup", port, probes.get("startup")),
-        "resources": copy.deepcopy(sidecar.get("resources") or parts.DEFAULT_RESOURCES),
+        "resources": copy.deepcopy(sidecar.get("resources") or defaults.resources),
         "securityContext": security_context(),
         "terminationMessagePolicy": "FallbackToLogsOnError",
     }

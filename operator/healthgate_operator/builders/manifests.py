@@ -76,15 +76,39 @@ def conflicts(
     return out
 
 
-def namespace_selector(skip: Collection[str], only: Collection[str]) -> Json:
-    """System namespaces (and ``skip``) never reach the webhook; ``only`` when namespaced."""
+def namespace_selector(
+    skip: Collection[str], only: Collection[str], extra: Json | None = None
+) -> Json:
+    """System namespaces (and ``skip``) never reach the webhook; ``only`` when namespaced.
+
+    ``extra`` (the user's ``--webhook-namespace-selector``) can only narrow this further: its
+    labels and expressions are ANDed after ours, so no setting brings kube-system back.
+    """
     key = "kubernetes.io/metadata.name"  # set on every namespace by the API server
     expressions: list[Json] = [
         {"key": key, "operator": "NotIn", "values": sorted(set(skip) | constants.SYSTEM_NAMESPACES)}
     ]
     if only:
         expressions.append({"key": key, "operator": "In", "values": sorted(only)})
-    return {"matchExpressions": expressions}
+    expressions.extend((extra or {}).get("matchExpressions") or [])
+    selector: Json = {"matchExpressions": expressions}
+    if (extra or {}).get("matchLabels"):
+        selector["matchLabels"] = dict((extra or {})["matchLabels"])
+    return selector
+
+
+def cluster_role_owner(role: Json) -> Json:
+    """An ownerReference to a ClusterRole: cluster-scoped, so it may own cluster-scoped objects.
+
+    Not a controller reference and no blockOwnerDeletion (that would need update on the role's
+    finalizers): garbage collection alone is the point.
+    """
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "name": role["metadata"]["name"],
+        "uid": role["metadata"]["uid"],
+    }
 
 
 def build_webhook_configuration(
@@ -95,6 +119,8 @@ def build_webhook_configuration(
     skip_namespaces: Collection[str],
     only_namespaces: Collection[str] = (),
     timeout_seconds: int = 5,
+    extra_namespace_selector: Json | None = None,
+    owner: Json | None = None,
 ) -> Json:
     """The MutatingWebhookConfiguration for pod CREATE.
 
@@ -111,7 +137,9 @@ def build_webhook_configuration(
         "clientConfig": client_config,
         "failurePolicy": failure_policy,
         "matchPolicy": "Equivalent",
-        "namespaceSelector": namespace_selector(skip_namespaces, only_namespaces),
+        "namespaceSelector": namespace_selector(
+            skip_namespaces, only_namespaces, extra_namespace_selector
+        ),
         "objectSelector": {},
         # Later admission steps (the service account token volume) must not call us
         # again: we would only answer "already injected".
@@ -128,12 +156,15 @@ def build_webhook_configuration(
         "sideEffects": "None",
         "timeoutSeconds": timeout_seconds,
     }
+    metadata: Json = {
+        "name": constants.WEBHOOK_CONFIGURATION,
+        "labels": {constants.LABEL_MANAGED_BY: constants.MANAGER},
+    }
+    if owner is not None:
+        metadata["ownerReferences"] = [owner]
     return {
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "MutatingWebhookConfiguration",
-        "metadata": {
-            "name": constants.WEBHOOK_CONFIGURATION,
-            "labels": {constants.LABEL_MANAGED_BY: constants.MANAGER},
-        },
+        "metadata": metadata,
         "webhooks": [webhook],
     }

@@ -51,7 +51,7 @@ async def inject(
         body,
         namespace,
         gates,
-        default_image=runtime.config.sidecar_image,
+        defaults=runtime.config.sidecar_defaults,
         skip_namespaces=runtime.config.skip_namespaces,
     )
     runtime.metrics.admissions.labels(outcome=decision.reason).inc()

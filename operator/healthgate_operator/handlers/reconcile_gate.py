@@ -34,9 +34,9 @@ def status_patch(updates: Json, reconciled: Json) -> Any:
 
 
 def current_injection_hash(
-    spec: Json, rendered: config.RenderedConfig, *, name: str, image: str
+    spec: Json, rendered: config.RenderedConfig, *, name: str, defaults: injection.SidecarDefaults
 ) -> str:
-    container = injection.build_sidecar_container(spec, rendered, default_image=image)
+    container = injection.build_sidecar_container(spec, rendered, defaults)
     return injection.injection_hash(name, container)
 
 
@@ -65,7 +65,7 @@ async def reconcile(*, runtime: Runtime, body: Json, patch: kopf.Patch) -> None:
         "observedGeneration": generation,
         "configMap": constants.configmap_name(meta["name"]),
         "injectionHash": current_injection_hash(
-            spec, rendered, name=meta["name"], image=runtime.config.sidecar_image
+            spec, rendered, name=meta["name"], defaults=runtime.config.sidecar_defaults
         ),
     }
     message = f"config rendered into ConfigMap {updates['configMap']} ({rendered.hash})"

@@ -48,9 +48,14 @@ def injected_by(pod: Json, gate: str) -> bool:
 
 
 async def reports(runtime: Runtime, gate: str, port: int, pods: list[Json]) -> list[Any]:
-    """One PodReport per pod; only pods injected by this gate and with an IP are asked."""
+    """One PodReport per pod; only pods injected by this gate and with an IP are asked.
+
+    Each pod is asked on the port it was injected with; ``port`` (today's) only when a pod
+    does not say, so changing ``--sidecar-port`` or the gate's port never blinds the status.
+    """
     asked = [p for p in pods if injected_by(p, gate) and p.get("status", {}).get("podIP")]
-    answers = await runtime.prober.many([(p["status"]["podIP"], port) for p in asked])
+    targets = [(p["status"]["podIP"], injection.pod_sidecar_port(p) or port) for p in asked]
+    answers = await runtime.prober.many(targets)
     health = {p["metadata"]["name"]: a for p, a in zip(asked, answers, strict=True)}
     return [
         status_builder.PodReport(
@@ -113,8 +118,9 @@ async def refresh(
         unavailable(patch, generation, exc)
         return
     names = [str(d.get("name")) for d in spec.get("dependencies") or []]
+    port = injection.sidecar_port(spec, runtime.config.sidecar_port)
     with runtime.metrics.refresh_seconds.time():  # asking every sidecar: the cycle's cost
-        found = await reports(runtime, name, injection.sidecar_port(spec), pods)
+        found = await reports(runtime, name, port, pods)
     # What this process last saw wins over the body: if a status write was lost (a conflict,
     # retried later), the body is behind and would make the same transition fire twice.
     previous = memory.get(LAST_SEEN) or (body.get("status") or {}).get("dependencies")

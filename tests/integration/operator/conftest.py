@@ -31,6 +31,19 @@ ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 OPERATOR_NS = "healthgate-system"
 SIDECAR_IMAGE = "registry.invalid/healthgate:test"
+SIDECAR_PORT = 8087
+SIDECAR_RESOURCES: dict[str, Any] = {"requests": {"cpu": "5m", "memory": "40Mi"}}
+OPT_OUT_LABEL = "healthgate-tests/no-inject"
+NAMESPACE_SELECTOR = {"matchExpressions": [{"key": OPT_OUT_LABEL, "operator": "DoesNotExist"}]}
+# Every operator of these tests (replicas of one install agree on their flags): non-default
+# sidecar defaults and a namespace opt-out label, so the tests can tell the flags reached the
+# pods and the API server; the webhook configuration owned by deploy/rbac.yaml's ClusterRole.
+OPERATOR_ARGS = [
+    f"--sidecar-port={SIDECAR_PORT}",
+    f"--sidecar-resources={json.dumps(SIDECAR_RESOURCES)}",
+    f"--webhook-namespace-selector={json.dumps(NAMESPACE_SELECTOR)}",
+    "--webhook-owner=healthgate-operator",
+]
 T = TypeVar("T")
 Json = dict[str, Any]
 
@@ -99,7 +112,7 @@ def operator(k8s: Kube, env_root: Path) -> Iterator[Operator]:
         cluster=k8s.cluster,
         kubeconfig=kubeconfig,
         workdir=workdir,
-        args=["--priority=100"],
+        args=["--priority=100", *OPERATOR_ARGS],
         status_interval=1,
         sidecar_image=SIDECAR_IMAGE,
     )

@@ -80,7 +80,9 @@ def test_valid_gates_are_accepted(k8s: Kube, namespace: str) -> None:
     assert deps[0]["intervalSeconds"] == 1
     assert deps[2]["failureThreshold"] == 3
     assert body["spec"]["probes"]["startup"]["failureThreshold"] == 30
-    assert body["spec"]["sidecar"]["port"] == 8086
+    # No port default in the schema: an unset port is the operator's --sidecar-port.
+    assert "port" not in body["spec"]["sidecar"]
+    assert body["spec"]["sidecar"]["drainSeconds"] == 5  # other sidecar defaults still apply
 
 
 def dep(**changes: Any) -> Json:

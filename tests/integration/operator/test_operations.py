@@ -10,7 +10,14 @@ import yaml
 
 from tests.env.common import wait_for
 from tests.integration.operator import objects
-from tests.integration.operator.conftest import OPERATOR_NS, ROOT, SIDECAR_IMAGE, Kube, Operator
+from tests.integration.operator.conftest import (
+    OPERATOR_ARGS,
+    OPERATOR_NS,
+    ROOT,
+    SIDECAR_IMAGE,
+    Kube,
+    Operator,
+)
 
 pytestmark = pytest.mark.integration
 Json = dict[str, Any]
@@ -91,6 +98,7 @@ def test_a_second_replica_stands_by(k8s: Kube, operator: Operator, namespace: st
         sidecar_image=SIDECAR_IMAGE,
         args=[
             "--priority=1",
+            *OPERATOR_ARGS,
             f"--webhook-url=https://127.0.0.1:{operator.webhook_port}",
         ],
     )

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pytest
 
+from healthgate_operator.builders import manifests
 from tests.env.common import wait_for
 from tests.integration.operator import objects
-from tests.integration.operator.conftest import OPERATOR_NS, SIDECAR_IMAGE, Kube, Operator
+from tests.integration.operator.conftest import (
+    OPERATOR_NS,
+    OPT_OUT_LABEL,
+    SIDECAR_IMAGE,
+    SIDECAR_PORT,
+    SIDECAR_RESOURCES,
+    Kube,
+    Operator,
+)
 
 pytestmark = pytest.mark.integration
 Json = dict[str, Any]
@@ -31,6 +41,76 @@ def test_webhook_configuration(k8s: Kube, operator: Operator) -> None:
     assert hook["failurePolicy"] == "Ignore"
     excluded = hook["namespaceSelector"]["matchExpressions"][0]["values"]
     assert {"kube-system", OPERATOR_NS} <= set(excluded)
+    # --webhook-owner: owned by deploy/rbac.yaml's ClusterRole, uid and all.
+    role = k8s.get("clusterrole", "healthgate-operator")
+    assert role is not None
+    assert config["metadata"]["ownerReferences"] == [
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "name": "healthgate-operator",
+            "uid": role["metadata"]["uid"],
+        }
+    ]
+
+
+def test_namespace_selector_flag_is_enforced_by_the_api_server(
+    k8s: Kube, operator: Operator, namespace: str
+) -> None:
+    """--webhook-namespace-selector: a namespace outside it never reaches the webhook."""
+    outside = f"{namespace}-out"
+    k8s.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": outside, "labels": {OPT_OUT_LABEL: "true"}},
+        }
+    )
+    try:
+        wait_for("the default service account", lambda: k8s.get("sa", "default", outside))
+        for ns in (namespace, outside):
+            k8s.apply(objects.gate("api", ns))
+            wait_for("the ConfigMap", functools.partial(k8s.get, "configmap", "api-healthgate", ns))
+        assert objects.sidecars(create_pod(k8s, objects.pod("p", outside))) == []
+        assert len(objects.sidecars(create_pod(k8s, objects.pod("p", namespace)))) == 1
+    finally:
+        k8s.run("delete", "namespace", outside, "--wait=false", check=False)
+
+
+def test_webhook_configuration_is_garbage_collected_with_its_owner(k8s: Kube) -> None:
+    """What --webhook-owner relies on: a cluster-scoped owner takes the configuration with it.
+
+    A throwaway role and configuration (named apart from the operator's, and matching no
+    namespace), so the session's webhook is untouched.
+    """
+    k8s.apply(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": "healthgate-gc-probe"},
+            "rules": [],
+        }
+    )
+    role = k8s.get("clusterrole", "healthgate-gc-probe")
+    assert role is not None
+    body = manifests.build_webhook_configuration(
+        url="https://127.0.0.1:1/",
+        ca_bundle=None,
+        failure_policy="Ignore",
+        skip_namespaces=[],
+        extra_namespace_selector={"matchLabels": {"healthgate-tests/never": "true"}},
+        owner=manifests.cluster_role_owner(role),
+    )
+    body["metadata"]["name"] = "healthgate-gc-probe"
+    body["webhooks"][0]["name"] = "inject.healthgate-gc-probe.io"
+    k8s.apply(body)
+    assert k8s.get("mutatingwebhookconfiguration", "healthgate-gc-probe") is not None
+    k8s.run("delete", "clusterrole", "healthgate-gc-probe")
+    wait_for(
+        "the configuration garbage-collected",
+        lambda: k8s.get("mutatingwebhookconfiguration", "healthgate-gc-probe") is None,
+        timeout=60,
+    )
 
 
 def test_selected_pod_gets_a_native_sidecar(k8s: Kube, operator: Operator, namespace: str) -> None:
@@ -44,7 +124,10 @@ def test_selected_pod_gets_a_native_sidecar(k8s: Kube, operator: Operator, names
     assert sidecar["env"][0]["valueFrom"]["secretKeyRef"] == {"name": "redis-auth", "key": "url"}
     annotations = pod["metadata"]["annotations"]
     assert annotations["healthgate.io/gate"] == "api"
-    assert annotations["prometheus.io/port"] == "8086"
+    # No spec.sidecar: the operator's --sidecar-port and --sidecar-resources apply.
+    assert annotations["prometheus.io/port"] == str(SIDECAR_PORT)
+    assert sidecar["ports"][0]["containerPort"] == SIDECAR_PORT
+    assert sidecar["resources"] == SIDECAR_RESOURCES
     volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
     assert volumes["healthgate-config"]["configMap"]["name"] == "api-healthgate"
 

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import copy
 
-from healthgate_operator.builders import admission
+from healthgate_operator.builders import admission, injection
 from tests.unit.operator.conftest import SPEC, make_gate, make_pod
 
 IMAGE = "img:1"
 
 
 def decide(pod: dict, gates: list[dict], namespace: str = "tta") -> admission.Decision:  # type: ignore[type-arg]
-    return admission.decide(pod, namespace, gates, default_image=IMAGE, skip_namespaces=("ops",))
+    return admission.decide(
+        pod,
+        namespace,
+        gates,
+        defaults=injection.SidecarDefaults(image=IMAGE),
+        skip_namespaces=("ops",),
+    )
 
 
 def test_injects_the_selected_pod() -> None:

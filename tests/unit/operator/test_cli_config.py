@@ -93,3 +93,66 @@ def test_every_flag_has_help_text() -> None:
     ]
     assert missing == []
     assert "never blocks pod" in parser.format_help()
+
+
+def test_sidecar_defaults_and_webhook_selector_flags() -> None:
+    c = config.parse(
+        [
+            "--sidecar-port=9100",
+            '--sidecar-resources={"requests": {"cpu": 0.05, "memory": "64Mi"}}',
+            '--webhook-namespace-selector={"matchLabels": {"team": "ai"}}',
+            "--webhook-owner=healthgate",
+        ],
+        {},
+    )
+    assert c.sidecar_defaults.port == 9100
+    assert c.sidecar_defaults.resources == {"requests": {"cpu": "0.05", "memory": "64Mi"}}
+    assert c.webhook_namespace_selector == {"matchLabels": {"team": "ai"}}
+    assert c.webhook_owner == "healthgate"
+    env = {
+        "HEALTHGATE_SIDECAR_PORT": "9200",
+        "HEALTHGATE_SIDECAR_RESOURCES": '{"limits": {"memory": "1Gi"}}',
+        "HEALTHGATE_WEBHOOK_NAMESPACE_SELECTOR": '{"matchExpressions": '
+        '[{"key": "tier", "operator": "Exists"}]}',
+    }
+    c = config.parse([], env)
+    assert c.sidecar_port == 9200
+    assert c.sidecar_resources == {"limits": {"memory": "1Gi"}}
+    assert c.webhook_namespace_selector == {
+        "matchExpressions": [{"key": "tier", "operator": "Exists"}]
+    }
+    assert config.parse([], {}).sidecar_resources == {
+        "requests": {"cpu": "10m", "memory": "64Mi"},
+        "limits": {"memory": "160Mi"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--sidecar-port=80"], "--sidecar-port: must be within 1024-65535"),
+        (["--sidecar-resources=nope"], "--sidecar-resources: not JSON"),
+        (["--sidecar-resources=[]"], "--sidecar-resources: must be a JSON object"),
+        (['--sidecar-resources={"requests": {"cpu": "lots"}}'], "requests: cpu: 'lots'"),
+        (
+            ['--sidecar-resources={"requests": {"memory": "1Gi"}, "limits": {"memory": "1Mi"}}'],
+            "requests.memory (1Gi) exceeds limits.memory (1Mi)",
+        ),
+        (['--sidecar-resources={"claims": []}'], "claims: Extra inputs are not permitted"),
+        (
+            ['--webhook-namespace-selector={"matchExpressions": [{"key": "a", "operator": "In"}]}'],
+            "matchExpressions.0: operator In needs values",
+        ),
+        (
+            ['--webhook-namespace-selector={"matchLabels": {"a": 1}}'],
+            "matchLabels.a: Input should be a valid string",
+        ),
+    ],
+)
+def test_invalid_json_flags_name_the_flag_and_field(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        config.parse(argv, {})
+    assert message in str(exited.value)
+    assert "Traceback" not in capsys.readouterr().err

@@ -10,11 +10,14 @@ from healthgate_operator.builders import config, injection
 from tests.unit.operator.conftest import SPEC, make_pod
 
 IMAGE = "registry.example/healthgate:test"
+DEFAULTS = injection.SidecarDefaults(image=IMAGE)
 
 
-def container(spec: dict[str, Any] | None = None) -> dict[str, Any]:
+def container(
+    spec: dict[str, Any] | None = None, defaults: injection.SidecarDefaults = DEFAULTS
+) -> dict[str, Any]:
     spec = SPEC if spec is None else spec
-    return injection.build_sidecar_container(spec, config.render_config(spec), default_image=IMAGE)
+    return injection.build_sidecar_container(spec, config.render_config(spec), defaults)
 
 
 def test_native_sidecar_with_command_and_port() -> None:
@@ -69,8 +72,39 @@ def test_security_context_passes_restricted() -> None:
 def test_resources_default_when_unset() -> None:
     spec = copy.deepcopy(SPEC)
     del spec["sidecar"]
-    assert container(spec)["resources"]["requests"] == {"cpu": "10m", "memory": "48Mi"}
+    assert container(spec)["resources"] == {
+        "requests": {"cpu": "10m", "memory": "64Mi"},
+        "limits": {"memory": "160Mi"},
+    }
     assert container()["resources"] == {"requests": {"cpu": "10m", "memory": "48Mi"}}
+
+
+def test_operator_defaults_fill_what_the_gate_leaves_unset() -> None:
+    """--sidecar-image/-port/-resources apply only where spec.sidecar says nothing."""
+    defaults = injection.SidecarDefaults(
+        image="mirror.example/hg:2", port=9100, resources={"limits": {"memory": "1Gi"}}
+    )
+    spec = copy.deepcopy(SPEC)
+    del spec["sidecar"]
+    c = container(spec, defaults)
+    assert c["image"] == "mirror.example/hg:2"
+    assert c["ports"][0]["containerPort"] == 9100
+    assert c["args"] == ["--host", "0.0.0.0", "--port", "9100"]
+    assert c["readinessProbe"]["httpGet"]["port"] == 9100
+    assert c["resources"] == {"limits": {"memory": "1Gi"}}
+    c["resources"]["limits"]["memory"] = "2Gi"  # a copy: one pod cannot change the defaults
+    assert defaults.resources == {"limits": {"memory": "1Gi"}}
+    own = container(SPEC, defaults)  # the gate's own port and resources win
+    assert own["ports"][0]["containerPort"] == 8086
+    assert own["resources"] == {"requests": {"cpu": "10m", "memory": "48Mi"}}
+
+
+def test_pod_sidecar_port_reads_the_injected_container() -> None:
+    spec = copy.deepcopy(SPEC)
+    spec["sidecar"]["port"] = 9200
+    pod = inject(make_pod(), spec)
+    assert injection.pod_sidecar_port(pod) == 9200
+    assert injection.pod_sidecar_port(make_pod()) is None
 
 
 def test_secret_env_uses_secret_key_refs_only() -> None:
@@ -81,7 +115,7 @@ def test_secret_env_uses_secret_key_refs_only() -> None:
 def inject(pod: dict[str, Any], spec: dict[str, Any] | None = None) -> dict[str, Any]:
     spec = SPEC if spec is None else spec
     rendered = config.render_config(spec)
-    c = injection.build_sidecar_container(spec, rendered, default_image=IMAGE)
+    c = injection.build_sidecar_container(spec, rendered, DEFAULTS)
     return injection.inject(pod, "tta-api", c, rendered)
 
 

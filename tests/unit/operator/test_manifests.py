@@ -78,3 +78,39 @@ def test_webhook_configuration() -> None:
         "operator": "In",
         "values": ["team-a"],
     }
+    assert "ownerReferences" not in body["metadata"]
+
+
+def test_user_namespace_selector_only_narrows() -> None:
+    """--webhook-namespace-selector is ANDed after the exclusions: kube-system stays out."""
+    extra = {
+        "matchLabels": {"healthgate.io/inject": "enabled"},
+        "matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["batch"]}],
+    }
+    selector = manifests.namespace_selector(["ops"], [], extra)
+    assert selector["matchLabels"] == {"healthgate.io/inject": "enabled"}
+    first, second = selector["matchExpressions"]
+    assert first["operator"] == "NotIn"
+    assert {"kube-system", "ops"} <= set(first["values"])
+    assert second == {"key": "tier", "operator": "NotIn", "values": ["batch"]}
+    assert "matchLabels" not in manifests.namespace_selector([], [], {})
+
+
+def test_webhook_configuration_owned_by_the_install_cluster_role() -> None:
+    role = {"metadata": {"name": "healthgate", "uid": "1234-abcd"}}
+    body = manifests.build_webhook_configuration(
+        url="https://hg.ops.svc:443",
+        ca_bundle=None,
+        failure_policy="Fail",
+        skip_namespaces=[],
+        owner=manifests.cluster_role_owner(role),
+    )
+    assert body["metadata"]["ownerReferences"] == [
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "name": "healthgate",
+            "uid": "1234-abcd",
+        }
+    ]
+    assert "caBundle" not in body["webhooks"][0]["clientConfig"]
