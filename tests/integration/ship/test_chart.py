@@ -114,11 +114,33 @@ def test_values_become_operator_flags(render: Render) -> None:
     assert "--sidecar-image=registry.example.com/healthgate/healthgate:0.1.0" in args
 
 
+def test_sidecar_defaults_and_namespace_selector_reach_the_operator(render: Render) -> None:
+    """Values as the operator's real parser reads them from the rendered Deployment."""
+    default = config.parse(_args(render()), environ={})
+    assert default.sidecar_defaults.port == 8086
+    assert default.sidecar_defaults.resources == config.OperatorConfig().sidecar_resources
+    assert default.webhook_namespace_selector == {}
+    assert default.webhook_owner == "hg-healthgate"
+
+    custom = config.parse(_args(render(CHART / "ci" / "custom-cert-values.yaml")), environ={})
+    assert custom.sidecar_defaults.port == 9100
+    assert custom.sidecar_defaults.resources == {
+        "requests": {"cpu": "20m", "memory": "96Mi"},
+        "limits": {"cpu": "1", "memory": "256Mi"},
+    }
+    strict = config.parse(_args(render(CHART / "ci" / "fail-policy-values.yaml")), environ={})
+    assert strict.webhook_namespace_selector == {
+        "matchLabels": {"healthgate.io/inject": "enabled"},
+        "matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["batch"]}],
+    }
+    no_rbac = _args(render(sets=["rbac.create=false"]))
+    assert not any(a.startswith("--webhook-owner") for a in no_rbac)
+
+
 def test_the_operator_flags_parse(render: Render) -> None:
     """Every flag the chart passes is one the operator accepts (its real argument parser)."""
     for values in SCENARIOS:
-        args = [a for a in _args(render(values)) if not a.startswith("--webhook-")]
-        parsed = config.parse(args, environ={})
+        parsed = config.parse(_args(render(values)), environ={})
         assert parsed.metrics_port == 8080
     # With the webhook flags too (cert and key exist only in the pod, parsing does not open them).
     parsed = config.parse(_args(render()), environ={})
@@ -172,6 +194,9 @@ def test_generated_certificate_names_the_service_and_carries_its_ca(render: Rend
         "unknownKey=1",
         "webhook.certificate.source=vault",
         "webhook.timeoutSeconds=60",
+        "sidecar.port=80",
+        "sidecar.resources.claims=x",
+        "webhook.namespaceSelector.matchExpressions[0].operator=Near",
     ],
 )
 def test_schema_rejects_bad_values(helm: Helm, bad: str) -> None:
@@ -199,7 +224,19 @@ def test_chart_rbac_equals_deploy_rbac(render: Render) -> None:
     (chart_role,) = by_kind(render(), "ClusterRole")
     deploy = [d for d in yaml.safe_load_all((DEPLOY / "rbac.yaml").read_text()) if d]
     (deploy_role,) = by_kind(deploy, "ClusterRole")
-    assert chart_role["rules"] == deploy_role["rules"]
+    assert own_name_as_placeholder(chart_role) == own_name_as_placeholder(deploy_role)
+
+
+def own_name_as_placeholder(role: Json) -> list[Json]:
+    """The rules, with the one naming the role itself (--webhook-owner) made name-independent."""
+    rules = []
+    for rule in role["rules"]:
+        if rule["resources"] == ["clusterroles"]:
+            assert rule["resourceNames"] == [role["metadata"]["name"]], "get on itself only"
+            rules.append({**rule, "resourceNames": ["<self>"]})
+        else:
+            rules.append(rule)
+    return rules
 
 
 def test_promtool_checks_the_alert_rules(render: Render, promtool: Path, tmp_path: Path) -> None:

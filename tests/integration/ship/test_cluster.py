@@ -157,6 +157,15 @@ def test_helm_install_serves_the_crd(
     try:
         status = json.loads(helm("status", release, "-n", namespace, "-o", "json"))
         assert status["info"]["status"] == "deployed"
+        assert f"owned by the ClusterRole {release}-healthgate" in status["info"]["notes"]
+        role = cluster.kubectl("get", "clusterrole", f"{release}-healthgate", "-o", "json")
+        owner_rule = {  # what --webhook-owner needs: read this very role, nothing more
+            "apiGroups": ["rbac.authorization.k8s.io"],
+            "resources": ["clusterroles"],
+            "resourceNames": [f"{release}-healthgate"],
+            "verbs": ["get"],
+        }
+        assert owner_rule in json.loads(role.stdout)["rules"]
         crd = json.loads(
             cluster.kubectl("get", "crd", "healthgates.healthgate.io", "-o", "json").stdout
         )
