@@ -19,17 +19,19 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.env import common, kube  # noqa: E402 - after the path fix for `python bench/x.py`
+# After the path fix, for `python bench/x.py`:
+from tests.env import common, kube  # noqa: E402
+from tests.env import operator as operator_env  # noqa: E402
+from tests.integration.operator import objects  # noqa: E402
 
 Json = dict[str, Any]
-BIN = Path(sys.executable).parent
 GATES = "/apis/healthgate.io/v1alpha1/namespaces/{ns}/healthgates"
 
 
@@ -77,23 +79,12 @@ class Api:
         return thread
 
 
+SITE: Json = {"name": "site", "type": "http", "http": {"url": "https://example.org/"}}
+
+
 def gate(name: str, namespace: str, app: str = "api") -> Json:
-    return {
-        "apiVersion": "healthgate.io/v1alpha1",
-        "kind": "HealthGate",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "selector": {"matchLabels": {"app": app}},
-            "dependencies": [
-                {
-                    "name": "cache",
-                    "type": "redis",
-                    "redis": {"urlFrom": {"secretKeyRef": {"name": "redis", "key": "url"}}},
-                },
-                {"name": "site", "type": "http", "http": {"url": "https://example.org/"}},
-            ],
-        },
-    }
+    """The tests' gate (Redis from a Secret) plus an HTTP dependency: two checks to render."""
+    return objects.gate(name, namespace, [objects.REDIS_DEP, SITE], app=app)
 
 
 def percentiles(samples: list[float]) -> str:
@@ -117,8 +108,7 @@ def rss_mib(pid: int) -> float:
 class Env:
     cluster: kube.KubeCluster
     workdir: Path
-    operator: common.Process | None = None
-    ports: dict[str, int] = field(default_factory=dict)
+    operator: operator_env.OperatorProcess | None = None
 
     def kubectl(self, *args: str, input: str | None = None) -> str:
         return self.cluster.kubectl(*args, input=input).stdout
@@ -136,38 +126,27 @@ class Env:
         )
         return name
 
-    def start_operator(self, *args: str) -> common.Process:
-        self.ports = {k: common.free_port() for k in ("webhook", "metrics", "health")}
-        argv: list[str | Path] = [
-            BIN / "healthgate-operator",
-            "--webhook-host=127.0.0.1",
-            f"--webhook-port={self.ports['webhook']}",
-            "--listen-host=127.0.0.1",
-            f"--metrics-port={self.ports['metrics']}",
-            f"--health-port={self.ports['health']}",
-            "--log-level=warning",
-            *args,
-        ]
-        env = {"KUBECONFIG": str(self.cluster.kubeconfig)}
-        self.operator = common.spawn("healthgate-operator", argv, log_dir=self.workdir, env=env)
-        common.wait_until(
-            "the operator's webhook",
-            self._webhook_registered,
-            timeout=60,
-            proc=self.operator,
+    def start_operator(self, *args: str, status_interval: float) -> operator_env.OperatorProcess:
+        """The operator as the tests run it: least-privilege token, shared certificate."""
+        workdir = self.workdir / "operator"
+        workdir.mkdir(parents=True, exist_ok=True)
+        kubeconfig = operator_env.service_account_kubeconfig(
+            self.cluster, workdir / "operator.kubeconfig"
         )
+        self.operator = operator_env.OperatorProcess(
+            cluster=self.cluster,
+            kubeconfig=kubeconfig,
+            workdir=workdir,
+            args=["--all-namespaces", "--standalone", *args],
+            status_interval=status_interval,
+        )
+        self.operator.start()
         return self.operator
 
-    def _webhook_registered(self) -> bool:
-        proc = self.cluster.kubectl(
-            "get", "mutatingwebhookconfiguration", "healthgate.io", "-o", "json", check=False
-        )
-        if proc.returncode != 0:
-            return False
-        url = json.loads(proc.stdout)["webhooks"][0]["clientConfig"]["url"]
-        return f":{self.ports['webhook']}/" in url and common.port_open(
-            "127.0.0.1", self.ports["webhook"]
-        )
+    def running(self) -> operator_env.OperatorProcess:
+        if self.operator is None:
+            raise RuntimeError("start_operator() first")
+        return self.operator
 
 
 @contextlib.contextmanager
@@ -177,9 +156,7 @@ def environment() -> Iterator[Env]:
     cluster = kube.start(workdir / "kube")
     env = Env(cluster=cluster, workdir=workdir)
     try:
-        env.kubectl("apply", "-f", str(ROOT / "deploy" / "crds"))
-        env.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
-        env.kubectl("apply", "-f", str(ROOT / "deploy" / "rbac.yaml"))
+        operator_env.install(cluster)
         yield env
     finally:
         if env.operator is not None:

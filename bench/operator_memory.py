@@ -24,9 +24,9 @@ STATUS_INTERVAL = 10.0
 def main() -> None:
     with environment() as env:
         namespaces = [env.namespace(f"team-{i}") for i in range(NAMESPACES)]
-        operator = env.start_operator("--standalone", f"--status-interval={STATUS_INTERVAL}")
+        operator = env.start_operator(status_interval=STATUS_INTERVAL)
         time.sleep(3)
-        idle = rss_mib(operator.popen.pid)
+        idle = rss_mib(operator.pid)
         local = threading.local()
 
         def create(i: int) -> None:
@@ -47,10 +47,10 @@ def main() -> None:
 
         wait_count("ConfigMaps", configmaps, GATE_COUNT, timeout=900)
         reconciled = time.monotonic() - started
-        loaded = rss_mib(operator.popen.pid)
+        loaded = rss_mib(operator.pid)
         time.sleep(2 * STATUS_INTERVAL + 2)  # every status timer has run at least twice
-        steady = rss_mib(operator.popen.pid)
-        cpu = cpu_seconds(operator.popen.pid)
+        steady = rss_mib(operator.pid)
+        cpu = cpu_seconds(operator.pid)
         print(f"operator RSS, no gates:               {idle:.1f} MiB")
         print(
             f"operator RSS, {GATE_COUNT} gates reconciled:    {loaded:.1f} MiB ({reconciled:.0f} s)"

@@ -101,7 +101,7 @@ def bulk(env: Env) -> None:
 
 def main() -> None:
     with environment() as env:
-        env.start_operator("--standalone", "--status-interval=30")
+        env.start_operator(status_interval=30)
         sequential(env)
         bulk(env)
 

@@ -58,7 +58,7 @@ def direct(env: Env, namespace: str) -> None:
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE  # self-signed; TLS cost is still paid
-    conn = http.client.HTTPSConnection("127.0.0.1", env.ports["webhook"], context=context)
+    conn = http.client.HTTPSConnection("127.0.0.1", env.running().webhook_port, context=context)
     samples = []
     for _ in range(DIRECT):
         body = json.dumps(review(namespace)).encode()
@@ -117,14 +117,14 @@ def histogram_quantiles(after: dict[float, float], before: dict[float, float] | 
 
 
 def operator_metrics(env: Env) -> str:
-    url = f"http://127.0.0.1:{env.ports['metrics']}/metrics"
+    url = f"http://127.0.0.1:{env.running().metrics_port}/metrics"
     with urllib.request.urlopen(url, timeout=10) as resp:
         return str(resp.read().decode())
 
 
 def main() -> None:
     with environment() as env:
-        env.start_operator("--standalone", "--status-interval=30")
+        env.start_operator(status_interval=30)
         ns = env.namespace("hooked")
         api = Api(env.cluster)
         for i in range(GATE_COUNT):

@@ -77,6 +77,12 @@ class OperatorProcess:
     starts: int = 0
 
     @property
+    def pid(self) -> int:
+        if self.process is None:
+            raise RuntimeError(f"{self.name} is not running")
+        return self.process.popen.pid
+
+    @property
     def log_path(self) -> Path:
         return self.workdir / f"{self.name}.log"
 
