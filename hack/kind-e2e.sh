@@ -3,10 +3,12 @@
 #
 # Creates a kind cluster, builds the image and loads it into the nodes, installs the chart
 # (operator, CRDs, webhook), then runs the same tests/e2e suite with HEALTHGATE_E2E_KUBECONFIG
-# pointing at the kind cluster instead of the local environment.
+# pointing at the kind cluster instead of the local environment (kind mode, see
+# tests/e2e/backends.py) and HEALTHGATE_E2E_SIDECAR_IMAGE naming the image the app containers run.
 #
 # Environment: CLUSTER (kind cluster name, default healthgate-e2e), IMAGE (default
-# healthgate:e2e), KEEP=1 keeps the cluster afterwards, PYTHON (default .venv/bin/python).
+# healthgate:e2e), KEEP=1 keeps the cluster afterwards, PYTHON (default .venv/bin/python),
+# HEALTHGATE_E2E_REDIS_IMAGE (the tests' Redis, default redis:7-alpine, pulled by the node).
 # Needs: docker, kind, kubectl, helm on PATH.
 set -euo pipefail
 
@@ -49,6 +51,7 @@ helm upgrade --install healthgate charts/healthgate \
   --set image.repository="${IMAGE%:*}" \
   --set image.tag="${IMAGE##*:}" \
   --set image.pullPolicy=Never \
+  --set statusIntervalSeconds=2 \
   --wait --timeout 180s
 helm test healthgate --namespace "${NAMESPACE}" --timeout 120s
 kubectl wait --for=condition=Established --timeout=60s crd/healthgates.healthgate.io

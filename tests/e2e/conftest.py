@@ -1,92 +1,67 @@
-"""The whole flow as users run it: the real control plane, the local node, the operator.
+"""The whole flow as users run it, in one of two places (``backends.py``).
 
+Local mode (the default, what CI runs): the real control plane, the local node, the operator.
 Pods come from a Deployment through kube-controller-manager, are scheduled by kube-scheduler onto
 the local node (``tests/env/node``, the one emulated part), get the sidecar from the operator's
 webhook, and run it as a real process whose probes the node executes.
+
+Kind mode (``HEALTHGATE_E2E_KUBECONFIG`` set, by ``make kind-e2e``): the same tests against a
+kind cluster with the chart installed; nothing of the local environment is started.
 """
 
 from __future__ import annotations
 
-import json
+import os
 import re
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
-from tests.env import common, kube, redis
-from tests.env import operator as operator_env
 from tests.env.common import wait_for
-from tests.env.node import launcher
 
-Json = dict[str, Any]
-
-
-class Cluster:
-    """kubectl helpers on the session cluster (admin identity)."""
-
-    def __init__(self, cluster: kube.KubeCluster) -> None:
-        self.cluster = cluster
-
-    def run(self, *args: str, input: str | None = None, check: bool = True) -> str:
-        return self.cluster.kubectl(*args, input=input, check=check).stdout
-
-    def apply(self, *manifests: Json) -> None:
-        self.run("apply", "-f", "-", input=yaml.safe_dump_all(manifests))
-
-    def json(self, *args: str) -> Json:
-        loaded: Json = json.loads(self.run(*args, "-o", "json"))
-        return loaded
-
-    def pods(self, namespace: str, app: str) -> list[Json]:
-        items: list[Json] = self.json("get", "pods", "-n", namespace, "-l", f"app={app}")["items"]
-        return [p for p in items if not p["metadata"].get("deletionTimestamp")]
+from .backends import E2EBackend, E2ERedis, LocalBackend, from_env
 
 
 @pytest.fixture(scope="session")
-def e2e(kube_cluster: kube.KubeCluster, local_node: launcher.LocalNode) -> Cluster:
-    """The cluster with a local node, and the CRDs and RBAC installed from deploy/."""
-    operator_env.install(kube_cluster)
-    return Cluster(kube_cluster)
+def e2e(request: pytest.FixtureRequest, env_root: Path) -> Iterator[E2EBackend]:
+    """The cluster under test, prepared: in local mode the session's control plane with a local
+    node and the CRDs and RBAC from deploy/; in kind mode the cluster the variable points at."""
+
+    def local() -> LocalBackend:
+        # Requested here, not as arguments: kind mode must not start them.
+        return LocalBackend(
+            request.getfixturevalue("kube_cluster"),
+            request.getfixturevalue("local_node"),
+            env_root,
+        )
+
+    backend = from_env(os.environ, workdir=env_root / "e2e", local=local)
+    try:
+        backend.prepare()
+        yield backend
+    finally:
+        backend.close()
 
 
 # Module scope: the integration suite runs its own operator later in the session, and two
 # operators on one cluster would both reconcile every gate and fight over the webhook.
 @pytest.fixture(scope="module")
-def healthgate_operator(e2e: Cluster, env_root: Path) -> Iterator[operator_env.OperatorProcess]:
-    workdir = env_root / "e2e-operator"
-    workdir.mkdir(parents=True, exist_ok=True)
-    kubeconfig = operator_env.service_account_kubeconfig(
-        e2e.cluster, workdir / "operator.kubeconfig"
-    )
-    op = operator_env.OperatorProcess(
-        cluster=e2e.cluster, kubeconfig=kubeconfig, workdir=workdir, status_interval=1
-    )
-    try:
-        op.start()
-    except common.EnvMissing as exc:
-        op.stop()
-        pytest.fail(f"healthgate-operator could not be started: {exc}", pytrace=False)
-    yield op
-    op.stop()
+def healthgate_operator(e2e: E2EBackend) -> Iterator[None]:
+    with e2e.operator():
+        yield
 
 
 @pytest.fixture(scope="module")
-def e2e_redis(env_root: Path) -> Iterator[redis.RedisServer]:
+def e2e_redis(e2e: E2EBackend, e2e_namespace: str) -> Iterator[E2ERedis]:
     """A Redis of the module's own, which its tests stop and start."""
-    server = redis.start(Path(tempfile.mkdtemp(dir=env_root, prefix="e2e-redis-")))
-    yield server
-    if server.process is not None:
-        server.thaw()
-    server.stop()
+    with e2e.redis(e2e_namespace) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
-def e2e_namespace(e2e: Cluster, request: pytest.FixtureRequest) -> Iterator[str]:
+def e2e_namespace(e2e: E2EBackend, request: pytest.FixtureRequest) -> Iterator[str]:
     slug = re.sub(r"[^a-z0-9]+", "-", request.module.__name__.split(".")[-1].lower())[:30]
     name = f"{slug.strip('-')}-{uuid.uuid4().hex[:5]}"
     e2e.run("create", "namespace", name)
