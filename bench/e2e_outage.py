@@ -24,31 +24,20 @@ from typing import Any
 from tests.env import common, kube, redis
 from tests.env import operator as operator_env
 from tests.env.node import launcher
+from tests.integration.operator import objects
 
 NS = "bench-outage"
 APP = "bench-api"
 
 
 def gate(url_secret: str) -> dict[str, Any]:
+    """The tests' Redis gate, with a 1 s readiness probe that fails on the first miss."""
     dep = {
-        "name": "cache",
-        "type": "redis",
-        "intervalSeconds": 1,
-        "timeoutSeconds": 0.5,
-        "failureThreshold": 1,
+        **objects.REDIS_DEP,
         "redis": {"urlFrom": {"secretKeyRef": {"name": url_secret, "key": "url"}}},
     }
     probe = {"periodSeconds": 1, "failureThreshold": 1, "timeoutSeconds": 1}
-    return {
-        "apiVersion": "healthgate.io/v1alpha1",
-        "kind": "HealthGate",
-        "metadata": {"name": APP, "namespace": NS},
-        "spec": {
-            "selector": {"matchLabels": {"app": APP}},
-            "dependencies": [dep],
-            "probes": {"readiness": probe},
-        },
-    }
+    return objects.gate(APP, NS, [dep], app=APP, probes={"readiness": probe})
 
 
 def deployment(replicas: int) -> dict[str, Any]:

@@ -214,13 +214,14 @@ def parse(
     if not 1024 <= args.sidecar_port <= 65535:
         raise SystemExit("healthgate-operator: --sidecar-port: must be within 1024-65535")
     json_flags: dict[str, Any] = {}
-    for flag, parse_value in (
-        ("sidecar-resources", flagvalues.resources),
-        ("webhook-namespace-selector", flagvalues.label_selector),
+    for dest, parse_value in (
+        ("sidecar_resources", flagvalues.resources),
+        ("webhook_namespace_selector", flagvalues.label_selector),
     ):
         try:
-            json_flags[flag.replace("-", "_")] = parse_value(getattr(args, flag.replace("-", "_")))
+            json_flags[dest] = parse_value(getattr(args, dest))
         except flagvalues.FlagValueError as exc:
+            flag = dest.replace("_", "-")
             raise SystemExit(f"healthgate-operator: --{flag}: {exc}") from None
     extra = {} if args.priority is None else {"priority": args.priority}
     return OperatorConfig(
@@ -232,19 +233,18 @@ def parse(
         webhook_key=args.webhook_key,
         webhook_failure_policy=args.webhook_failure_policy,
         webhook_timeout=max(1, min(30, args.webhook_timeout)),
-        webhook_namespace_selector=json_flags["webhook_namespace_selector"],
         webhook_owner=args.webhook_owner,
         listen_host=args.listen_host,
         metrics_port=args.metrics_port,
         health_port=args.health_port,
         sidecar_image=args.sidecar_image,
         sidecar_port=args.sidecar_port,
-        sidecar_resources=json_flags["sidecar_resources"],
         status_interval=args.status_interval,
         health_timeout=args.health_timeout,
         health_concurrency=args.health_concurrency,
         peering=None if args.standalone else args.peering,
         operator_namespace=_operator_namespace(args.operator_namespace, environ),
         log_level=args.log_level,
+        **json_flags,
         **extra,
     )

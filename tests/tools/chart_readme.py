@@ -8,7 +8,6 @@ when the README is stale; ``tests/unit/ship/test_chart_readme.py`` runs the same
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
@@ -17,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from tests.tools import generated
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "healthgate"
@@ -62,18 +63,12 @@ def generate(readme_text: str, values_text: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Regenerate the chart README's parameters.")
-    parser.add_argument("--check", action="store_true", help="exit 1 when the README is stale")
-    args = parser.parse_args(argv)
-    current = README.read_text()
-    fresh = generate(current, VALUES.read_text())
-    if args.check:
-        if fresh != current:
-            print(f"{README} is stale: run python -m tests.tools.chart_readme", file=sys.stderr)
-            return 1
-        return 0
-    README.write_text(fresh)
-    return 0
+    return generated.main(
+        argv,
+        target=README,
+        generate=lambda: generate(README.read_text(), VALUES.read_text()),
+        module=__spec__.name,
+    )
 
 
 if __name__ == "__main__":

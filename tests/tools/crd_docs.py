@@ -7,13 +7,14 @@ drift from ``deploy/crds/healthgate.io_healthgates.yaml`` (itself generated from
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from tests.tools import generated
 
 ROOT = Path(__file__).resolve().parents[2]
 CRD = ROOT / "deploy" / "crds" / "healthgate.io_healthgates.yaml"
@@ -135,17 +136,7 @@ def generate(crd_path: Path = CRD) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--check", action="store_true", help="exit 1 when the file is stale")
-    args = parser.parse_args(argv)
-    text = generate()
-    if args.check:
-        if OUTPUT.read_text() != text:
-            print(f"{OUTPUT} is stale: run python -m tests.tools.crd_docs", file=sys.stderr)
-            return 1
-        return 0
-    OUTPUT.write_text(text)
-    return 0
+    return generated.main(argv, target=OUTPUT, generate=generate, module=__spec__.name)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from healthgate_operator.builders import manifests
 from tests.env.common import wait_for
 from tests.integration.operator import objects
 from tests.integration.operator.conftest import (
@@ -93,17 +92,7 @@ def test_webhook_configuration_is_garbage_collected_with_its_owner(k8s: Kube) ->
     )
     role = k8s.get("clusterrole", "healthgate-gc-probe")
     assert role is not None
-    body = manifests.build_webhook_configuration(
-        url="https://127.0.0.1:1/",
-        ca_bundle=None,
-        failure_policy="Ignore",
-        skip_namespaces=[],
-        extra_namespace_selector={"matchLabels": {"healthgate-tests/never": "true"}},
-        owner=manifests.cluster_role_owner(role),
-    )
-    body["metadata"]["name"] = "healthgate-gc-probe"
-    body["webhooks"][0]["name"] = "inject.healthgate-gc-probe.io"
-    k8s.apply(body)
+    k8s.apply(objects.owned_webhook_probe("healthgate-gc-probe", role))
     assert k8s.get("mutatingwebhookconfiguration", "healthgate-gc-probe") is not None
     k8s.run("delete", "clusterrole", "healthgate-gc-probe")
     wait_for(

@@ -17,9 +17,9 @@ import pytest
 import yaml
 
 from healthgate_operator import config
-from healthgate_operator.builders import manifests
 from tests.env import kube
 from tests.env.common import wait_for
+from tests.integration.operator import objects
 from tests.integration.ship.conftest import (
     CHART,
     CI_VALUES,
@@ -183,16 +183,7 @@ def test_helm_install_serves_the_crd(
 
         # What the release's operator applies at start-up (pods stay Pending here, so built as
         # it builds it, owner and all), under a name of its own: helm uninstall must take it.
-        probe = manifests.build_webhook_configuration(
-            url="https://127.0.0.1:1/",
-            ca_bundle=None,
-            failure_policy="Ignore",
-            skip_namespaces=[],
-            extra_namespace_selector={"matchLabels": {"healthgate-tests/never": "true"}},
-            owner=manifests.cluster_role_owner(json.loads(role.stdout)),
-        )
-        probe["metadata"]["name"] = f"{release}-uninstall-probe"
-        probe["webhooks"][0]["name"] = f"inject.{release}-uninstall-probe.io"
+        probe = objects.owned_webhook_probe(f"{release}-uninstall-probe", json.loads(role.stdout))
         cluster.kubectl("apply", "-f", "-", input=json.dumps(probe))
         helm("uninstall", release, "-n", namespace)
         wait_for(
