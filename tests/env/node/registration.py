@@ -21,6 +21,7 @@ log = logging.getLogger("healthgate.node.registration")
 
 LEASE_RENEW_SECONDS = 10.0  # the kubelet's default: a quarter of the 40 s lease duration
 LEASE_DURATION_SECONDS = 40
+RETRY_SECONDS = 1.0
 STATUS_SECONDS = 20.0  # well inside the controller's 50 s node-monitor grace period
 CAPACITY = {"cpu": "16", "memory": "32Gi", "pods": "250", "ephemeral-storage": "100Gi"}
 HOST_IP = "127.0.0.1"
@@ -165,12 +166,16 @@ class Registration:
         """Forever: renew the Lease often and the Ready heartbeat less often; survive errors."""
         loop = asyncio.get_running_loop()
         next_status = loop.time() + STATUS_SECONDS
+        wait = LEASE_RENEW_SECONDS
         while True:
-            await asyncio.sleep(LEASE_RENEW_SECONDS)
+            await asyncio.sleep(wait)
             try:
                 await self.renew_lease()
                 if loop.time() >= next_status:
                     await self.post_status()
                     next_status = loop.time() + STATUS_SECONDS
+                wait = LEASE_RENEW_SECONDS
             except api.TRANSIENT as exc:
-                log.warning("heartbeat failed, retrying next round: %r", exc)
+                # Like the kubelet's lease controller: retry soon, not a whole round later.
+                wait = RETRY_SECONDS
+                log.warning("heartbeat failed, retrying in %.0fs: %r", wait, exc)
