@@ -33,7 +33,7 @@ def build_settings(config: OperatorConfig, rt: runtime.Runtime) -> kopf.Operator
     # Only warnings become Kubernetes Events; our own events are posted explicitly.
     settings.posting.level = logging.WARNING
     settings.admission.server = webhook.WebhookEndpoint(rt)
-    settings.admission.managed = None  # see webhook.py: we apply the configuration ourselves
+    settings.admission.managed = None  # see webhook.py: the install ships the configurations
     settings.peering.priority = config.priority
     # Keep-alives every ~15 s; a dead leader is replaced after at most this long.
     settings.peering.lifetime = 30

@@ -37,21 +37,19 @@ class OperatorConfig:
     webhook_port: int = 9443
     """Port of the admission webhook."""
     webhook_url: str | None = None
-    """URL the API server calls (e.g. https://healthgate.ns.svc:443); https://host:port if unset."""
+    """URL the API server calls (e.g. https://healthgate.ns.svc:443); names the self-signed
+    certificate's host. The installed webhook configurations hold the address itself."""
     webhook_cert: Path | None = None
     """PEM certificate for the webhook; a self-signed one is generated when unset."""
     webhook_key: Path | None = None
     """PEM private key matching ``webhook_cert``."""
+    webhook_configuration: str = constants.WEBHOOK_CONFIGURATION
+    """Name of the installed Mutating- and ValidatingWebhookConfiguration whose caBundle the
+    operator publishes (chart: webhook.configurationName); it creates neither."""
     webhook_failure_policy: str = "Ignore"
-    """Ignore (default): a broken operator never blocks pod creation. Fail: no pod unguarded."""
-    webhook_timeout: int = 5
-    """Seconds the API server waits for the webhook (1-30); bounds the delay of a hung operator."""
-    webhook_namespace_selector: dict[str, Any] = field(default_factory=dict)
-    """LabelSelector (JSON) of the namespaces the webhook serves, on top of the built-in
-    exclusions (system namespaces, the operator's own), e.g. {"matchLabels": {"team": "ai"}}."""
-    webhook_owner: str | None = None
-    """ClusterRole that owns the webhook configuration: deleting the install (helm uninstall,
-    kubectl delete -k) then garbage-collects it. Unset: the configuration outlives the operator."""
+    """The installed pod webhook's failurePolicy (chart: webhook.failurePolicy). Ignore: a
+    broken operator never blocks pod creation (a pod is admitted unchanged when HealthGates
+    cannot be read). Fail: no pod unguarded (it is refused then)."""
     listen_host: str = "0.0.0.0"
     """Address of the metrics and liveness endpoints."""
     metrics_port: int = 8080
@@ -60,6 +58,10 @@ class OperatorConfig:
     """Port of the liveness endpoint /healthz."""
     sidecar_image: str = constants.DEFAULT_IMAGE
     """Image injected when a gate does not name one."""
+    allowed_sidecar_images: tuple[str, ...] = ()
+    """Images a HealthGate may name in spec.sidecar.image: comma-separated shell patterns
+    (registry.example.com/healthgate/*). Empty: only --sidecar-image. The installer decides
+    what runs in other people's pods; a gate's author does not."""
     sidecar_port: int = constants.DEFAULT_PORT
     """Port of the injected sidecar when a gate sets no spec.sidecar.port (1024-65535)."""
     sidecar_resources: dict[str, Any] = field(
@@ -95,6 +97,10 @@ class OperatorConfig:
         return SidecarDefaults(
             image=self.sidecar_image, port=self.sidecar_port, resources=self.sidecar_resources
         )
+
+    @property
+    def allowed_images(self) -> tuple[str, ...]:
+        return self.allowed_sidecar_images or (self.sidecar_image,)
 
     @property
     def skip_namespaces(self) -> tuple[str, ...]:
@@ -143,15 +149,14 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         ("webhook-url", str, None),
         ("webhook-cert", Path, None),
         ("webhook-key", Path, None),
-        ("webhook-timeout", int, opt.webhook_timeout),
+        ("webhook-configuration", str, opt.webhook_configuration),
         ("listen-host", str, opt.listen_host),
         ("metrics-port", int, opt.metrics_port),
         ("health-port", int, opt.health_port),
         ("sidecar-image", str, opt.sidecar_image),
         ("sidecar-port", int, opt.sidecar_port),
+        ("allowed-sidecar-images", str, ""),
         ("sidecar-resources", str, json.dumps(parts.DEFAULT_RESOURCES)),
-        ("webhook-namespace-selector", str, "{}"),
-        ("webhook-owner", str, None),
         ("status-interval", float, opt.status_interval),
         ("health-timeout", float, opt.health_timeout),
         ("health-concurrency", int, opt.health_concurrency),
@@ -214,10 +219,7 @@ def parse(
     if not 1024 <= args.sidecar_port <= 65535:
         raise SystemExit("healthgate-operator: --sidecar-port: must be within 1024-65535")
     json_flags: dict[str, Any] = {}
-    for dest, parse_value in (
-        ("sidecar_resources", flagvalues.resources),
-        ("webhook_namespace_selector", flagvalues.label_selector),
-    ):
+    for dest, parse_value in (("sidecar_resources", flagvalues.resources),):
         try:
             json_flags[dest] = parse_value(getattr(args, dest))
         except flagvalues.FlagValueError as exc:
@@ -231,14 +233,16 @@ def parse(
         webhook_url=args.webhook_url,
         webhook_cert=args.webhook_cert,
         webhook_key=args.webhook_key,
+        webhook_configuration=args.webhook_configuration,
         webhook_failure_policy=args.webhook_failure_policy,
-        webhook_timeout=max(1, min(30, args.webhook_timeout)),
-        webhook_owner=args.webhook_owner,
         listen_host=args.listen_host,
         metrics_port=args.metrics_port,
         health_port=args.health_port,
         sidecar_image=args.sidecar_image,
         sidecar_port=args.sidecar_port,
+        allowed_sidecar_images=tuple(
+            p.strip() for p in args.allowed_sidecar_images.split(",") if p.strip()
+        ),
         status_interval=args.status_interval,
         health_timeout=args.health_timeout,
         health_concurrency=args.health_concurrency,

@@ -42,6 +42,7 @@ MANAGER: Final = "healthgate-operator"
 SYSTEM_NAMESPACES: Final = frozenset({"kube-system", "kube-public", "kube-node-lease"})
 WEBHOOK_CONFIGURATION: Final = "healthgate.io"
 WEBHOOK_HANDLER_ID: Final = "inject-sidecar"
+VALIDATE_HANDLER_ID: Final = "validate-gate"
 
 
 def configmap_name(gate: str) -> str:

@@ -1,7 +1,7 @@
-"""JSON-valued operator flags: the sidecar's default resources and the webhook's namespaceSelector.
+"""JSON-valued operator flags: the sidecar's default resources.
 
-Both are Kubernetes objects (``ResourceRequirements``, ``LabelSelector``) given on the command
-line (Helm passes ``toJson`` of a value). They are checked here, at start-up, with the field path
+A Kubernetes object (``ResourceRequirements``) given on the command line (Helm passes ``toJson``
+of a value). They are checked here, at start-up, with the field path
 in the message: a mistake found later would be a pod the API server refuses after our mutation.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -87,27 +87,6 @@ class Resources(_Strict):
         return self
 
 
-class Requirement(_Strict):
-    key: str = Field(min_length=1, max_length=317)
-    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
-    values: list[str] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _values_fit_the_operator(self) -> Requirement:
-        if self.operator in ("In", "NotIn") and not self.values:
-            raise ValueError(f"operator {self.operator} needs values")
-        if self.operator in ("Exists", "DoesNotExist") and self.values:
-            raise ValueError(f"operator {self.operator} takes no values")
-        return self
-
-
-class LabelSelector(_Strict):
-    """``metav1.LabelSelector``."""
-
-    matchLabels: dict[str, str] = Field(default_factory=dict)
-    matchExpressions: list[Requirement] = Field(default_factory=list)
-
-
 def _parse(text: str, model: type[_Strict]) -> Json:
     try:
         loaded = json.loads(text) if text.strip() else {}
@@ -131,8 +110,3 @@ def _parse(text: str, model: type[_Strict]) -> Json:
 def resources(text: str) -> Json:
     """``--sidecar-resources``: ``{"requests": {...}, "limits": {...}}``."""
     return _parse(text, Resources)
-
-
-def label_selector(text: str) -> Json:
-    """``--webhook-namespace-selector``: ``{"matchLabels": {...}, "matchExpressions": [...]}``."""
-    return _parse(text, LabelSelector)

@@ -3,7 +3,7 @@
 Built on kubernetes_asyncio's ``ApiClient`` for authentication (kubeconfig, in-cluster service
 account, exec plugins, token refresh), but requests and answers stay plain JSON dicts: the
 generated model classes cost a lot of CPU and memory for pod lists and buy nothing here.
-Only ConfigMaps, Pods, HealthGates, workloads and the webhook configuration are touched;
+Only ConfigMaps, Pods, HealthGates, workloads and the webhook caBundle are touched;
 the operator never reads Secrets (its RBAC forbids it, too).
 """
 
@@ -22,6 +22,7 @@ from healthgate_operator import constants
 Json = dict[str, Any]
 APPLY = "application/apply-patch+yaml"
 MERGE = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
 FIELD_MANAGER = constants.MANAGER
 
 
@@ -134,10 +135,10 @@ class Kube:
         path = f"/api/v1/namespaces/{meta['namespace']}/configmaps/{meta['name']}"
         return await self.apply(path, manifest)
 
-    async def apply_webhook_configuration(self, manifest: Json) -> Json:
-        name = manifest["metadata"]["name"]
-        path = f"/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/{name}"
-        return await self.apply(path, manifest)
+    async def create_subject_access_review(self, review: Json) -> Json:
+        """May that user do that? (RBAC and every other authorizer answer; nothing is stored.)"""
+        path = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
+        return await self.request("POST", path, body=review)
 
     async def get(
         self, api_version: str, kind_plural: str, namespace: str | None, name: str
@@ -146,6 +147,15 @@ class Kube:
         prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
         scope = f"/namespaces/{namespace}" if namespace is not None else ""
         return await self.request("GET", f"{prefix}{scope}/{kind_plural}/{name}")
+
+    async def json_patch(
+        self, api_version: str, kind_plural: str, namespace: str | None, name: str, ops: list[Json]
+    ) -> Json:
+        """An RFC 6902 patch; ``namespace`` None for a cluster-scoped kind."""
+        prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+        scope = f"/namespaces/{namespace}" if namespace is not None else ""
+        path = f"{prefix}{scope}/{kind_plural}/{name}"
+        return await self.request("PATCH", path, body=ops, content_type=JSON_PATCH)
 
     async def merge_patch(
         self, api_version: str, kind_plural: str, namespace: str, name: str, patch: Json

@@ -13,7 +13,13 @@ import kopf
 
 from healthgate_operator import constants, runtime
 from healthgate_operator.config import OperatorConfig
-from healthgate_operator.handlers import ensure_peering, inject_pod, reconcile_gate, update_status
+from healthgate_operator.handlers import (
+    ensure_peering,
+    inject_pod,
+    reconcile_gate,
+    update_status,
+    validate_gate,
+)
 
 Logger = logging.Logger | logging.LoggerAdapter[Any]
 GATES = (constants.GROUP, constants.VERSION, constants.PLURAL)
@@ -87,6 +93,20 @@ async def inject(
     )
 
 
+async def validate(
+    body: kopf.Body, userinfo: kopf.UserInfo, memo: kopf.Memo, **kwargs: Any
+) -> None:
+    rt = runtime.of(memo)
+    old = kwargs.get("old")  # the stored gate on UPDATE (Kopf's WebhookFn protocol omits it)
+    await validate_gate.validate(
+        kube=rt.kube,
+        allowed_images=rt.config.allowed_images,
+        body=dict(body),
+        old=dict(old) if old is not None else None,
+        userinfo=dict(userinfo),
+    )
+
+
 def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
     """Attach every handler to ``registry``."""
     kopf.on.login(registry=registry)(login)
@@ -108,3 +128,9 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
         operations=["CREATE"],
         registry=registry,
     )(inject)
+    kopf.on.validate(
+        *GATES,
+        id=constants.VALIDATE_HANDLER_ID,
+        operations=["CREATE", "UPDATE"],
+        registry=registry,
+    )(validate)

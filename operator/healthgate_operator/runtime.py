@@ -28,6 +28,8 @@ class Runtime:
     _prober: HealthProber | None = None
     _runner: web.AppRunner | None = None
     _gates: GateCache | None = None
+    restart_refusals: set[tuple[str, str]] = field(default_factory=set)
+    """(gate uid, injection hash) already told that workload restarts are forbidden."""
 
     @property
     def kube(self) -> kube.Kube:

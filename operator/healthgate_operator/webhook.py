@@ -1,14 +1,15 @@
-"""The admission webhook endpoint: Kopf's ``WebhookServer`` plus our webhook configuration.
+"""The admission webhook endpoint: Kopf's ``WebhookServer`` plus the CA it publishes.
 
-Kopf serves the HTTPS endpoint and routes reviews to ``@kopf.on.mutate`` handlers. The
-MutatingWebhookConfiguration is applied by this module rather than by Kopf's ``managed`` mode,
-which cannot express what a cluster-wide pod webhook needs: a namespaceSelector that keeps system
-namespaces away from the operator (so even ``failurePolicy: Fail`` cannot block kube-system), a
-short timeout, and a configurable failure policy. It is never deleted on exit: with several
-replicas, one stopping must not unhook the others (Kopf's cleanup would do exactly that).
-Instead, with ``--webhook-owner``, it is owned by the install's ClusterRole, so the garbage
-collector removes it when the install goes (``helm uninstall``, ``kubectl delete -k``), the way
-Kyverno cleans up its self-managed webhooks.
+Kopf serves the HTTPS endpoint and routes reviews to ``@kopf.on.mutate``/``@kopf.on.validate``
+handlers by path (the handler id). The webhook configurations themselves (a
+MutatingWebhookConfiguration for pod CREATE, a ValidatingWebhookConfiguration for HealthGates,
+both named ``--webhook-configuration``) ship with the install: the chart and
+``deploy/admission.yaml``.
+The operator may not create webhook configurations (a token that can create one can intercept
+every Secret written in the cluster); it only publishes the CA bundle it serves with into those
+two names (RBAC by resourceNames, and an admission policy that rejects any other change).
+Kopf's ``managed`` mode is therefore off. Nothing is deleted on exit: with several replicas,
+one stopping must not unhook the others.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def with_namespace(review: Any) -> Any:
 
 
 class WebhookEndpoint:
-    """``settings.admission.server``: yields client configs as Kopf expects, applies ours."""
+    """``settings.admission.server``: yields client configs as Kopf expects, publishes the CA."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -88,57 +89,32 @@ class WebhookEndpoint:
     def _start_applying(self, ca_bundle: str | None) -> None:
         if self._task is not None:
             self._task.cancel()
-        self._task = asyncio.create_task(self._apply(ca_bundle), name="webhook configuration")
+        self._task = asyncio.create_task(self._publish(ca_bundle), name="webhook caBundle")
 
-    async def _owner(self) -> Json | None:
-        """The ownerReference to ``--webhook-owner``; None (with an error logged) if unreadable.
-
-        A missing or forbidden owner must not cost the cluster its webhook: the configuration is
-        then applied without one, and only the uninstall clean-up is lost.
-        """
-        name = self.runtime.config.webhook_owner
-        if not name:
-            return None
-        try:
-            role = await self.runtime.kube.get(
-                "rbac.authorization.k8s.io/v1", "clusterroles", None, name
-            )
-        except KubeError as exc:
-            if exc.temporary:
-                raise
-            logger.error(
-                "Cannot read ClusterRole %s (--webhook-owner); the webhook configuration will "
-                "not be garbage-collected with the install: %s",
-                name,
-                exc,
-            )
-            return None
-        return manifests.cluster_role_owner(role)
-
-    async def _apply(self, ca_bundle: str | None) -> None:
-        """Apply the configuration, retrying with backoff: the API may be briefly away."""
-        config = self.runtime.config
+    async def _publish(self, ca_bundle: str | None) -> None:
+        """Patch the caBundle into both configurations, retrying: the API may be away, or the
+        install not applied yet (then the error names what is missing)."""
         delay = 1.0
         while True:
             try:
-                manifest = manifests.build_webhook_configuration(
-                    url=config.advertised_url,
-                    ca_bundle=ca_bundle,
-                    failure_policy=config.webhook_failure_policy,
-                    skip_namespaces=config.skip_namespaces,
-                    only_namespaces=config.namespaces,
-                    timeout_seconds=config.webhook_timeout,
-                    extra_namespace_selector=config.webhook_namespace_selector,
-                    owner=await self._owner(),
-                )
-                await self.runtime.kube.apply_webhook_configuration(manifest)
+                name = self.runtime.config.webhook_configuration
+                for plural in manifests.WEBHOOK_KINDS:
+                    current = await self.runtime.kube.get(
+                        "admissionregistration.k8s.io/v1", plural, None, name
+                    )
+                    patch = manifests.ca_bundle_patch(current, ca_bundle or "")
+                    if patch:
+                        await self.runtime.kube.json_patch(
+                            "admissionregistration.k8s.io/v1", plural, None, name, patch
+                        )
             except KubeError as exc:
+                hint = " (is the install's admission.yaml applied?)" if exc.status == 404 else ""
                 logger.error(
-                    "Cannot apply the webhook configuration (retry in %.0fs): %s", delay, exc
+                    "Cannot publish the webhook caBundle%s (retry in %.0fs): %s", hint, delay, exc
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_SECONDS)
                 continue
-            logger.info("Webhook configuration applied: %s", config.advertised_url)
+            logger.info("Webhook configuration applied: caBundle published")
             self.applied.set()
             return

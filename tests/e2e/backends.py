@@ -191,7 +191,7 @@ class LocalBackend(E2EBackend):
         try:
             yield
         finally:
-            op.stop()
+            op.close()
 
     @contextlib.contextmanager
     def redis(self, namespace: str) -> Iterator[E2ERedis]:

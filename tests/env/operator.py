@@ -3,7 +3,9 @@
 Used by the end-to-end tests and ``make demo``. The operator runs as ``healthgate-operator``
 with the least-privilege identity of ``deploy/rbac.yaml`` (a service-account token from
 ``kubectl create token``), exactly the permissions a cluster install grants it, and the API
-server calls its webhook over TLS on loopback.
+server calls its webhook over TLS on loopback. The webhook configurations and admission
+policies are the chart's own (``helm template``), as an install creates them: the operator can
+only publish its caBundle into them.
 """
 
 from __future__ import annotations
@@ -13,15 +15,23 @@ import sys
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
+
+import yaml
 
 from healthgate_operator import certs
-from tests.env import common, kube
+from tests.env import common, kube, versions
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 OPERATOR_NS = "healthgate-system"
+CHART = ROOT / "charts" / "healthgate"
+# With this release name the chart's service account and roles are deploy/rbac.yaml's names, so
+# the admission policies it renders match the token the operator runs with.
+RELEASE = "healthgate-operator"
+ADMISSION_TEMPLATES = ("templates/admission.yaml", "templates/admission-policies.yaml")
 T = TypeVar("T")
+Json = dict[str, Any]
 
 
 def install(cluster: kube.KubeCluster) -> None:
@@ -34,6 +44,33 @@ def install(cluster: kube.KubeCluster) -> None:
         lambda: cluster.kubectl("get", "healthgates", "-A", check=False).returncode == 0,
         timeout=60,
     )
+
+
+def admission_objects(cluster: kube.KubeCluster, *, url: str, values: Json) -> list[Json]:
+    """The install's webhook configurations and admission policies, rendered by the chart.
+
+    One change: the webhooks call ``url`` (the operator on loopback) instead of the Service,
+    which nothing routes here. ``values`` are chart values (``webhook.failurePolicy``, ...).
+    """
+    args = ["template", RELEASE, str(CHART), "-n", OPERATOR_NS]
+    args += ["--kube-version", versions.KUBERNETES.lstrip("v")]
+    for template in ADMISSION_TEMPLATES:
+        args += ["--show-only", template]
+    for key, value in values.items():
+        args += ["--set-json", f"{key}={json.dumps(value)}"]
+    objects = [doc for doc in yaml.safe_load_all(cluster.helm(*args).stdout) if doc]
+    for obj in objects:
+        for hook in obj.get("webhooks", []):
+            path = hook["clientConfig"].pop("service")["path"]
+            hook["clientConfig"]["url"] = url.rstrip("/") + path
+    return objects
+
+
+def install_admission(cluster: kube.KubeCluster, *, url: str, values: Json) -> None:
+    """Apply :func:`admission_objects`; an applied caBundle survives (apply leaves it alone)."""
+    items = admission_objects(cluster, url=url, values=values)
+    manifest = {"apiVersion": "v1", "kind": "List", "items": items}
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(manifest))
 
 
 def service_account_kubeconfig(cluster: kube.KubeCluster, path: Path) -> Path:
@@ -67,6 +104,8 @@ class OperatorProcess:
     kubeconfig: Path
     workdir: Path
     args: list[str] = field(default_factory=lambda: ["--all-namespaces", "--standalone"])
+    admission_values: Json = field(default_factory=dict)
+    """Chart values of the installed webhook configurations (the same for every replica)."""
     status_interval: float = 2.0
     sidecar_image: str = "ghcr.io/healthgate/healthgate:0.1.0"
     name: str = "healthgate-operator"
@@ -86,6 +125,12 @@ class OperatorProcess:
     def log_path(self) -> Path:
         return self.workdir / f"{self.name}.log"
 
+    @property
+    def webhook_url(self) -> str:
+        """Where the API server calls this operator: ``--webhook-url`` if given, else loopback."""
+        given = [a.split("=", 1)[1] for a in self.args if a.startswith("--webhook-url=")]
+        return given[-1] if given else f"https://127.0.0.1:{self.webhook_port}"
+
     def argv(self) -> list[str | Path]:
         return [
             BIN / "healthgate-operator",
@@ -104,8 +149,10 @@ class OperatorProcess:
         ]
 
     def start(self) -> None:
-        """Start and wait until the webhook configuration is applied (the operator serves)."""
+        """Install the webhook configurations (as the install does), start, and wait until the
+        operator has published its caBundle into them (it serves then)."""
         self.workdir.mkdir(parents=True, exist_ok=True)
+        install_admission(self.cluster, url=self.webhook_url, values=self.admission_values)
         if not (self.workdir / "tls.crt").exists():
             # Files, as a production install mounts from a Secret: every replica serves the
             # same certificate, so replicas agree on the webhook configuration's caBundle.
@@ -140,3 +187,10 @@ class OperatorProcess:
         if self.process is not None:
             self.process.stop(timeout=30)
             self.process = None
+
+    def close(self) -> None:
+        """Stop for good, and take the webhook configurations along (as uninstalling does):
+        the HealthGate webhook fails closed, so gates of later tests would wait on nobody."""
+        self.stop()
+        for kind in ("mutatingwebhookconfiguration", "validatingwebhookconfiguration"):
+            self.cluster.kubectl("delete", kind, "healthgate.io", "--ignore-not-found")

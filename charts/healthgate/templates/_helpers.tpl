@@ -76,3 +76,39 @@ app.kubernetes.io/part-of: healthgate
 {{- define "healthgate.hasPrometheusOperator" -}}
 {{- if .Capabilities.APIVersions.Has "monitoring.coreos.com/v1" -}}true{{- end -}}
 {{- end -}}
+
+{{/* The operator's identity as the API server names it: what the admission policies match. */}}
+{{- define "healthgate.operatorUser" -}}
+{{- printf "system:serviceaccount:%s:%s" .Release.Namespace (include "healthgate.serviceAccountName" .) -}}
+{{- end -}}
+
+{{/*
+Namespaces whose pods may be injected: never the system namespaces nor the operator's own (so
+even failurePolicy Fail cannot block kube-system), only watchNamespaces when set, ANDed with the
+user's webhook.namespaceSelector (which can only narrow it).
+*/}}
+{{- define "healthgate.podNamespaceSelector" -}}
+{{- $skip := list "kube-node-lease" "kube-public" "kube-system" .Release.Namespace | uniq | sortAlpha }}
+{{- $expressions := list (dict "key" "kubernetes.io/metadata.name" "operator" "NotIn" "values" $skip) }}
+{{- with .Values.watchNamespaces }}
+{{- $expressions = append $expressions (dict "key" "kubernetes.io/metadata.name" "operator" "In" "values" (sortAlpha .)) }}
+{{- end }}
+{{- range .Values.webhook.namespaceSelector.matchExpressions }}
+{{- $expressions = append $expressions . }}
+{{- end }}
+matchExpressions:
+  {{- toYaml $expressions | nindent 2 }}
+{{- with .Values.webhook.namespaceSelector.matchLabels }}
+matchLabels:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/* The Service the API server calls; ``path`` is the Kopf handler id of the webhook. */}}
+{{- define "healthgate.webhookService" -}}
+service:
+  name: {{ include "healthgate.fullname" .root }}
+  namespace: {{ .root.Release.Namespace }}
+  path: /{{ .path }}
+  port: {{ .root.Values.service.webhookPort }}
+{{- end -}}

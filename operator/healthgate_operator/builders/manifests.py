@@ -1,8 +1,8 @@
-"""Manifests the operator writes: the config ConfigMap, rollout restarts, the webhook config."""
+"""Manifests the operator writes: the config ConfigMap, rollout restarts, the webhook caBundle."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from healthgate_operator import constants
@@ -76,95 +76,27 @@ def conflicts(
     return out
 
 
-def namespace_selector(
-    skip: Collection[str], only: Collection[str], extra: Json | None = None
-) -> Json:
-    """System namespaces (and ``skip``) never reach the webhook; ``only`` when namespaced.
+# The kinds of the webhook configurations the install ships under one name (chart:
+# templates/admission.yaml, kustomize: deploy/admission.yaml); the operator only ever touches
+# their caBundle.
+WEBHOOK_KINDS: tuple[str, ...] = (
+    "mutatingwebhookconfigurations",
+    "validatingwebhookconfigurations",
+)
 
-    ``extra`` (the user's ``--webhook-namespace-selector``) can only narrow this further: its
-    labels and expressions are ANDed after ours, so no setting brings kube-system back.
+
+def ca_bundle_patch(configuration: Json, ca_bundle: str) -> list[Json]:
+    """A JSON patch setting ``caBundle`` of every webhook that lacks it; empty when all have it.
+
+    Each change is guarded by a ``test`` of the webhook's name, so a configuration edited in
+    between fails the patch (and the caller retries on the fresh object) instead of landing on
+    the wrong webhook.
     """
-    key = "kubernetes.io/metadata.name"  # set on every namespace by the API server
-    expressions: list[Json] = [
-        {"key": key, "operator": "NotIn", "values": sorted(set(skip) | constants.SYSTEM_NAMESPACES)}
-    ]
-    if only:
-        expressions.append({"key": key, "operator": "In", "values": sorted(only)})
-    expressions.extend((extra or {}).get("matchExpressions") or [])
-    selector: Json = {"matchExpressions": expressions}
-    if (extra or {}).get("matchLabels"):
-        selector["matchLabels"] = dict((extra or {})["matchLabels"])
-    return selector
-
-
-def cluster_role_owner(role: Json) -> Json:
-    """An ownerReference to a ClusterRole: cluster-scoped, so it may own cluster-scoped objects.
-
-    Not a controller reference and no blockOwnerDeletion (that would need update on the role's
-    finalizers): garbage collection alone is the point.
-    """
-    return {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRole",
-        "name": role["metadata"]["name"],
-        "uid": role["metadata"]["uid"],
-    }
-
-
-def build_webhook_configuration(
-    *,
-    url: str,
-    ca_bundle: str | None,
-    failure_policy: str,
-    skip_namespaces: Collection[str],
-    only_namespaces: Collection[str] = (),
-    timeout_seconds: int = 5,
-    extra_namespace_selector: Json | None = None,
-    owner: Json | None = None,
-) -> Json:
-    """The MutatingWebhookConfiguration for pod CREATE.
-
-    The namespaceSelector keeps system namespaces out at the API server, so they never depend on
-    the operator even with ``failurePolicy: Fail``; a short timeout bounds the delay a hung
-    operator adds to every pod creation when the policy is Ignore.
-    """
-    client_config: Json = {"url": f"{url.rstrip('/')}/{constants.WEBHOOK_HANDLER_ID}"}
-    if ca_bundle:
-        client_config["caBundle"] = ca_bundle
-    webhook = {
-        "name": f"inject.{constants.WEBHOOK_CONFIGURATION}",
-        "admissionReviewVersions": ["v1"],
-        "clientConfig": client_config,
-        "failurePolicy": failure_policy,
-        "matchPolicy": "Equivalent",
-        "namespaceSelector": namespace_selector(
-            skip_namespaces, only_namespaces, extra_namespace_selector
-        ),
-        "objectSelector": {},
-        # Later admission steps (the service account token volume) must not call us
-        # again: we would only answer "already injected".
-        "reinvocationPolicy": "Never",
-        "rules": [
-            {
-                "apiGroups": [""],
-                "apiVersions": ["v1"],
-                "operations": ["CREATE"],
-                "resources": ["pods"],
-                "scope": "Namespaced",
-            }
-        ],
-        "sideEffects": "None",
-        "timeoutSeconds": timeout_seconds,
-    }
-    metadata: Json = {
-        "name": constants.WEBHOOK_CONFIGURATION,
-        "labels": {constants.LABEL_MANAGED_BY: constants.MANAGER},
-    }
-    if owner is not None:
-        metadata["ownerReferences"] = [owner]
-    return {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "MutatingWebhookConfiguration",
-        "metadata": metadata,
-        "webhooks": [webhook],
-    }
+    ops: list[Json] = []
+    for index, webhook in enumerate(configuration.get("webhooks") or []):
+        if (webhook.get("clientConfig") or {}).get("caBundle") == ca_bundle:
+            continue
+        ops.append({"op": "test", "path": f"/webhooks/{index}/name", "value": webhook["name"]})
+        path = f"/webhooks/{index}/clientConfig/caBundle"
+        ops.append({"op": "add", "path": path, "value": ca_bundle})
+    return ops

@@ -71,5 +71,32 @@ async def restart(
                 message=message,
             )
     except KubeError as exc:
-        logger.warning("Rollout restart incomplete (next refresh retries): %s", exc)
+        if exc.status == 403:
+            refused(runtime, gate, injection_hash, exc, logger)
+        else:
+            logger.warning("Rollout restart incomplete (next refresh retries): %s", exc)
     return restarted
+
+
+def refused(
+    runtime: Runtime, gate: Json, injection_hash: str, exc: KubeError, logger: Logger
+) -> None:
+    """No workload RBAC (the installer did not enable it): say so once per injection, in an
+    Event on the gate, instead of a warning every refresh. Nothing else changes; the pods pick
+    up the new injection at their next restart."""
+    key = (str(gate["metadata"].get("uid")), injection_hash)
+    if key in runtime.restart_refusals:
+        return
+    runtime.restart_refusals.add(key)
+    message = (
+        f"rollout.restartOnChange: the operator may not restart workloads ({exc}). The installer "
+        "enables it (chart value rbac.restartWorkloads=true, kustomize component "
+        "restart-workloads); until then restart them yourself (kubectl rollout restart)."
+    )
+    logger.warning("%s", message)
+    kopf.event(
+        kopf.Body(cast(kopf.RawBody, gate)),
+        type="Warning",
+        reason="RestartForbidden",
+        message=message,
+    )

@@ -1,8 +1,9 @@
 """Fixtures for the operator against the real control plane of ``kube_cluster``.
 
 The operator runs as a real ``healthgate-operator`` subprocess with the least-privilege identity
-of ``deploy/rbac.yaml`` (a service account token from ``kubectl create token``), so every test
-also proves that RBAC suffices. The API server calls its webhook over TLS on loopback.
+of ``deploy/rbac.yaml`` (a service account token from ``kubectl create token``) under the
+chart's admission policies, so every test also proves that RBAC and the policies suffice.
+The API server calls its webhook over TLS on loopback.
 Sidecars run as real ``healthgate-sidecar`` processes on distinct loopback addresses standing in
 for pod IPs (the pods have no kubelet; tests patch ``status.podIP`` to those addresses).
 """
@@ -32,20 +33,20 @@ BIN = Path(sys.executable).parent
 OPERATOR_NS = "healthgate-system"
 SIDECAR_IMAGE = "registry.invalid/healthgate:test"
 SIDECAR_PORT = 8087
-SIDECAR_RESOURCES: dict[str, Any] = {"requests": {"cpu": "5m", "memory": "40Mi"}}
+Json = dict[str, Any]
+SIDECAR_RESOURCES: Json = {"requests": {"cpu": "5m", "memory": "40Mi"}}
 OPT_OUT_LABEL = "healthgate-tests/no-inject"
 NAMESPACE_SELECTOR = {"matchExpressions": [{"key": OPT_OUT_LABEL, "operator": "DoesNotExist"}]}
 # Every operator of these tests (replicas of one install agree on their flags): non-default
-# sidecar defaults and a namespace opt-out label, so the tests can tell the flags reached the
-# pods and the API server; the webhook configuration owned by deploy/rbac.yaml's ClusterRole.
+# sidecar defaults, so the tests can tell the flags reached the pods.
 OPERATOR_ARGS = [
     f"--sidecar-port={SIDECAR_PORT}",
     f"--sidecar-resources={json.dumps(SIDECAR_RESOURCES)}",
-    f"--webhook-namespace-selector={json.dumps(NAMESPACE_SELECTOR)}",
-    "--webhook-owner=healthgate-operator",
 ]
+# The installed webhook configurations' chart values: a namespace opt-out label, so the tests
+# can tell the value reached the API server.
+ADMISSION_VALUES: Json = {"webhook.namespaceSelector": NAMESPACE_SELECTOR}
 T = TypeVar("T")
-Json = dict[str, Any]
 
 pytestmark = pytest.mark.integration
 
@@ -92,6 +93,8 @@ def k8s(kube_cluster: kube.KubeCluster) -> Kube:
     k.run("apply", "-f", str(ROOT / "deploy" / "crds"))
     k.run("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
     k.run("apply", "-f", str(ROOT / "deploy" / "rbac.yaml"))
+    # The installer's opt-in for spec.rollout.restartOnChange (tests that need it absent unbind it).
+    k.run("apply", "-f", str(ROOT / "deploy" / "restart-workloads" / "rbac.yaml"))
     # Established comes before the OpenAPI document that `kubectl explain` reads is published.
     wait_for(
         "the published OpenAPI schema",
@@ -113,12 +116,13 @@ def operator(k8s: Kube, env_root: Path) -> Iterator[Operator]:
         kubeconfig=kubeconfig,
         workdir=workdir,
         args=["--priority=100", *OPERATOR_ARGS],
+        admission_values=ADMISSION_VALUES,
         status_interval=1,
         sidecar_image=SIDECAR_IMAGE,
     )
     op.start()
     yield op
-    op.stop()
+    op.close()
     if os.environ.get("HEALTHGATE_KEEP_ENV") == "1":
         print(f"operator log: {op.log_path}")
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from healthgate_operator.builders import manifests
-
 Json = dict[str, Any]
 
 # The session's local node (tests/env/node) runs every pod the scheduler binds to it. These
@@ -82,22 +80,3 @@ def sidecars(pod_body: Json) -> list[Json]:
     return [
         c for c in spec.get("initContainers", []) + spec["containers"] if c["name"] == "healthgate"
     ]
-
-
-def owned_webhook_probe(name: str, role: Json) -> Json:
-    """A webhook configuration built as the operator builds its own, owned by ``role``.
-
-    Named apart from the operator's and matching no namespace, so applying it is harmless; tests
-    delete the owner and watch the garbage collector take it.
-    """
-    body = manifests.build_webhook_configuration(
-        url="https://127.0.0.1:1/",
-        ca_bundle=None,
-        failure_policy="Ignore",
-        skip_namespaces=[],
-        extra_namespace_selector={"matchLabels": {"healthgate-tests/never": "true"}},
-        owner=manifests.cluster_role_owner(role),
-    )
-    body["metadata"]["name"] = name
-    body["webhooks"][0]["name"] = f"inject.{name}.io"
-    return body

@@ -11,6 +11,7 @@ import yaml
 from tests.env.common import wait_for
 from tests.integration.operator import objects
 from tests.integration.operator.conftest import (
+    ADMISSION_VALUES,
     OPERATOR_ARGS,
     OPERATOR_NS,
     ROOT,
@@ -37,6 +38,10 @@ def test_least_privilege(k8s: Kube, operator: Operator) -> None:
     assert not can("delete", "configmaps")
     assert can("list", "pods")
     assert can("patch", "healthgates.healthgate.io")
+    for kind in ("mutatingwebhookconfigurations", "validatingwebhookconfigurations"):
+        assert not can("create", kind)
+        assert not can("patch", kind)  # only its own names (resourceNames)
+    assert can("create", "subjectaccessreviews.authorization.k8s.io")
 
 
 def test_liveness_and_metrics_endpoints(operator: Operator) -> None:
@@ -53,17 +58,21 @@ def test_restart_mid_way_leaves_no_duplicates_and_a_correct_status(
     wait_for("the ConfigMap", lambda: k8s.get("configmap", "api-healthgate", namespace))
     k8s.apply(objects.pod("before", namespace))
     operator.stop()
+    changed = copy.deepcopy(manifest)
+    changed["spec"]["dependencies"][0]["intervalSeconds"] = 9
     try:
-        # While it is down: a spec change and a pod that the (Ignore) webhook cannot inject.
-        changed = copy.deepcopy(manifest)
-        changed["spec"]["dependencies"][0]["intervalSeconds"] = 9
-        k8s.apply(changed)
+        # While it is down: a pod that the (Ignore) webhook cannot inject, and a spec change
+        # that the HealthGate webhook (Fail) refuses: no gate changes unchecked.
         proc = k8s.apply(objects.pod("during", namespace), check=False)
         assert proc.returncode == 0, (
             "failurePolicy Ignore must admit pods while the operator is down"
         )
+        refused = k8s.apply(changed, check=False)
+        assert refused.returncode != 0
+        assert "validate.healthgate.io" in refused.stderr
     finally:
         operator.start()
+    k8s.apply(changed)
     k8s.apply(objects.pod("after", namespace))
 
     def rendered() -> bool:
@@ -101,6 +110,7 @@ def test_a_second_replica_stands_by(k8s: Kube, operator: Operator, namespace: st
             *OPERATOR_ARGS,
             f"--webhook-url=https://127.0.0.1:{operator.webhook_port}",
         ],
+        admission_values=ADMISSION_VALUES,
     )
     standby.start()
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import functools
 from typing import Any
 
@@ -30,33 +31,33 @@ def create_pod(k8s: Kube, manifest: Json) -> Json:
     return body
 
 
-def test_webhook_configuration(k8s: Kube, operator: Operator) -> None:
-    config = k8s.get("mutatingwebhookconfiguration", "healthgate.io")
-    assert config is not None
-    hook = config["webhooks"][0]
-    assert (
-        hook["clientConfig"]["url"] == f"https://127.0.0.1:{operator.webhook_port}/inject-sidecar"
-    )
+def test_webhook_configurations_are_the_installs_with_the_operators_ca(
+    k8s: Kube, operator: Operator
+) -> None:
+    """Shipped by the install (rendered from the chart), never created by the operator: it
+    only published the CA it serves with, and left everything else as installed."""
+    served = base64.b64encode((operator.workdir / "tls.crt").read_bytes()).decode()
+    mutating = k8s.get("mutatingwebhookconfiguration", "healthgate.io")
+    assert mutating is not None
+    (hook,) = mutating["webhooks"]
+    url = f"https://127.0.0.1:{operator.webhook_port}"
+    assert hook["clientConfig"] == {"url": f"{url}/inject-sidecar", "caBundle": served}
     assert hook["failurePolicy"] == "Ignore"
     excluded = hook["namespaceSelector"]["matchExpressions"][0]["values"]
     assert {"kube-system", OPERATOR_NS} <= set(excluded)
-    # --webhook-owner: owned by deploy/rbac.yaml's ClusterRole, uid and all.
-    role = k8s.get("clusterrole", "healthgate-operator")
-    assert role is not None
-    assert config["metadata"]["ownerReferences"] == [
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRole",
-            "name": "healthgate-operator",
-            "uid": role["metadata"]["uid"],
-        }
-    ]
+    assert "ownerReferences" not in mutating["metadata"]
+    validating = k8s.get("validatingwebhookconfiguration", "healthgate.io")
+    assert validating is not None
+    (gate_hook,) = validating["webhooks"]
+    assert gate_hook["clientConfig"] == {"url": f"{url}/validate-gate", "caBundle": served}
+    assert gate_hook["failurePolicy"] == "Fail"
+    assert [r["resources"] for r in gate_hook["rules"]] == [["healthgates"]]
 
 
-def test_namespace_selector_flag_is_enforced_by_the_api_server(
+def test_namespace_selector_value_is_enforced_by_the_api_server(
     k8s: Kube, operator: Operator, namespace: str
 ) -> None:
-    """--webhook-namespace-selector: a namespace outside it never reaches the webhook."""
+    """The chart's webhook.namespaceSelector: a namespace outside it never reaches the webhook."""
     outside = f"{namespace}-out"
     k8s.apply(
         {
@@ -74,32 +75,6 @@ def test_namespace_selector_flag_is_enforced_by_the_api_server(
         assert len(objects.sidecars(create_pod(k8s, objects.pod("p", namespace)))) == 1
     finally:
         k8s.run("delete", "namespace", outside, "--wait=false", check=False)
-
-
-def test_webhook_configuration_is_garbage_collected_with_its_owner(k8s: Kube) -> None:
-    """What --webhook-owner relies on: a cluster-scoped owner takes the configuration with it.
-
-    A throwaway role and configuration (named apart from the operator's, and matching no
-    namespace), so the session's webhook is untouched.
-    """
-    k8s.apply(
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRole",
-            "metadata": {"name": "healthgate-gc-probe"},
-            "rules": [],
-        }
-    )
-    role = k8s.get("clusterrole", "healthgate-gc-probe")
-    assert role is not None
-    k8s.apply(objects.owned_webhook_probe("healthgate-gc-probe", role))
-    assert k8s.get("mutatingwebhookconfiguration", "healthgate-gc-probe") is not None
-    k8s.run("delete", "clusterrole", "healthgate-gc-probe")
-    wait_for(
-        "the configuration garbage-collected",
-        lambda: k8s.get("mutatingwebhookconfiguration", "healthgate-gc-probe") is None,
-        timeout=60,
-    )
 
 
 def test_selected_pod_gets_a_native_sidecar(k8s: Kube, operator: Operator, namespace: str) -> None:

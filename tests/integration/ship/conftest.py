@@ -82,8 +82,9 @@ def render(
         api_versions: Sequence[str] = (),
         sets: Sequence[str] = (),
         namespace: str = "healthgate-system",
+        release: str = "hg",
     ) -> list[Json]:
-        args: list[str | Path] = ["template", "hg", CHART, "-n", namespace]
+        args: list[str | Path] = ["template", release, CHART, "-n", namespace]
         args += ["--kube-version", KUBE_VERSION]
         if values is not None:
             args += ["-f", values]

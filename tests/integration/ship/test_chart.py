@@ -114,13 +114,12 @@ def test_values_become_operator_flags(render: Render) -> None:
     assert "--sidecar-image=registry.example.com/healthgate/healthgate:0.1.0" in args
 
 
-def test_sidecar_defaults_and_namespace_selector_reach_the_operator(render: Render) -> None:
+def test_sidecar_defaults_reach_the_operator(render: Render) -> None:
     """Values as the operator's real parser reads them from the rendered Deployment."""
     default = config.parse(_args(render()), environ={})
     assert default.sidecar_defaults.port == 8086
     assert default.sidecar_defaults.resources == config.OperatorConfig().sidecar_resources
-    assert default.webhook_namespace_selector == {}
-    assert default.webhook_owner == "hg-healthgate"
+    assert default.webhook_configuration == "healthgate.io"
 
     custom = config.parse(_args(render(CHART / "ci" / "custom-cert-values.yaml")), environ={})
     assert custom.sidecar_defaults.port == 9100
@@ -128,13 +127,57 @@ def test_sidecar_defaults_and_namespace_selector_reach_the_operator(render: Rend
         "requests": {"cpu": "20m", "memory": "96Mi"},
         "limits": {"cpu": "1", "memory": "256Mi"},
     }
-    strict = config.parse(_args(render(CHART / "ci" / "fail-policy-values.yaml")), environ={})
-    assert strict.webhook_namespace_selector == {
-        "matchLabels": {"healthgate.io/inject": "enabled"},
-        "matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["batch"]}],
+
+
+def test_namespace_selector_lands_in_the_shipped_pod_webhook(render: Render) -> None:
+    """Built-in exclusions first, then watchNamespaces, then the user's selector (ANDed)."""
+    (default,) = by_kind(render(), "MutatingWebhookConfiguration")
+    assert default["webhooks"][0]["namespaceSelector"] == {
+        "matchExpressions": [
+            {
+                "key": "kubernetes.io/metadata.name",
+                "operator": "NotIn",
+                "values": ["healthgate-system", "kube-node-lease", "kube-public", "kube-system"],
+            }
+        ]
     }
-    no_rbac = _args(render(sets=["rbac.create=false"]))
-    assert not any(a.startswith("--webhook-owner") for a in no_rbac)
+    (strict,) = by_kind(
+        render(CHART / "ci" / "fail-policy-values.yaml"), "MutatingWebhookConfiguration"
+    )
+    hook = strict["webhooks"][0]
+    assert hook["failurePolicy"] == "Fail"
+    assert hook["namespaceSelector"]["matchLabels"] == {"healthgate.io/inject": "enabled"}
+    assert hook["namespaceSelector"]["matchExpressions"][1:] == [
+        {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["shop", "support"]},
+        {"key": "tier", "operator": "NotIn", "values": ["batch"]},
+    ]
+
+
+def test_webhook_configurations_ship_with_the_chart_without_a_ca(render: Render) -> None:
+    """The operator publishes the caBundle; rendering one would be undone by its patch."""
+    objects = render(sets=["webhook.configurationName=hg.healthgate.io"])
+    for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
+        (hooks,) = by_kind(objects, kind)
+        assert hooks["metadata"]["name"] == "hg.healthgate.io"
+        for hook in hooks["webhooks"]:
+            assert hook["clientConfig"]["service"]["name"] == "hg-healthgate"
+            assert "caBundle" not in hook["clientConfig"]
+    (role,) = [
+        r for r in by_kind(objects, "ClusterRole") if r["metadata"]["name"] == "hg-healthgate"
+    ]
+    hooks_rule = next(
+        r
+        for r in role["rules"]
+        if "resourceNames" in r
+        and "patch" in r["verbs"]
+        and r["apiGroups"] == ["admissionregistration.k8s.io"]
+    )
+    assert hooks_rule["resourceNames"] == ["hg.healthgate.io"]
+    assert not any(
+        "create" in r["verbs"]
+        for r in role["rules"]
+        if r["apiGroups"] == ["admissionregistration.k8s.io"]
+    )
 
 
 def test_the_operator_flags_parse(render: Render) -> None:
@@ -197,6 +240,8 @@ def test_generated_certificate_names_the_service_and_carries_its_ca(render: Rend
         "sidecar.port=80",
         "sidecar.resources.claims=x",
         "webhook.namespaceSelector.matchExpressions[0].operator=Near",
+        "webhook.configurationName=Not_A_Name",
+        "rbac.restartWorkloads=yes",
     ],
 )
 def test_schema_rejects_bad_values(helm: Helm, bad: str) -> None:
@@ -215,28 +260,53 @@ def test_user_secret_source_requires_a_name(helm: Helm) -> None:
 
 
 def test_old_kubernetes_is_refused(helm: Helm) -> None:
-    proc = helm("template", "hg", CHART, "--kube-version", "1.28.0")
+    """1.30 is the first with ValidatingAdmissionPolicy GA (the chart ships policies)."""
+    proc = helm("template", "hg", CHART, "--kube-version", "1.29.9")
     assert proc.returncode != 0
     assert "kubeVersion" in proc.stderr
 
 
+def _deploy(name: str) -> list[Json]:
+    return [d for d in yaml.safe_load_all((DEPLOY / name).read_text()) if d]
+
+
 def test_chart_rbac_equals_deploy_rbac(render: Render) -> None:
     (chart_role,) = by_kind(render(), "ClusterRole")
-    deploy = [d for d in yaml.safe_load_all((DEPLOY / "rbac.yaml").read_text()) if d]
-    (deploy_role,) = by_kind(deploy, "ClusterRole")
-    assert own_name_as_placeholder(chart_role) == own_name_as_placeholder(deploy_role)
+    (deploy_role,) = by_kind(_deploy("rbac.yaml"), "ClusterRole")
+    assert chart_role["rules"] == deploy_role["rules"]
 
 
-def own_name_as_placeholder(role: Json) -> list[Json]:
-    """The rules, with the one naming the role itself (--webhook-owner) made name-independent."""
-    rules = []
-    for rule in role["rules"]:
-        if rule["resources"] == ["clusterroles"]:
-            assert rule["resourceNames"] == [role["metadata"]["name"]], "get on itself only"
-            rules.append({**rule, "resourceNames": ["<self>"]})
-        else:
-            rules.append(rule)
-    return rules
+def test_workload_rbac_only_when_the_installer_enables_it(render: Render) -> None:
+    """restartOnChange's patch on workloads: off by default in the chart and in deploy/."""
+    for role in by_kind(render(), "ClusterRole") + by_kind(_deploy("rbac.yaml"), "ClusterRole"):
+        assert not any({"deployments", "statefulsets"} & set(r["resources"]) for r in role["rules"])
+    enabled = render(sets=["rbac.restartWorkloads=true"], release="healthgate-operator")
+    roles = {r["metadata"]["name"]: r for r in by_kind(enabled, "ClusterRole")}
+    restart = roles["healthgate-operator-restart-workloads"]
+    (deploy_restart,) = by_kind(_deploy("restart-workloads/rbac.yaml"), "ClusterRole")
+    assert restart["rules"] == deploy_restart["rules"]
+    (binding,) = [
+        b
+        for b in by_kind(enabled, "ClusterRoleBinding")
+        if b["metadata"]["name"] == restart["metadata"]["name"]
+    ]
+    (deploy_binding,) = by_kind(_deploy("restart-workloads/rbac.yaml"), "ClusterRoleBinding")
+    assert binding["subjects"] == deploy_binding["subjects"]
+
+
+@pytest.mark.parametrize("deploy_file", ["admission.yaml", "admission-policies.yaml"])
+def test_chart_admission_equals_deploy_admission(render: Render, deploy_file: str) -> None:
+    """deploy/ holds the chart's rendering for release healthgate-operator, minus Helm's labels."""
+    chart = [o for o in render(release="healthgate-operator") if o["kind"] in _KINDS[deploy_file]]
+    for obj in chart:
+        del obj["metadata"]["labels"]
+    assert chart == _deploy(deploy_file)
+
+
+_KINDS = {
+    "admission.yaml": {"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"},
+    "admission-policies.yaml": {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"},
+}
 
 
 def test_promtool_checks_the_alert_rules(render: Render, promtool: Path, tmp_path: Path) -> None:
@@ -271,3 +341,24 @@ def test_promtool_rejects_a_broken_rule(promtool: Path, tmp_path: Path) -> None:
         [str(promtool), "check", "rules", str(path)], capture_output=True, text=True, check=False
     )
     assert proc.returncode != 0
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "sidecar.allowedImages[0]=a\\,b",
+    ],
+)
+def test_schema_rejects_bad_image_values(helm: Helm, bad: str) -> None:
+    proc = helm("template", "hg", CHART, "--kube-version", KUBE_VERSION, "--set", bad)
+    assert proc.returncode != 0
+    assert "schema" in proc.stderr.lower(), proc.stderr
+
+
+def test_allowed_sidecar_images_reach_the_operator(render: Render) -> None:
+    assert config.parse(_args(render()), environ={}).allowed_images == (
+        "ghcr.io/healthgate/healthgate:0.1.0",
+    )
+    sets = ["sidecar.allowedImages={registry.example.com/healthgate/*,ghcr.io/healthgate/*}"]
+    parsed = config.parse(_args(render(sets=sets)), environ={})
+    assert parsed.allowed_images == ("registry.example.com/healthgate/*", "ghcr.io/healthgate/*")

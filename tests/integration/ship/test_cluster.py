@@ -18,8 +18,6 @@ import yaml
 
 from healthgate_operator import config
 from tests.env import kube
-from tests.env.common import wait_for
-from tests.integration.operator import objects
 from tests.integration.ship.conftest import (
     CHART,
     CI_VALUES,
@@ -36,6 +34,7 @@ from tests.integration.ship.conftest import (
 pytestmark = pytest.mark.integration
 Render = Callable[..., list[Json]]
 EXAMPLES = sorted(p for p in (ROOT / "examples").iterdir() if p.is_dir())
+POLICIES = ("configmaps", "workloads", "webhooks")
 
 
 def _fresh_namespace(cluster: kube.KubeCluster, labels: dict[str, str] | None = None) -> str:
@@ -152,22 +151,27 @@ def test_helm_install_serves_the_crd(
     # A node selector no node has: the operator pods stay Pending, so this install cannot start
     # a second operator next to the ones other tests run.
     release = f"hg-{namespace[-8:]}"
+    hooks = f"{release}.healthgate.io"  # apart from the session operator's healthgate.io
     helm(
         "install", release, str(CHART), "-n", namespace,
         "--set", "nodeSelector.healthgate\\.io/ship-test=never",
+        "--set", f"webhook.configurationName={hooks}",
     )  # fmt: skip
+    shipped = [
+        ("mutatingwebhookconfiguration", hooks),
+        ("validatingwebhookconfiguration", hooks),
+        *(("validatingadmissionpolicy", f"{release}-healthgate-{p}") for p in POLICIES),
+        *(("validatingadmissionpolicybinding", f"{release}-healthgate-{p}") for p in POLICIES),
+    ]
     try:
         status = json.loads(helm("status", release, "-n", namespace, "-o", "json"))
         assert status["info"]["status"] == "deployed"
-        assert f"owned by the ClusterRole {release}-healthgate" in status["info"]["notes"]
-        role = cluster.kubectl("get", "clusterrole", f"{release}-healthgate", "-o", "json")
-        owner_rule = {  # what --webhook-owner needs: read this very role, nothing more
-            "apiGroups": ["rbac.authorization.k8s.io"],
-            "resources": ["clusterroles"],
-            "resourceNames": [f"{release}-healthgate"],
-            "verbs": ["get"],
-        }
-        assert owner_rule in json.loads(role.stdout)["rules"]
+        assert (
+            f'ValidatingWebhookConfiguration "{hooks}" (failurePolicy Fail)'
+            in (status["info"]["notes"])
+        )
+        for kind, name in shipped:
+            assert cluster.kubectl("get", kind, name, check=False).returncode == 0, (kind, name)
         crd = json.loads(
             cluster.kubectl("get", "crd", "healthgates.healthgate.io", "-o", "json").stdout
         )
@@ -180,22 +184,9 @@ def test_helm_install_serves_the_crd(
             "get", "deployment", f"{release}-healthgate", "-n", namespace, "-o", "json"
         )
         assert json.loads(deployment.stdout)["spec"]["replicas"] == 2
-
-        # What the release's operator applies at start-up (pods stay Pending here, so built as
-        # it builds it, owner and all), under a name of its own: helm uninstall must take it.
-        probe = objects.owned_webhook_probe(f"{release}-uninstall-probe", json.loads(role.stdout))
-        cluster.kubectl("apply", "-f", "-", input=json.dumps(probe))
         helm("uninstall", release, "-n", namespace)
-        wait_for(
-            "the webhook configuration garbage-collected with the release",
-            lambda: (
-                cluster.kubectl(
-                    "get", "mutatingwebhookconfiguration", f"{release}-uninstall-probe", check=False
-                ).returncode
-                != 0
-            ),
-            timeout=60,
-        )
+        for kind, name in shipped:  # uninstall takes what the install shipped
+            assert cluster.kubectl("get", kind, name, check=False).returncode != 0, (kind, name)
     finally:
         run([cluster.bins.helm, "uninstall", release, "-n", namespace, "--ignore-not-found"],
             home=tmp_path, kubeconfig=cluster.kubeconfig)  # fmt: skip

@@ -95,36 +95,37 @@ def test_every_flag_has_help_text() -> None:
     assert "never blocks pod" in parser.format_help()
 
 
-def test_sidecar_defaults_and_webhook_selector_flags() -> None:
+def test_sidecar_defaults_and_webhook_configuration_flags() -> None:
     c = config.parse(
         [
             "--sidecar-port=9100",
             '--sidecar-resources={"requests": {"cpu": 0.05, "memory": "64Mi"}}',
-            '--webhook-namespace-selector={"matchLabels": {"team": "ai"}}',
-            "--webhook-owner=healthgate",
+            "--webhook-configuration=hg.healthgate.io",
         ],
         {},
     )
     assert c.sidecar_defaults.port == 9100
     assert c.sidecar_defaults.resources == {"requests": {"cpu": "0.05", "memory": "64Mi"}}
-    assert c.webhook_namespace_selector == {"matchLabels": {"team": "ai"}}
-    assert c.webhook_owner == "healthgate"
+    assert c.webhook_configuration == "hg.healthgate.io"
+    assert config.parse([], {}).webhook_configuration == "healthgate.io"
     env = {
         "HEALTHGATE_SIDECAR_PORT": "9200",
         "HEALTHGATE_SIDECAR_RESOURCES": '{"limits": {"memory": "1Gi"}}',
-        "HEALTHGATE_WEBHOOK_NAMESPACE_SELECTOR": '{"matchExpressions": '
-        '[{"key": "tier", "operator": "Exists"}]}',
     }
     c = config.parse([], env)
     assert c.sidecar_port == 9200
     assert c.sidecar_resources == {"limits": {"memory": "1Gi"}}
-    assert c.webhook_namespace_selector == {
-        "matchExpressions": [{"key": "tier", "operator": "Exists"}]
-    }
     assert config.parse([], {}).sidecar_resources == {
         "requests": {"cpu": "10m", "memory": "64Mi"},
         "limits": {"memory": "160Mi"},
     }
+
+
+def test_flags_of_the_self_applied_webhook_configuration_are_gone() -> None:
+    """The install ships the webhook configurations now; these flags would be silently unused."""
+    for gone in ("--webhook-owner=x", "--webhook-timeout=5", "--webhook-namespace-selector={}"):
+        with pytest.raises(SystemExit):
+            config.parse([gone], {})
 
 
 @pytest.mark.parametrize(
@@ -139,14 +140,6 @@ def test_sidecar_defaults_and_webhook_selector_flags() -> None:
             "requests.memory (1Gi) exceeds limits.memory (1Mi)",
         ),
         (['--sidecar-resources={"claims": []}'], "claims: Extra inputs are not permitted"),
-        (
-            ['--webhook-namespace-selector={"matchExpressions": [{"key": "a", "operator": "In"}]}'],
-            "matchExpressions.0: operator In needs values",
-        ),
-        (
-            ['--webhook-namespace-selector={"matchLabels": {"a": 1}}'],
-            "matchLabels.a: Input should be a valid string",
-        ),
     ],
 )
 def test_invalid_json_flags_name_the_flag_and_field(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from healthgate_operator.builders import config, manifests
 from tests.unit.operator.conftest import SPEC, make_gate
 
@@ -45,72 +47,17 @@ def test_conflicts_report_shared_pods_and_winner() -> None:
     assert found == [{"gate": "alpha", "pods": 2, "winner": "alpha"}]
 
 
-def test_webhook_configuration() -> None:
-    body = manifests.build_webhook_configuration(
-        url="https://127.0.0.1:9443/",
-        ca_bundle="Q0E=",
-        failure_policy="Ignore",
-        skip_namespaces=["healthgate-system"],
-        only_namespaces=["team-a"],
-        timeout_seconds=5,
-    )
-    hook = body["webhooks"][0]
-    assert body["metadata"]["name"] == "healthgate.io"
-    assert hook["clientConfig"] == {
-        "url": "https://127.0.0.1:9443/inject-sidecar",
-        "caBundle": "Q0E=",
+def test_ca_bundle_patch_sets_only_missing_or_stale_bundles() -> None:
+    config: dict[str, Any] = {
+        "webhooks": [
+            {"name": "inject.healthgate.io", "clientConfig": {"service": {"name": "hg"}}},
+            {"name": "other.healthgate.io", "clientConfig": {"caBundle": "Q0E="}},
+        ]
     }
-    assert hook["failurePolicy"] == "Ignore"
-    assert hook["sideEffects"] == "None"
-    assert hook["timeoutSeconds"] == 5
-    assert hook["rules"][0]["operations"] == ["CREATE"]
-    assert hook["rules"][0]["resources"] == ["pods"]
-    expressions = hook["namespaceSelector"]["matchExpressions"]
-    assert expressions[0]["operator"] == "NotIn"
-    assert set(expressions[0]["values"]) == {
-        "healthgate-system",
-        "kube-system",
-        "kube-public",
-        "kube-node-lease",
-    }
-    assert expressions[1] == {
-        "key": "kubernetes.io/metadata.name",
-        "operator": "In",
-        "values": ["team-a"],
-    }
-    assert "ownerReferences" not in body["metadata"]
-
-
-def test_user_namespace_selector_only_narrows() -> None:
-    """--webhook-namespace-selector is ANDed after the exclusions: kube-system stays out."""
-    extra = {
-        "matchLabels": {"healthgate.io/inject": "enabled"},
-        "matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["batch"]}],
-    }
-    selector = manifests.namespace_selector(["ops"], [], extra)
-    assert selector["matchLabels"] == {"healthgate.io/inject": "enabled"}
-    first, second = selector["matchExpressions"]
-    assert first["operator"] == "NotIn"
-    assert {"kube-system", "ops"} <= set(first["values"])
-    assert second == {"key": "tier", "operator": "NotIn", "values": ["batch"]}
-    assert "matchLabels" not in manifests.namespace_selector([], [], {})
-
-
-def test_webhook_configuration_owned_by_the_install_cluster_role() -> None:
-    role = {"metadata": {"name": "healthgate", "uid": "1234-abcd"}}
-    body = manifests.build_webhook_configuration(
-        url="https://hg.ops.svc:443",
-        ca_bundle=None,
-        failure_policy="Fail",
-        skip_namespaces=[],
-        owner=manifests.cluster_role_owner(role),
-    )
-    assert body["metadata"]["ownerReferences"] == [
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRole",
-            "name": "healthgate",
-            "uid": "1234-abcd",
-        }
+    assert manifests.ca_bundle_patch(config, "Q0E=") == [
+        {"op": "test", "path": "/webhooks/0/name", "value": "inject.healthgate.io"},
+        {"op": "add", "path": "/webhooks/0/clientConfig/caBundle", "value": "Q0E="},
     ]
-    assert "caBundle" not in body["webhooks"][0]["clientConfig"]
+    config["webhooks"][0]["clientConfig"]["caBundle"] = "Q0E="
+    assert manifests.ca_bundle_patch(config, "Q0E=") == []
+    assert manifests.ca_bundle_patch({"webhooks": []}, "Q0E=") == []

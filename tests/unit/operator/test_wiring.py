@@ -42,6 +42,10 @@ def test_register_wires_every_handler() -> None:
     registry = kopf.OperatorRegistry()
     main.register(registry, config.parse([], {}))
     webhooks = list(registry._webhooks.get_all_handlers())
-    assert [h.id for h in webhooks] == ["inject-sidecar"]
+    assert [h.id for h in webhooks] == ["inject-sidecar", "validate-gate"]
     assert list(webhooks[0].operations or []) == ["CREATE"]
+    # The paths the shipped webhook configurations call (chart: templates/admission.yaml).
+    assert list(webhooks[1].operations or []) == ["CREATE", "UPDATE"]
+    assert webhooks[1].selector is not None
+    assert webhooks[1].selector.group == "healthgate.io"
     assert len(registry._spawning.get_all_handlers()) == 1  # the status timer

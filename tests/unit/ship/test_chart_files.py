@@ -39,7 +39,7 @@ def documented() -> set[str]:
 def test_chart_metadata() -> None:
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
     assert chart["apiVersion"] == "v2"
-    assert chart["kubeVersion"] == ">=1.29.0-0"
+    assert chart["kubeVersion"] == ">=1.30.0-0"  # ValidatingAdmissionPolicy GA
     assert chart["appVersion"] == "0.1.0"
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert f'version = "{chart["appVersion"]}"' in pyproject
@@ -91,3 +91,25 @@ def test_notes_and_helm_test_exist() -> None:
     tests = list((CHART / "templates" / "tests").glob("*.yaml"))
     assert tests
     assert all("helm.sh/hook: test" in t.read_text() for t in tests)
+
+
+def test_admission_templates_use_the_operators_names() -> None:
+    """The policies and webhooks are YAML, the operator is Python: the names must agree."""
+    from healthgate_operator import constants  # noqa: PLC0415 (only this test needs it)
+
+    policies = (CHART / "templates" / "admission-policies.yaml").read_text()
+    restart = f"'{constants.ANNOTATION_RESTARTED_AT}', '{constants.ANNOTATION_RESTARTED_FOR}'"
+    assert restart in policies
+    label = f"[?'{constants.LABEL_MANAGED_BY}'].orValue('')\n        == '{constants.MANAGER}'"
+    assert policies.count(label) == 2
+    suffix = constants.configmap_name("")
+    assert f"endsWith('{suffix}')" in policies
+    assert f"r.name + '{suffix}'" in policies
+    assert f"r.apiVersion.startsWith('{constants.GROUP}/') && r.kind == '{constants.KIND}'" in (
+        policies
+    )
+    hooks = (CHART / "templates" / "admission.yaml").read_text()
+    assert f'"path" "{constants.WEBHOOK_HANDLER_ID}"' in hooks
+    assert f'"path" "{constants.VALIDATE_HANDLER_ID}"' in hooks
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert values["webhook"]["configurationName"] == constants.WEBHOOK_CONFIGURATION

@@ -11,7 +11,7 @@ def test_committed_readme_is_fresh() -> None:
 
 def test_every_param_appears_with_its_default() -> None:
     text = chart_readme.README.read_text()
-    assert "| `webhook.failurePolicy` | Ignore (a broken operator" in text
+    assert "| `webhook.failurePolicy` | Pod webhook: Ignore (a broken operator" in text
     assert "| `replicaCount` |" in text
     assert "`2` |" in text
 
