@@ -343,13 +343,39 @@ def test_promtool_rejects_a_broken_rule(promtool: Path, tmp_path: Path) -> None:
     assert proc.returncode != 0
 
 
+def test_network_policy_is_optional_and_allows_only_what_the_operator_needs(
+    render: Render,
+) -> None:
+    assert by_kind(render(), "NetworkPolicy") == []
+    (policy,) = by_kind(render(CHART / "ci" / "network-policy-values.yaml"), "NetworkPolicy")
+    spec = policy["spec"]
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    assert spec["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "operator"
+    ingress_ports = [[p["port"] for p in rule["ports"]] for rule in spec["ingress"]]
+    assert ingress_ports == [[9443], [8080]]
+    assert spec["ingress"][1]["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    ]
+    api, dns, sidecars = spec["egress"]
+    assert api == {
+        "ports": [{"port": 443, "protocol": "TCP"}],
+        "to": [{"ipBlock": {"cidr": "10.0.0.1/32"}}],
+    }
+    assert {p["port"] for p in dns["ports"]} == {53}
+    assert [p["port"] for p in sidecars["ports"]] == [8086, 9100]
+
+
 @pytest.mark.parametrize(
     "bad",
     [
+        "networkPolicy.enabled=maybe",
+        "networkPolicy.apiServerPorts[0]=0",
+        "networkPolicy.apiServerCidrs[0]=kubernetes",
+        "networkPolicy.extraSidecarPorts[0]=70000",
         "sidecar.allowedImages[0]=a\\,b",
     ],
 )
-def test_schema_rejects_bad_image_values(helm: Helm, bad: str) -> None:
+def test_schema_rejects_bad_network_policy_and_image_values(helm: Helm, bad: str) -> None:
     proc = helm("template", "hg", CHART, "--kube-version", KUBE_VERSION, "--set", bad)
     assert proc.returncode != 0
     assert "schema" in proc.stderr.lower(), proc.stderr
