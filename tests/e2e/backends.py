@@ -365,23 +365,24 @@ class KindBackend(E2EBackend):
                 f"(helm upgrade --install healthgate charts/healthgate, as hack/kind-e2e.sh "
                 f"does):\n{established.stderr}"
             )
-        name, managed_by = constants.WEBHOOK_CONFIGURATION, constants.LABEL_MANAGED_BY
+        name = constants.WEBHOOK_CONFIGURATION
 
         def webhook_applied() -> bool:
+            """The chart ships the configuration; the running operator publishes its CA."""
             found = self.kubectl(
                 "get", "mutatingwebhookconfiguration", name, "-o", "json", check=False
             )
             if found.returncode != 0:
                 return False
-            labels = json.loads(found.stdout)["metadata"].get("labels") or {}
-            return bool(labels.get(managed_by) == constants.MANAGER)
+            hooks = json.loads(found.stdout).get("webhooks") or []
+            return bool(hooks) and all(h["clientConfig"].get("caBundle") for h in hooks)
 
         try:
             common.wait_for("the webhook configuration", webhook_applied, timeout=60)
         except AssertionError:
             self._fail(
-                f"no MutatingWebhookConfiguration {name} with {managed_by}={constants.MANAGER}: "
-                "the chart-installed operator applies it once it runs; check "
+                f"no MutatingWebhookConfiguration {name} with a caBundle: "
+                "the chart-installed operator publishes its CA once it runs; check "
                 "`kubectl -n healthgate-system get pods` and their logs"
             )
         yield
