@@ -2,6 +2,8 @@
 
 Counters and the histogram are updated as checks finish; gauges of current state are computed
 at scrape time from the engine's memory, so a removed dependency's series vanish with it.
+:meth:`Metrics.expose` renders in a worker thread (see :mod:`bodies`): the state gauges then
+read a snapshot taken on the loop, never the engine's live dictionaries.
 Label values come only from the config (names, types) and bounded sets (statuses, reasons).
 """
 
@@ -11,7 +13,7 @@ import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, exposition
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -34,12 +36,13 @@ class Snapshot:
 class _StateCollector(Collector):
     def __init__(self, snapshot: Callable[[], Snapshot]) -> None:
         self._snapshot = snapshot
+        self.pinned: Snapshot | None = None  # set while a worker renders
 
     def describe(self) -> Iterator[Metric]:
         yield from self._families()
 
     def collect(self) -> Iterator[Metric]:
-        snap = self._snapshot()
+        snap = self.pinned or self._snapshot()
         up, status, failures = self._families()
         for comp in snap.components:
             critical = "true" if comp.critical else "false"
@@ -82,7 +85,7 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry, snapshot: Callable[[], Snapshot]) -> None:
         self.checks = Counter(
             "healthgate_dependency_checks",
-            "Checks run, by result (success, failure) and reason.",
+            "Checks run, by result (success, failure, skipped) and reason.",
             ["dependency", "result", "reason"],
             registry=registry,
         )
@@ -105,7 +108,25 @@ class Metrics:
         )
         info = Gauge("healthgate_build_info", "Sidecar version.", ["version"], registry=registry)
         info.labels(__version__).set(1)
-        registry.register(_StateCollector(snapshot))
+        self.loop_lag = Gauge(
+            "healthgate_event_loop_lag_seconds",
+            "How late the sidecar's event loop ran a timer (recent maximum): above ~0.1 s the "
+            "sidecar itself is starved of CPU, and checks that time out are skipped as overloaded.",
+            registry=registry,
+        )
+        self._registry = registry
+        self.changes = 0  # added to the engine's version to key cached expositions
+        self._state = _StateCollector(snapshot)
+        registry.register(self._state)
+
+    def expose(self, snapshot: Snapshot, accept: str) -> tuple[bytes, str]:
+        """(body, content type) of a scrape; safe in a worker thread, one render at a time."""
+        encoder, content_type = exposition.choose_encoder(accept)
+        self._state.pinned = snapshot
+        try:
+            return encoder(self._registry), content_type
+        finally:
+            self._state.pinned = None
 
     def add(self, name: str) -> None:
         # Present from the start, so that rate() sees the first increment.
@@ -117,9 +138,12 @@ class Metrics:
         self.checks.labels(name, outcome, result.reason).inc()
         self.duration.labels(name).observe(result.duration)
 
+    def skipped(self, name: str) -> None:
+        self.checks.labels(name, "skipped", "overloaded").inc()
+
     def forget(self, name: str) -> None:
         """Drop a removed dependency's series (a changed one starts counting afresh)."""
-        for outcome in ("success", "failure"):
+        for outcome in ("success", "failure", "skipped"):
             for reason in REASONS:
                 with contextlib.suppress(KeyError):
                     self.checks.remove(name, outcome, reason)
@@ -127,6 +151,7 @@ class Metrics:
             self.duration.remove(name)
 
     def reloaded(self, *, ok: bool, at: float) -> None:
+        self.changes += 1  # not a check result, so the engine's version does not move
         self.reload_ok.set(int(ok))
         if ok:
             self.reload_time.set(at)
