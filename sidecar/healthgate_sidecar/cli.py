@@ -3,6 +3,9 @@ the config contract's JSON schema.
 
 Exit codes: 0 ready (or clean shutdown), 1 not ready, 2 invalid config or usage. An invalid
 config prints one ``path: problem`` line per problem and never a traceback.
+
+Signals of ``serve``: SIGTERM and SIGINT drain (readiness false for ``drainSeconds``, a second
+signal cuts it short), SIGHUP reloads the config file now (as Prometheus does).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from prometheus_client import REGISTRY
 
 from healthgate_sidecar import __version__, contract, engine, logs, redact, render
 from healthgate_sidecar.contract import ConfigError, SidecarConfig
-from healthgate_sidecar.server import ENGINE, create_app
+from healthgate_sidecar.server import ENGINE, RELOADER, create_app
 
 DEFAULT_PORT = 8086
 EXIT_READY, EXIT_NOT_READY, EXIT_INVALID = 0, 1, 2
@@ -69,7 +72,7 @@ def _check(config: SidecarConfig, *, as_json: bool) -> int:
     comps = eng.components()
     if as_json:
         body = render.health(comps, eng.overall, ready=eng.ready, full=True)
-        print(redact.scrub(json.dumps(body, indent=2)))
+        print(json.dumps(redact.scrub_data(body), indent=2))  # values scrubbed: still JSON
     else:
         print(redact.scrub(render.table(comps)))
         print(f"\noverall: {eng.overall.status}, {'ready' if eng.ready else 'NOT ready'}")
@@ -87,6 +90,7 @@ async def _serve(config: SidecarConfig, path: Path, host: str, port: int) -> int
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, app[RELOADER].request)
     await stop.wait()
     eng = app[ENGINE]
     eng.begin_drain()  # readiness false at once, so the Service stops sending traffic
