@@ -141,7 +141,17 @@ class SidecarConfig(Model):
     auth_token_file: str | None = Field(
         None,
         min_length=1,
-        description="File holding a bearer token; without it /health shows statuses only.",
+        description="File holding a bearer token. When set, /health and /health/{name} show "
+        "details (messages, latencies, targets) only to requests bearing it, statuses to "
+        "everyone else; when unset, every client gets full details (secrets are always "
+        "redacted).",
+    )
+    secrets_as: Literal["file", "env"] = Field(
+        "file",
+        description="How the operator hands the sidecar the values of secretKeyRef fields: "
+        "file (a projected Secret volume, which the kubelet updates in running pods and the "
+        "sidecar re-reads, so a rotated Secret needs no restart) or env (environment "
+        "variables, fixed until the pod restarts). The sidecar itself reads either.",
     )
     log_format: Literal["text", "json"] = Field("text", description="Log line format.")
     log_level: Literal["debug", "info", "warning", "error"] = Field(
