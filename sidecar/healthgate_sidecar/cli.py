@@ -22,7 +22,7 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import REGISTRY
 
-from healthgate_sidecar import __version__, contract, engine, logs, redact, render
+from healthgate_sidecar import __version__, connections, contract, engine, logs, redact, render
 from healthgate_sidecar.contract import ConfigError, SidecarConfig
 from healthgate_sidecar.server import ENGINE, RELOADER, create_app
 
@@ -81,11 +81,22 @@ def _check(config: SidecarConfig, *, as_json: bool) -> int:
 
 async def _serve(config: SidecarConfig, path: Path, host: str, port: int) -> int:
     app = create_app(config, registry=REGISTRY, config_path=path)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(
+        app, access_log=None, handle_signals=False, keepalive_timeout=connections.IDLE_SECONDS
+    )
     await runner.setup()
-    site = web.TCPSite(runner, host, port, backlog=1024)
+    limit = connections.cap()
+    assert runner.server is not None  # set by setup()
+    connections.guard(runner.server, limit=limit)
+    site = web.TCPSite(runner, host, port, backlog=connections.BACKLOG)
     await site.start()
-    logs.event("listening", host=host, port=port, dependencies=len(config.dependencies))
+    deps = len(config.dependencies)
+    logs.event("listening", host=host, port=port, dependencies=deps, maxConnections=limit)
+    return await _run(app, runner, config)
+
+
+async def _run(app: web.Application, runner: web.AppRunner, config: SidecarConfig) -> int:
+    """Serve until SIGTERM/SIGINT, then drain; SIGHUP reloads."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
