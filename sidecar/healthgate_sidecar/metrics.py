@@ -4,11 +4,18 @@ Counters and the histogram are updated as checks finish; gauges of current state
 at scrape time from the engine's memory, so a removed dependency's series vanish with it.
 :meth:`Metrics.expose` renders in a worker thread (see :mod:`bodies`): the state gauges then
 read a snapshot taken on the loop, never the engine's live dictionaries.
+
+The loop never takes a prometheus_client lock: a check's outcome is appended to a queue (an
+atomic ``deque.append``) and applied to the counters by whoever collects next, first thing in
+the collection. Otherwise every ``inc()`` on the loop would wait for the render thread to hand
+back the GIL while it holds the metric's lock, and 300 checks a second stall the loop for most
+of each second.
 Label values come only from the config (names, types) and bounded sets (statuses, reasons).
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -79,10 +86,31 @@ class _StateCollector(Collector):
         )
 
 
+class _Pending(Collector):
+    """Registered first: applies the queued updates before the counters are collected."""
+
+    def __init__(self) -> None:
+        self.queue: collections.deque[Callable[[], None]] = collections.deque()
+
+    def collect(self) -> Iterator[Metric]:
+        self.apply()
+        return iter(())
+
+    def apply(self) -> None:
+        while True:
+            try:
+                update = self.queue.popleft()
+            except IndexError:
+                return
+            update()
+
+
 class Metrics:
     """The sidecar's collectors, registered on ``registry``."""
 
     def __init__(self, registry: CollectorRegistry, snapshot: Callable[[], Snapshot]) -> None:
+        self._pending = _Pending()
+        registry.register(self._pending)  # before the counters: the registry keeps this order
         self.checks = Counter(
             "healthgate_dependency_checks",
             "Checks run, by result (success, failure, skipped) and reason.",
@@ -129,19 +157,28 @@ class Metrics:
             self._state.pinned = None
 
     def add(self, name: str) -> None:
+        self._pending.queue.append(lambda: self._add(name))
+
+    def observe(self, name: str, result: Result) -> None:
+        self._pending.queue.append(lambda: self._observe(name, result))
+
+    def skipped(self, name: str) -> None:
+        self._pending.queue.append(lambda: self.checks.labels(name, "skipped", "overloaded").inc())
+
+    def forget(self, name: str) -> None:
+        self._pending.queue.append(lambda: self._forget(name))
+
+    def _add(self, name: str) -> None:
         # Present from the start, so that rate() sees the first increment.
         self.checks.labels(name, "success", "ok")
         self.duration.labels(name)
 
-    def observe(self, name: str, result: Result) -> None:
+    def _observe(self, name: str, result: Result) -> None:
         outcome = "success" if result.ok else "failure"
         self.checks.labels(name, outcome, result.reason).inc()
         self.duration.labels(name).observe(result.duration)
 
-    def skipped(self, name: str) -> None:
-        self.checks.labels(name, "skipped", "overloaded").inc()
-
-    def forget(self, name: str) -> None:
+    def _forget(self, name: str) -> None:
         """Drop a removed dependency's series (a changed one starts counting afresh)."""
         for outcome in ("success", "failure", "skipped"):
             for reason in REASONS:
