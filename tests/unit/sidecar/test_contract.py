@@ -210,3 +210,14 @@ def test_secret_fields_follow_the_naming_rule() -> None:
         for secret in secrets:
             assert f"{secret}FromEnv" in props, (model, secret)
             assert f"{secret}File" in props, (model, secret)
+
+
+def test_auth_token_file_description_says_what_happens_without_it() -> None:
+    # It used to claim the opposite ("without it /health shows statuses only").
+    text = contract.json_schema()["properties"]["authTokenFile"]["description"]
+    assert "statuses only" not in text
+    assert "when unset, every client gets full details" in text
+
+
+def test_secrets_as_defaults_to_files() -> None:
+    assert contract.parse_config({"dependencies": []}).secrets_as == "file"
