@@ -3,6 +3,9 @@ the config contract's JSON schema.
 
 Exit codes: 0 ready (or clean shutdown), 1 not ready, 2 invalid config or usage. An invalid
 config prints one ``path: problem`` line per problem and never a traceback.
+
+Signals of ``serve``: SIGTERM and SIGINT drain (readiness false for ``drainSeconds``, a second
+signal cuts it short), SIGHUP reloads the config file now (as Prometheus does).
 """
 
 from __future__ import annotations
@@ -19,9 +22,9 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import REGISTRY
 
-from healthgate_sidecar import __version__, contract, engine, logs, redact, render
+from healthgate_sidecar import __version__, connections, contract, engine, logs, redact, render
 from healthgate_sidecar.contract import ConfigError, SidecarConfig
-from healthgate_sidecar.server import ENGINE, create_app
+from healthgate_sidecar.server import ENGINE, RELOADER, create_app
 
 DEFAULT_PORT = 8086
 EXIT_READY, EXIT_NOT_READY, EXIT_INVALID = 0, 1, 2
@@ -69,7 +72,7 @@ def _check(config: SidecarConfig, *, as_json: bool) -> int:
     comps = eng.components()
     if as_json:
         body = render.health(comps, eng.overall, ready=eng.ready, full=True)
-        print(redact.scrub(json.dumps(body, indent=2)))
+        print(json.dumps(redact.scrub_data(body), indent=2))  # values scrubbed: still JSON
     else:
         print(redact.scrub(render.table(comps)))
         print(f"\noverall: {eng.overall.status}, {'ready' if eng.ready else 'NOT ready'}")
@@ -78,15 +81,27 @@ def _check(config: SidecarConfig, *, as_json: bool) -> int:
 
 async def _serve(config: SidecarConfig, path: Path, host: str, port: int) -> int:
     app = create_app(config, registry=REGISTRY, config_path=path)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(
+        app, access_log=None, handle_signals=False, keepalive_timeout=connections.IDLE_SECONDS
+    )
     await runner.setup()
-    site = web.TCPSite(runner, host, port, backlog=1024)
+    limit = connections.cap()
+    assert runner.server is not None  # set by setup()
+    connections.guard(runner.server, limit=limit)
+    site = web.TCPSite(runner, host, port, backlog=connections.BACKLOG)
     await site.start()
-    logs.event("listening", host=host, port=port, dependencies=len(config.dependencies))
+    deps = len(config.dependencies)
+    logs.event("listening", host=host, port=port, dependencies=deps, maxConnections=limit)
+    return await _run(app, runner, config)
+
+
+async def _run(app: web.Application, runner: web.AppRunner, config: SidecarConfig) -> int:
+    """Serve until SIGTERM/SIGINT, then drain; SIGHUP reloads."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, app[RELOADER].request)
     await stop.wait()
     eng = app[ENGINE]
     eng.begin_drain()  # readiness false at once, so the Service stops sending traffic

@@ -4,6 +4,11 @@ Checks only raise or return details; the engine owns everything around them: whe
 (interval with jitter), how long they may take (``asyncio.timeout``), what a failure means
 (thresholds, in :mod:`state`), what the world sees (scrubbed, truncated messages) and whether
 the sidecar itself is alive (no check stuck past its deadline, no scheduler task dead).
+
+Two things are not the dependency's fault and never fail it: a starved sidecar (a check that
+timed out while the event loop lost a good part of its timeout, see :mod:`lag`, is skipped as
+``overloaded``; while starved, checks queue for a few slots and run late), and a rotated secret
+(a check's client is rebuilt when one of its files changes, and after an ``auth`` failure).
 """
 
 from __future__ import annotations
@@ -15,14 +20,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from healthgate_sidecar import checks, logs, redact, state
-from healthgate_sidecar.checks.base import CheckFailure, Prober
+from healthgate_sidecar import checks, files, logs, redact, state
+from healthgate_sidecar.checks.base import CheckFailure, Prober, file_sources
 from healthgate_sidecar.contract import Dependency, SidecarConfig
+from healthgate_sidecar.lag import LagMonitor
 from healthgate_sidecar.metrics import Metrics, Snapshot
 
 MESSAGE_LIMIT = 256
 # A check that ignores cancellation for this long past its timeout counts as stuck (-> /livez).
 STUCK_GRACE_SECONDS = 1.0
+# A timeout is not trusted when the loop ran late for this share of the check's timeout.
+STARVED_SHARE = 0.25
+SLOTS = 32  # checks in flight while the loop is starved: fewer callbacks per loop turn
 
 ProberFactory = Callable[[Dependency], Prober]
 
@@ -36,6 +45,7 @@ class Runner:
     prober: Prober | None = None
     task: asyncio.Task[None] | None = None
     in_flight_since: float | None = field(default=None)  # loop time the running check began
+    sources: dict[str, files.Fingerprint | None] = field(default_factory=dict)  # when created
     stopped: bool = False
 
 
@@ -52,7 +62,9 @@ class Engine:
         self.draining = False
         self.version = 0  # bumped on every change a probe could see: lets handlers cache bodies
         self.metrics = metrics
+        self.lag: LagMonitor | None = None  # set by the server; ``check`` runs without one
         self._create = create
+        self._slots = asyncio.Semaphore(SLOTS)
 
     # -- what the probes read ------------------------------------------------------------------
 
@@ -125,22 +137,39 @@ class Engine:
         await asyncio.sleep(random.uniform(0, self._jitter() * interval))
         while not runner.stopped:
             began = loop.time()
-            self.record(runner, await self.execute(runner))
+            result = await self.execute(runner)
+            if result is None:
+                self.skipped(runner)
+            else:
+                self.record(runner, result)
             spread = random.uniform(-1, 1) * self._jitter()
             await asyncio.sleep(max(0.0, interval * (1 + spread) - (loop.time() - began)))
 
-    async def execute(self, runner: Runner) -> state.Result:
-        """Run one check within its timeout and turn any outcome into a :class:`Result`."""
+    async def execute(self, runner: Runner) -> state.Result | None:
+        """Run one check within its timeout; None if the sidecar was too starved to judge."""
+        if self.lag is not None and self.lag.overloaded():
+            async with self._slots:  # run late rather than pile more onto a starved loop
+                return await self._execute(runner)
+        return await self._execute(runner)
+
+    async def _execute(self, runner: Runner) -> state.Result | None:
         dep = runner.dep
         loop = asyncio.get_running_loop()
+        if runner.prober is not None and files.changed(runner.sources):
+            await _close(runner)  # a rotated secret: rebuild the client with a fresh read
         runner.in_flight_since = began = loop.time()
         failure: CheckFailure | None = None
         try:
             async with asyncio.timeout(dep.timeout_seconds):
-                if runner.prober is None:
-                    runner.prober = self._create(dep)  # retried each run until it works
+                if runner.prober is None:  # retried each run until it works
+                    runner.sources = files.fingerprints(file_sources(dep.params))
+                    runner.prober = self._create(dep)
                 details = await runner.prober.check()
         except TimeoutError:
+            if self.lag is not None and self.lag.lost_since(began) >= STARVED_SHARE * (
+                dep.timeout_seconds
+            ):
+                return None
             failure = CheckFailure("timeout", f"no answer within {dep.timeout_seconds:g}s")
         except CheckFailure as exc:
             failure = exc
@@ -150,9 +179,16 @@ class Engine:
             runner.in_flight_since = None
         duration = loop.time() - began
         if failure is not None:
+            if failure.reason == "auth":
+                await _close(runner)  # the secret may have rotated: read it afresh next time
             message = redact.clean(failure.message, MESSAGE_LIMIT)
             return state.Result(False, failure.reason, message, duration, time.time())
         return state.Result(True, "ok", _ok_message(dep, duration), duration, time.time(), details)
+
+    def skipped(self, runner: Runner) -> None:
+        """A round the starved sidecar could not judge: counted, the status left as it was."""
+        if self.metrics is not None and self.runners.get(runner.dep.name) is runner:
+            self.metrics.skipped(runner.dep.name)
 
     def record(self, runner: Runner, result: state.Result) -> None:
         if self.runners.get(runner.dep.name) is not runner:
@@ -206,6 +242,8 @@ async def check_once(
     engine.runners = {r.dep.name: r for r in runners}
     results = await asyncio.gather(*(engine.execute(r) for r in runners))
     for runner, result in zip(runners, results, strict=True):
+        assert result is not None  # no lag monitor here: nothing is skipped
         engine.record(runner, result)
         await _close(runner)
+    engine._refresh()  # also with no dependencies: ``serve`` and ``check`` must agree
     return engine

@@ -2,16 +2,25 @@
 
 Counters and the histogram are updated as checks finish; gauges of current state are computed
 at scrape time from the engine's memory, so a removed dependency's series vanish with it.
+:meth:`Metrics.expose` renders in a worker thread (see :mod:`bodies`): the state gauges then
+read a snapshot taken on the loop, never the engine's live dictionaries.
+
+The loop never takes a prometheus_client lock: a check's outcome is appended to a queue (an
+atomic ``deque.append``) and applied to the counters by whoever collects next, first thing in
+the collection. Otherwise every ``inc()`` on the loop would wait for the render thread to hand
+back the GIL while it holds the metric's lock, and 300 checks a second stall the loop for most
+of each second.
 Label values come only from the config (names, types) and bounded sets (statuses, reasons).
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, exposition
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -34,12 +43,13 @@ class Snapshot:
 class _StateCollector(Collector):
     def __init__(self, snapshot: Callable[[], Snapshot]) -> None:
         self._snapshot = snapshot
+        self.pinned: Snapshot | None = None  # set while a worker renders
 
     def describe(self) -> Iterator[Metric]:
         yield from self._families()
 
     def collect(self) -> Iterator[Metric]:
-        snap = self._snapshot()
+        snap = self.pinned or self._snapshot()
         up, status, failures = self._families()
         for comp in snap.components:
             critical = "true" if comp.critical else "false"
@@ -76,13 +86,34 @@ class _StateCollector(Collector):
         )
 
 
+class _Pending(Collector):
+    """Registered first: applies the queued updates before the counters are collected."""
+
+    def __init__(self) -> None:
+        self.queue: collections.deque[Callable[[], None]] = collections.deque()
+
+    def collect(self) -> Iterator[Metric]:
+        self.apply()
+        return iter(())
+
+    def apply(self) -> None:
+        while True:
+            try:
+                update = self.queue.popleft()
+            except IndexError:
+                return
+            update()
+
+
 class Metrics:
     """The sidecar's collectors, registered on ``registry``."""
 
     def __init__(self, registry: CollectorRegistry, snapshot: Callable[[], Snapshot]) -> None:
+        self._pending = _Pending()
+        registry.register(self._pending)  # before the counters: the registry keeps this order
         self.checks = Counter(
             "healthgate_dependency_checks",
-            "Checks run, by result (success, failure) and reason.",
+            "Checks run, by result (success, failure, skipped) and reason.",
             ["dependency", "result", "reason"],
             registry=registry,
         )
@@ -105,21 +136,51 @@ class Metrics:
         )
         info = Gauge("healthgate_build_info", "Sidecar version.", ["version"], registry=registry)
         info.labels(__version__).set(1)
-        registry.register(_StateCollector(snapshot))
+        self.loop_lag = Gauge(
+            "healthgate_event_loop_lag_seconds",
+            "How late the sidecar's event loop ran a timer (recent maximum): above ~0.1 s the "
+            "sidecar itself is starved of CPU, and checks that time out are skipped as overloaded.",
+            registry=registry,
+        )
+        self._registry = registry
+        self.changes = 0  # added to the engine's version to key cached expositions
+        self._state = _StateCollector(snapshot)
+        registry.register(self._state)
+
+    def expose(self, snapshot: Snapshot, accept: str) -> tuple[bytes, str]:
+        """(body, content type) of a scrape; safe in a worker thread, one render at a time."""
+        encoder, content_type = exposition.choose_encoder(accept)
+        self._state.pinned = snapshot
+        try:
+            return encoder(self._registry), content_type
+        finally:
+            self._state.pinned = None
 
     def add(self, name: str) -> None:
+        self._pending.queue.append(lambda: self._add(name))
+
+    def observe(self, name: str, result: Result) -> None:
+        self._pending.queue.append(lambda: self._observe(name, result))
+
+    def skipped(self, name: str) -> None:
+        self._pending.queue.append(lambda: self.checks.labels(name, "skipped", "overloaded").inc())
+
+    def forget(self, name: str) -> None:
+        self._pending.queue.append(lambda: self._forget(name))
+
+    def _add(self, name: str) -> None:
         # Present from the start, so that rate() sees the first increment.
         self.checks.labels(name, "success", "ok")
         self.duration.labels(name)
 
-    def observe(self, name: str, result: Result) -> None:
+    def _observe(self, name: str, result: Result) -> None:
         outcome = "success" if result.ok else "failure"
         self.checks.labels(name, outcome, result.reason).inc()
         self.duration.labels(name).observe(result.duration)
 
-    def forget(self, name: str) -> None:
+    def _forget(self, name: str) -> None:
         """Drop a removed dependency's series (a changed one starts counting afresh)."""
-        for outcome in ("success", "failure"):
+        for outcome in ("success", "failure", "skipped"):
             for reason in REASONS:
                 with contextlib.suppress(KeyError):
                     self.checks.remove(name, outcome, reason)
@@ -127,6 +188,7 @@ class Metrics:
             self.duration.remove(name)
 
     def reloaded(self, *, ok: bool, at: float) -> None:
+        self.changes += 1  # not a check result, so the engine's version does not move
         self.reload_ok.set(int(ok))
         if ok:
             self.reload_time.set(at)

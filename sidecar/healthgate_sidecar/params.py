@@ -13,12 +13,13 @@ is required.
 from __future__ import annotations
 
 import ipaddress
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
+
+from healthgate_sidecar import body_regex
 
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 HTTP_METHODS = Literal["GET", "HEAD", "POST", "PUT", "OPTIONS"]
@@ -168,17 +169,23 @@ class HttpParams(TlsMixin):
         default_factory=list, description="Accepted status codes; empty means any 2xx."
     )
     body_regex: str | None = Field(
-        None, description="Regular expression the body must match (first 1 MiB is read)."
+        None,
+        description="RE2 regular expression the body must match (searched in the first 1 MiB; "
+        "linear time, so no backreferences or lookaround).",
     )
-    follow_redirects: bool = Field(True, description="Follow redirects (up to 10).")
+    follow_redirects: bool = Field(
+        True,
+        description="Follow redirects (up to 10). Configured headers are sent only to the "
+        "URL's own origin (scheme, host, port), never to another one a redirect points at.",
+    )
 
     @field_validator("body_regex")
     @classmethod
     def _regex(cls, pattern: str | None) -> str | None:
         if pattern is not None:
             try:
-                re.compile(pattern)
-            except re.error as exc:
+                body_regex.compile_pattern(pattern)
+            except body_regex.RegexError as exc:
                 raise ValueError(f"invalid regular expression: {exc}") from None
         return pattern
 

@@ -2,19 +2,24 @@
 
 Secrets are registered when a check resolves them (inline values, environment variables, files)
 and scrubbed from check messages, logs and CLI output. Patterns catch what was never registered:
-``scheme://user:password@`` in URLs and ``password=...``-style pairs.
+the userinfo of any URL (``scheme://TOKEN@`` as much as ``scheme://user:password@``), every query
+value of a URL (``?sig=...``, ``X-Amz-Signature``: the host and path are enough to diagnose, so
+only the keys are shown) and ``password=...``-style pairs.
+
+Structured output is scrubbed value by value (:func:`scrub_data`), never as serialized text: a
+pattern that eats a closing quote would otherwise break the JSON it was meant to protect.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 MASK = "***"
 # Shorter values would blank out ordinary words; such "secrets" protect nothing anyway.
 MIN_SECRET_LENGTH = 4
-SECRET_KEYS = ("password", "passwd", "pwd", "token", "secret", "apikey", "api_key", "api-key")
 
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/\s:@]*):([^/\s@]+)@")
 # Only ``key=value`` (libpq DSNs, query strings): ``key: value`` would also hit field paths
@@ -22,6 +27,8 @@ _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/\s:@]*):([^/\s@]+)@
 _KEY_VALUE = re.compile(
     r"(?i)\b(password|passwd|pwd|token|secret|api[_-]?key)(\s*=\s*)('[^']*'|\"[^\"]*\"|[^\s&,;]+)"
 )
+# Any URL in free text (an error message naming its target): userinfo and query values go.
+_URL = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s'\"<>]+")
 _BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]+")
 
 _lock = threading.Lock()  # logging may format records from other threads
@@ -55,7 +62,8 @@ def scrub(text: str) -> str:
     for secret in _secrets:
         if secret in text:
             text = text.replace(secret, MASK)
-    text = _URL_USERINFO.sub(lambda m: f"{m.group(1)}{m.group(2)}:{MASK}@", text)
+    text = _URL_USERINFO.sub(lambda m: f"{m.group(1)}{MASK}@", text)
+    text = _URL.sub(lambda m: redact_url(m.group(0)), text)
     text = _KEY_VALUE.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
     return _BEARER.sub(lambda m: f"{m.group(1)}{MASK}", text)
 
@@ -71,24 +79,36 @@ def clean(text: str, limit: int = 256) -> str:
     return truncate(scrub(text), limit)
 
 
+def scrub_data(data: Any) -> Any:
+    """A copy of JSON-like ``data`` with every string scrubbed; the structure stays valid."""
+    if isinstance(data, str):
+        return scrub(data)
+    if isinstance(data, dict):
+        return {key: scrub_data(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [scrub_data(value) for value in data]
+    return data
+
+
 def redact_url(url: str) -> str:
-    """``redis://user:pw@host/0?password=x`` -> ``redis://user:***@host/0?password=***``."""
+    """``redis://user:pw@host/0?db=1&password=x`` -> ``redis://***@host/0?db=***&password=***``."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return MASK
     netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        user = userinfo.split(":", 1)[0]
-        netloc = f"{user}:{MASK}@{host}" if ":" in userinfo else f"{user}@{host}"
+    if "@" in netloc:  # a username may be the token itself (http://TOKEN@host/)
+        netloc = f"{MASK}@{netloc.rsplit('@', 1)[1]}"
     query = parts.query
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode(
-            [(k, MASK if k.lower() in SECRET_KEYS else v) for k, v in pairs], safe="*"
-        )
+        query = "&".join(f"{_key(k)}={MASK}" for k, _ in pairs) if pairs else MASK
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def _key(key: str) -> str:
+    # Keys are shown to say what was there; keep them printable and unambiguous.
+    return "".join(c if c.isalnum() or c in "-_.~[]" else "%" for c in key)[:64]
 
 
 def forget_all() -> None:

@@ -3,7 +3,12 @@
 Polling ``stat`` of the resolved path catches every way a file changes: rewritten in place,
 replaced by a rename, or swapped by Kubernetes through the ``..data`` symlink of a ConfigMap
 volume (the real path changes). An invalid new config is rejected: the last good one stays in
-force, the problems are logged and ``healthgate_config_last_reload_successful`` drops to 0.
+force, the problems are logged and ``healthgate_config_last_reload_successful`` drops to 0. A
+rejected file is tried again on every poll (a file made unreadable and then readable again is
+picked up without being touched); its problems are logged again only when they change.
+
+Reading and parsing run in :mod:`offload`'s worker, never on the loop: only regular files are
+read (:mod:`files`), so a FIFO or ``/dev/zero`` in place of the config is a rejected reload.
 """
 
 from __future__ import annotations
@@ -12,13 +17,11 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-from healthgate_sidecar import contract, logs, redact
+from healthgate_sidecar import contract, files, logs, offload, redact
 from healthgate_sidecar.contract import ConfigError, SidecarConfig
 from healthgate_sidecar.metrics import Metrics
 
@@ -32,9 +35,9 @@ def read_token(path: str | None) -> str | None:
     if path is None:
         return None
     try:
-        token = Path(path).read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        logs.event("cannot read authTokenFile", level=logging.ERROR, path=path, error=repr(exc))
+        token = files.read_text(path, limit=files.SECRET_LIMIT).strip()
+    except files.FileError as exc:
+        logs.event("cannot read authTokenFile", level=logging.ERROR, path=path, error=str(exc))
         return None
     if token:
         redact.register_secret(token)
@@ -47,7 +50,7 @@ class TokenFile:
     def __init__(self) -> None:
         self.path: str | None = None
         self.token: str | None = None
-        self._fingerprint: Fingerprint | None = None
+        self._fingerprint: files.Fingerprint | None = None
         self._missing = False
 
     def use(self, path: str | None) -> None:
@@ -58,31 +61,11 @@ class TokenFile:
     def refresh(self) -> None:
         if self.path is None:
             return
-        found = fingerprint(Path(self.path))
+        found = files.fingerprint(Path(self.path))
         if (found is not None and found == self._fingerprint) or (found is None and self._missing):
             return  # unchanged, or still missing (already logged)
         self._fingerprint, self._missing = found, found is None
         self.token = read_token(self.path)
-
-
-@dataclass(frozen=True)
-class Fingerprint:
-    """Identity and version of the file behind a path (after following symlinks)."""
-
-    real_path: str
-    device: int
-    inode: int
-    size: int
-    mtime_ns: int
-
-
-def fingerprint(path: Path) -> Fingerprint | None:
-    try:
-        real = os.path.realpath(path)
-        st = os.stat(real)
-    except OSError:
-        return None
-    return Fingerprint(real, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 class Reloader:
@@ -105,8 +88,10 @@ class Reloader:
         self._interval = interval
         self._on_tick = on_tick
         # Unknown at first: the first poll reads the file and finds it equal to ``current``.
-        self._fingerprint: Fingerprint | None = None
+        self._fingerprint: files.Fingerprint | None = None
         self._digest: str | None = None
+        self._problems: list[str] | None = None  # of the last rejected attempt; None if applied
+        self._wake = asyncio.Event()
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -120,50 +105,70 @@ class Reloader:
 
     async def _run(self) -> None:
         while True:
-            await asyncio.sleep(self._interval())
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._interval()):
+                    await self._wake.wait()
+            if self._wake.is_set():
+                self._wake.clear()
+                self._fingerprint = None  # asked for: read the file even if its stat is unchanged
+                logs.event("config reload requested", path=str(self.path))
             try:
                 await self.poll()
             except Exception:  # a reload bug must not stop future reloads
                 logs.log.exception("config reload failed")
 
+    def request(self) -> None:
+        """Reload now (SIGHUP), as Prometheus and blackbox_exporter do."""
+        self._wake.set()
+
     async def poll(self) -> None:
-        """Look once; apply the file if it changed and is valid."""
+        """Look once; apply the file if it changed and is valid (retry it if it was rejected)."""
         if self._on_tick is not None:
             self._on_tick()
-        found = fingerprint(self.path)
-        if found == self._fingerprint:
+        found = files.fingerprint(self.path)  # a stat: quick, and it never blocks on a FIFO
+        if found == self._fingerprint and self._problems is None:
             return
         self._fingerprint = found
         try:
-            text = self.path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            self._digest = None  # re-evaluate when the file comes back, even unchanged
-            self._reject([f"<file>: cannot read {self.path}: {exc.__class__.__name__}"])
-            return
-        digest = hashlib.sha256(text.encode()).hexdigest()
-        if digest == self._digest:
-            return  # touched, or the same bytes behind a new symlink
-        self._digest = digest
-        try:
-            config = contract.parse_text(text)
+            digest, config = await offload.run(_load, self.path, known=self._digest)
         except ConfigError as exc:
             self._reject(exc.problems)
             return
-        if config != self._current:
+        self._problems = None
+        if config is not None and config != self._current:
             await self._on_config(config)
             self._current = config
             logs.event(
                 "config reloaded", path=str(self.path), dependencies=len(config.dependencies)
             )
+        self._digest = digest
         if self._metrics is not None:
             self._metrics.reloaded(ok=True, at=now())
 
     def _reject(self, problems: list[str]) -> None:
-        logs.event(
-            "config rejected, keeping the last good one",
-            level=logging.ERROR,
-            path=str(self.path),
-            problems=problems,
-        )
+        if problems != self._problems:  # retried every poll: say it once, not once a second
+            logs.event(
+                "config rejected, keeping the last good one",
+                level=logging.ERROR,
+                path=str(self.path),
+                problems=problems,
+            )
+        self._problems = problems
         if self._metrics is not None:
             self._metrics.reloaded(ok=False, at=now())
+
+
+def _load(path: Path, *, known: str | None) -> tuple[str, SidecarConfig | None]:
+    """(digest, config) of the file; config None when its bytes are ``known`` already."""
+    try:
+        data = files.read_regular(path, limit=files.CONFIG_LIMIT)
+    except files.FileError as exc:
+        raise ConfigError([f"<file>: {exc}"]) from None
+    digest = hashlib.sha256(data).hexdigest()
+    if digest == known:
+        return digest, None  # touched, or the same bytes behind a new symlink
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError([f"<file>: cannot read {path}: not UTF-8 text"]) from None
+    return digest, contract.parse_text(text)

@@ -2,7 +2,8 @@
 
 ``create_app(config, *, registry)`` wires an :class:`engine.Engine` (started and stopped by
 ``cleanup_ctx``) and, given the config's path, a :class:`reload.Reloader`. Handlers only read
-memory: no check ever runs on a request.
+memory: no check ever runs on a request. Big bodies (``/health``, ``/metrics``) are rendered once
+per engine version in a worker thread (:mod:`bodies`), so scrapers never delay the probes.
 """
 
 from __future__ import annotations
@@ -11,21 +12,19 @@ import hmac
 import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry
-from prometheus_client.aiohttp import make_aiohttp_handler
+from prometheus_client import CollectorRegistry, exposition
 
-from healthgate_sidecar import checks, engine, logs, metrics, reload, render, state
+from healthgate_sidecar import bodies, checks, engine, lag, logs, metrics, reload, render, state
 from healthgate_sidecar.contract import SidecarConfig
 
 HEALTH_JSON = "application/health+json"
 
 
 ENGINE = web.AppKey("engine", engine.Engine)
-# Rendered /health bodies of the engine's current version, by (name, full, ietf).
-BODIES = web.AppKey("bodies", dict[tuple[int, str, bool, bool], bytes])
+# Rendered /health and /metrics bodies, by what varies them (name, full, ietf; content type).
+BODIES = web.AppKey("bodies", bodies.Bodies)
 TOKEN = web.AppKey("token", reload.TokenFile)
 RELOADER = web.AppKey("reloader", reload.Reloader)
 
@@ -34,10 +33,16 @@ def _authorized(request: web.Request) -> bool:
     token = request.app[TOKEN]
     if token.path is None:
         return True
+    # An unreadable token file leaves token None: nobody gets details (fail closed).
+    if token.token is None:
+        return False
     header = request.headers.get("Authorization", "")
     given = header[7:] if header[:7].lower() == "bearer " else ""
-    # An unreadable token file leaves token None: nobody gets details (fail closed).
-    return token.token is not None and hmac.compare_digest(given, token.token)
+    # Bytes, not str: compare_digest refuses non-ASCII str, and a client's "Bearer é" must be
+    # a plain refusal, not an exception. aiohttp decoded the header as UTF-8 with surrogates.
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogateescape"), token.token.encode("utf-8")
+    )
 
 
 def _text(lines: list[str], verdict: str, ok: bool) -> web.Response:
@@ -80,22 +85,8 @@ async def startupz(request: web.Request) -> web.Response:
     return _text(lines, f"startupz check {'passed' if eng.started else 'failed'}", eng.started)
 
 
-def _json(
-    request: web.Request,
-    key: tuple[str, bool, bool],
-    build: Callable[[], dict[str, Any]],
-    *,
-    ok: bool,
-) -> web.Response:
-    """A JSON answer, rendered once per engine change (monitoring may poll /health hard)."""
-    bodies, version = request.app[BODIES], request.app[ENGINE].version
-    full_key = (version, *key)
-    body = bodies.get(full_key)
-    if body is None:
-        if any(k[0] != version for k in bodies):
-            bodies.clear()
-        body = bodies[full_key] = json.dumps(build()).encode()
-    content_type = HEALTH_JSON if key[2] else "application/json"
+def _response(body: bytes, *, ietf: bool, ok: bool) -> web.Response:
+    content_type = HEALTH_JSON if ietf else "application/json"
     return web.Response(body=body, status=200 if ok else 503, content_type=content_type)
 
 
@@ -105,14 +96,16 @@ def _wants_ietf(request: web.Request) -> bool:
 
 async def health(request: web.Request) -> web.Response:
     eng, full, ietf = request.app[ENGINE], _authorized(request), _wants_ietf(request)
+    # Taken on the loop: the worker must not iterate the engine's live dictionaries.
+    comps, overall, ready = eng.components(), eng.overall, eng.ready
 
-    def build() -> dict[str, Any]:
-        comps = eng.components()
+    def build() -> bytes:
         if ietf:
-            return render.ietf(comps, ready=eng.ready, full=full)
-        return render.health(comps, eng.overall, ready=eng.ready, full=full)
+            return json.dumps(render.ietf(comps, ready=ready, full=full)).encode()
+        return json.dumps(render.health(comps, overall, ready=ready, full=full)).encode()
 
-    return _json(request, ("", full, ietf), build, ok=eng.ready)
+    body = await request.app[BODIES].get(("health", full, ietf), eng.version, build)
+    return _response(body, ietf=ietf, ok=ready)
 
 
 async def health_one(request: web.Request) -> web.Response:
@@ -126,23 +119,45 @@ async def health_one(request: web.Request) -> web.Response:
     comp = runner.component
     ok = comp.status in ("healthy", "degraded")
 
-    def build() -> dict[str, Any]:
+    def build() -> bytes:
         if ietf:
-            return render.ietf([comp], ready=ok, full=full)
-        return {"name": comp.name, **render.component(comp, full=full)}
+            return json.dumps(render.ietf([comp], ready=ok, full=full)).encode()
+        return json.dumps({"name": comp.name, **render.component(comp, full=full)}).encode()
 
-    return _json(request, (comp.name, full, ietf), build, ok=ok)
+    body = request.app[BODIES].inline(("one", comp.name, full, ietf), eng.version, build)
+    return _response(body, ietf=ietf, ok=ok)
+
+
+async def metrics_handler(request: web.Request) -> web.Response:
+    eng = request.app[ENGINE]
+    exposer = eng.metrics
+    assert exposer is not None  # create_app always sets it
+    snapshot, accept = eng.snapshot(), request.headers.get("Accept", "")
+    # Keyed by the format, not the raw header: clients must not be able to grow the cache.
+    content_type = exposition.choose_encoder(accept)[1]
+
+    def build() -> bytes:
+        return exposer.expose(snapshot, accept)[0]
+
+    version = eng.version + exposer.changes
+    body = await request.app[BODIES].get(("metrics", content_type), version, build)
+    response = web.Response(body=body)
+    response.headers["Content-Type"] = content_type
+    return response
 
 
 def _engine_ctx(config: SidecarConfig) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         eng = app[ENGINE]
         apply_settings(app, config)
-        await eng.apply(config)
-        if eng.metrics is not None:
-            eng.metrics.reloaded(ok=True, at=reload.now())
-        yield
-        await eng.stop()
+        gauge = eng.metrics.loop_lag if eng.metrics is not None else None
+        eng.lag = lag.LagMonitor(on_lag=gauge.set if gauge is not None else None)
+        async with eng.lag.running():
+            await eng.apply(config)
+            if eng.metrics is not None:
+                eng.metrics.reloaded(ok=True, at=reload.now())
+            yield
+            await eng.stop()
 
     return ctx
 
@@ -194,7 +209,7 @@ def create_app(
     eng.metrics = metrics.Metrics(registry, eng.snapshot)
     app[ENGINE] = eng
     app[TOKEN] = reload.TokenFile()
-    app[BODIES] = {}
+    app[BODIES] = bodies.Bodies()
     app.cleanup_ctx.append(_engine_ctx(config))
     if config_path is not None:
         _watch(app, config, config_path)
@@ -203,5 +218,5 @@ def create_app(
     app.router.add_get("/startupz", startupz)
     app.router.add_get("/health", health)
     app.router.add_get("/health/{name}", health_one)
-    app.router.add_get("/metrics", make_aiohttp_handler(registry))
+    app.router.add_get("/metrics", metrics_handler)
     return app

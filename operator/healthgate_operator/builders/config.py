@@ -1,10 +1,15 @@
-"""Render a HealthGate spec into the sidecar's config (the contract) and its Secret env vars.
+"""Render a HealthGate spec into the sidecar's config (the contract) and its Secret references.
 
-A CRD field ``xFrom: {secretKeyRef}`` becomes ``xFromEnv: HG_<DEP>_<PATH>`` in the config and an
-env var with ``valueFrom.secretKeyRef`` in the injected container: the operator handles only the
-*reference*, never the value. The result is validated with the contract itself, so a spec that
-slipped past the CRD schema (an older CRD, a rule CEL cannot express) is caught here and reported
-as an invalid spec instead of shipping a config the sidecar would reject.
+A CRD field ``xFrom: {secretKeyRef}`` becomes, by default (``sidecar.secretsAs: file``),
+``xFile: /var/run/healthgate/secrets/HG_<DEP>_<PATH>`` in the config and an item of a projected
+Secret volume in the injected pod: the kubelet updates such files in a running pod, so a rotated
+Secret reaches the sidecar without a restart. With ``secretsAs: env`` it becomes
+``xFromEnv: HG_<DEP>_<PATH>`` and an env var with ``valueFrom.secretKeyRef`` (fixed until the
+pod restarts). Either way the operator handles only the *reference*, never the value.
+
+The result is validated with the contract itself, so a spec that slipped past the CRD schema (an
+older CRD, a rule CEL cannot express) is caught here and reported as an invalid spec instead of
+shipping a config the sidecar would reject.
 """
 
 from __future__ import annotations
@@ -16,10 +21,11 @@ from typing import Any
 
 import yaml
 
-from healthgate_operator.crd.secrets import ENV_SUFFIX, FROM_SUFFIX
+from healthgate_operator.crd.secrets import ENV_SUFFIX, FILE_SUFFIX, FROM_SUFFIX
 from healthgate_sidecar import contract
 
 ENV_PREFIX = "HG_"
+SECRETS_DIR = "/var/run/healthgate/secrets"  # the projected Secret volume's mount path
 # spec.sidecar keys that shape the container, not the sidecar process.
 CONTAINER_KEYS = frozenset({"image", "port", "resources"})
 Json = dict[str, Any]
@@ -40,6 +46,8 @@ class RenderedConfig:
     config: contract.SidecarConfig
     text: str
     env: list[Json] = field(default_factory=list)
+    # Sources of the projected Secret volume (``secretsAs: file``): {"secret": {name, items}}.
+    secret_sources: list[Json] = field(default_factory=list)
 
     @property
     def hash(self) -> str:
@@ -57,10 +65,12 @@ def _is_secret_ref(key: str, value: Any) -> bool:
     return key.endswith(FROM_SUFFIX) and isinstance(value, dict) and "secretKeyRef" in value
 
 
-def _replace_refs(node: Any, dependency: str, path: list[str | int], env: list[Json]) -> Any:
-    """Copy ``node`` with every ``xFrom`` swapped for ``xFromEnv``; collect the env vars."""
+def _replace_refs(
+    node: Any, dependency: str, path: list[str | int], refs: list[tuple[str, Json]], as_file: bool
+) -> Any:
+    """Copy ``node`` with every ``xFrom`` swapped for ``xFile`` (or ``xFromEnv``); collect refs."""
     if isinstance(node, list):
-        return [_replace_refs(v, dependency, [*path, i], env) for i, v in enumerate(node)]
+        return [_replace_refs(v, dependency, [*path, i], refs, as_file) for i, v in enumerate(node)]
     if not isinstance(node, dict):
         return node
     out: Json = {}
@@ -69,16 +79,26 @@ def _replace_refs(node: Any, dependency: str, path: list[str | int], env: list[J
             field_name = key.removesuffix(FROM_SUFFIX)
             name = env_name(dependency, [*path, field_name])
             ref = value["secretKeyRef"]
-            env.append(
-                {
-                    "name": name,
-                    "valueFrom": {"secretKeyRef": {"name": ref["name"], "key": ref["key"]}},
-                }
-            )
-            out[field_name + ENV_SUFFIX] = name
+            refs.append((name, {"name": ref["name"], "key": ref["key"]}))
+            if as_file:
+                out[field_name + FILE_SUFFIX] = f"{SECRETS_DIR}/{name}"
+            else:
+                out[field_name + ENV_SUFFIX] = name
         else:
-            out[key] = _replace_refs(value, dependency, [*path, key], env)
+            out[key] = _replace_refs(value, dependency, [*path, key], refs, as_file)
     return out
+
+
+def _env(refs: list[tuple[str, Json]]) -> list[Json]:
+    return [{"name": name, "valueFrom": {"secretKeyRef": ref}} for name, ref in refs]
+
+
+def _sources(refs: list[tuple[str, Json]]) -> list[Json]:
+    """One projected source per Secret, each key at the path the config names."""
+    by_secret: dict[str, list[Json]] = {}
+    for path, ref in refs:
+        by_secret.setdefault(ref["name"], []).append({"key": ref["key"], "path": path})
+    return [{"secret": {"name": name, "items": items}} for name, items in by_secret.items()]
 
 
 def _settings(spec: Json) -> Json:
@@ -90,7 +110,9 @@ def _settings(spec: Json) -> Json:
 
 def render_config(spec: Json) -> RenderedConfig:
     """The validated sidecar config of a gate spec; raises :class:`InvalidSpec`."""
-    env: list[Json] = []
+    refs: list[tuple[str, Json]] = []
+    settings = _settings(spec)
+    as_file = settings.get("secretsAs", "file") == "file"
     dependencies = []
     for dep in spec.get("dependencies") or []:
         name = str(dep.get("name", ""))
@@ -98,10 +120,11 @@ def render_config(spec: Json) -> RenderedConfig:
         # HG_CACHE_REDIS_URL (the dependency already says which block).
         block_type = dep.get("type")
         rendered = {
-            k: (_replace_refs(v, name, [], env) if k == block_type else v) for k, v in dep.items()
+            k: (_replace_refs(v, name, [], refs, as_file) if k == block_type else v)
+            for k, v in dep.items()
         }
         dependencies.append(rendered)
-    data = {"dependencies": dependencies, **_settings(spec)}
+    data = {"dependencies": dependencies, **settings}
     try:
         config = contract.parse_config(data)
     except contract.ConfigError as exc:
@@ -109,4 +132,6 @@ def render_config(spec: Json) -> RenderedConfig:
     dumped = config.model_dump(mode="json", by_alias=True, exclude_none=True)
     text = "# Rendered by healthgate-operator from a HealthGate; edits are overwritten.\n"
     text += yaml.safe_dump(dumped, sort_keys=False)
-    return RenderedConfig(config=config, text=text, env=env)
+    if as_file:
+        return RenderedConfig(config=config, text=text, secret_sources=_sources(refs))
+    return RenderedConfig(config=config, text=text, env=_env(refs))

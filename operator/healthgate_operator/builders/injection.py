@@ -15,11 +15,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from healthgate_operator import constants
+from healthgate_operator.builders import config
 from healthgate_operator.builders.config import RenderedConfig
 from healthgate_operator.crd import parts
 
 Json = dict[str, Any]
 PROBE_FIELDS = ("readiness", "liveness", "startup")
+SECRETS_VOLUME = "healthgate-secrets"
+# The projected Secret volume's sources ride along in the container dict, so that
+# :func:`injection_hash` (which sees only the container) covers them and :func:`inject` can
+# build the volume; :func:`inject` takes the key out before the container reaches a pod.
+SOURCES_KEY = "x-healthgate-secret-sources"
 
 
 @dataclass(frozen=True)
@@ -70,7 +76,7 @@ def build_sidecar_container(
     sidecar: Json = spec.get("sidecar") or {}
     port = sidecar_port(spec, defaults.port)
     probes: Json = spec.get("probes") or {}
-    return {
+    container: Json = {
         "name": constants.SIDECAR_NAME,
         "image": sidecar.get("image") or defaults.image,
         "imagePullPolicy": "IfNotPresent",
@@ -92,18 +98,30 @@ def build_sidecar_container(
         "securityContext": security_context(),
         "terminationMessagePolicy": "FallbackToLogsOnError",
     }
+    if rendered.secret_sources:
+        container["volumeMounts"].append(
+            {"name": SECRETS_VOLUME, "mountPath": config.SECRETS_DIR, "readOnly": True}
+        )
+        container[SOURCES_KEY] = copy.deepcopy(rendered.secret_sources)
+    return container
 
 
-def build_volumes(gate: str) -> list[Json]:
-    return [
+def build_volumes(gate: str, secret_sources: list[Json] | None = None) -> list[Json]:
+    volumes: list[Json] = [
         {"name": constants.CONFIG_VOLUME, "configMap": {"name": constants.configmap_name(gate)}},
         {"name": constants.TMP_VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}},
     ]
+    if secret_sources:
+        # Projected, not subPath-mounted: the kubelet swaps the files when a Secret changes.
+        projected = {"sources": copy.deepcopy(secret_sources)}
+        volumes.append({"name": SECRETS_VOLUME, "projected": projected})
+    return volumes
 
 
 def injection_hash(gate: str, container: Json) -> str:
     """Fingerprint of everything a running pod cannot pick up without a restart."""
-    payload = json.dumps({"container": container, "volumes": build_volumes(gate)}, sort_keys=True)
+    volumes = build_volumes(gate, container.get(SOURCES_KEY))
+    payload = json.dumps({"container": container, "volumes": volumes}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -145,6 +163,7 @@ def inject(pod: Json, gate: str, container: Json, rendered: RenderedConfig) -> J
     """A copy of ``pod`` with the sidecar, its volumes and annotations added."""
     pod = copy.deepcopy(pod)
     sidecar = copy.deepcopy(container)
+    secret_sources = sidecar.pop(SOURCES_KEY, None)
     env, env_from = env_check_passthrough(pod, rendered)
     sidecar["env"] = sidecar["env"] + env
     if env_from:
@@ -152,7 +171,7 @@ def inject(pod: Json, gate: str, container: Json, rendered: RenderedConfig) -> J
     spec = pod.setdefault("spec", {})
     # First, so that other init containers (migrations, say) also wait for the dependencies.
     spec["initContainers"] = [sidecar, *(spec.get("initContainers") or [])]
-    spec["volumes"] = [*(spec.get("volumes") or []), *build_volumes(gate)]
+    spec["volumes"] = [*(spec.get("volumes") or []), *build_volumes(gate, secret_sources)]
     annotations = pod.setdefault("metadata", {}).setdefault("annotations", {})
     port = sidecar["ports"][0]["containerPort"]
     annotations.update(

@@ -3,8 +3,9 @@
 The contract's rule: a secret-bearing field ``x`` has the alternatives ``xFromEnv`` (an
 environment variable's name) and ``xFile``. In a HealthGate neither makes sense to a user (the
 variable and the file would have to exist in a container the operator injects), so the CRD offers
-``xFrom: {secretKeyRef: {name, key}}`` instead; the operator renders it back to ``xFromEnv`` and an
-env var with ``valueFrom.secretKeyRef``. Whether one of the set is *required* is decided by the
+``xFrom: {secretKeyRef: {name, key}}`` instead; the operator renders it back to ``xFile`` and an
+item of a projected Secret volume (or, with ``sidecar.secretsAs: env``, to ``xFromEnv`` and an
+env var with ``valueFrom.secretKeyRef``). Whether one of the set is *required* is decided by the
 contract's validators, not visible in its JSON schema, so it is probed with a minimal example per
 model (:data:`EXAMPLES`); a new model with secrets and no example is an error, not a guess.
 """
@@ -66,7 +67,9 @@ def from_schema(field: str) -> Schema:
         "type": "object",
         "description": (
             f"Take {field} from a Secret. The operator never reads the value: the injected "
-            "sidecar container gets it as an environment variable (valueFrom.secretKeyRef)."
+            "sidecar gets it as a file of a projected Secret volume, which the kubelet updates "
+            "when the Secret changes (or as an environment variable with "
+            "sidecar.secretsAs: env)."
         ),
         "required": ["secretKeyRef"],
         "properties": {"secretKeyRef": copy.deepcopy(SECRET_KEY_REF)},

@@ -12,12 +12,15 @@ import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal, get_args
 
-from healthgate_sidecar import redact
+from pydantic import BaseModel
 
-Reason = Literal["ok", "timeout", "dns", "connect", "tls", "auth", "status", "assertion", "error"]
+from healthgate_sidecar import files, redact
+
+Reason = Literal[
+    "ok", "timeout", "dns", "connect", "tls", "auth", "status", "assertion", "error", "overloaded"
+]
 REASONS: tuple[Reason, ...] = get_args(Reason)
 DetailValue = str | int | float | bool | None
 Details = dict[str, DetailValue]
@@ -56,13 +59,29 @@ def read_secret(*, value: str | None, from_env: str | None, file: str | None) ->
         if not secret:
             raise CheckFailure("error", f"environment variable {from_env} is not set or empty")
     elif file is not None:
-        try:
-            secret = Path(file).read_text(encoding="utf-8").rstrip("\r\n")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CheckFailure("error", f"cannot read {file}: {exc.__class__.__name__}") from None
+        try:  # regular files only, capped: a FIFO or a device here must not stall the loop
+            secret = files.read_text(file, limit=files.SECRET_LIMIT).rstrip("\r\n")
+        except files.FileError as exc:
+            raise CheckFailure("error", str(exc)) from None
     if secret:
         redact.register_secret(secret)
     return secret
+
+
+def file_sources(params: BaseModel) -> list[str]:
+    """Every file a check reads its settings from (``xFile``, ``caFile``), nested ones too.
+
+    The engine watches them: when one changes (a rotated Secret), the check's client is rebuilt
+    with a fresh read, without a restart.
+    """
+    found: list[str] = []
+    for name, value in params:
+        if name.endswith("_file") and isinstance(value, str):
+            found.append(value)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, BaseModel):
+                found += file_sources(item)
+    return found
 
 
 def ssl_context(*, ca_file: str | None, verify: bool) -> ssl.SSLContext:

@@ -36,7 +36,9 @@ def test_configmap_rendered_and_updated_on_spec_change(
     k8s.apply(manifest)
     cm = wait_for("the ConfigMap", lambda: configmap(k8s, namespace, "api"))
     config = yaml.safe_load(cm["data"]["config.yaml"])
-    assert config["dependencies"][0]["redis"]["urlFromEnv"] == "HG_CACHE_URL"
+    assert (
+        config["dependencies"][0]["redis"]["urlFile"] == "/var/run/healthgate/secrets/HG_CACHE_URL"
+    )
     owner = cm["metadata"]["ownerReferences"][0]
     gate = k8s.get("hg", "api", namespace)
     assert gate is not None
@@ -128,9 +130,11 @@ def test_secret_values_never_leave_the_secret(
     )
     pod = k8s.get("pod", "p", namespace)
     assert pod is not None
-    env = objects.sidecars(pod)[0]["env"]
-    assert {e["name"] for e in env} == {"HG_CACHE_URL", "HG_SITE_HEADERS_0_VALUE"}
-    assert all("value" not in e for e in env)
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    sources = volumes["healthgate-secrets"]["projected"]["sources"]
+    paths = {item["path"] for source in sources for item in source["secret"]["items"]}
+    assert paths == {"HG_CACHE_URL", "HG_SITE_HEADERS_0_VALUE"}
+    assert not objects.sidecars(pod)[0].get("env")  # the API server drops an empty list
     everything = [
         str(cm),
         k8s.run("get", "hg", "secret", "-n", namespace, "-o", "yaml"),

@@ -55,7 +55,9 @@ def test_status_conditions_events_and_metrics_follow_the_sidecars(
     server = make_redis()
     port = common.free_port()
     k8s.apply(objects.secret("redis-auth", namespace, {"url": server.url}))
-    k8s.apply(objects.gate("api", namespace, sidecar={"port": port, "drainSeconds": 0}))
+    # env: these sidecars run outside any pod, so no Secret volume exists for them.
+    sidecar = {"port": port, "drainSeconds": 0, "secretsAs": "env"}
+    k8s.apply(objects.gate("api", namespace, sidecar=sidecar))
     cm = wait_for("the ConfigMap", lambda: k8s.get("configmap", "api-healthgate", namespace))
     text = cm["data"]["config.yaml"]
     base = f"127.{random.randint(20, 250)}.{random.randint(0, 250)}"

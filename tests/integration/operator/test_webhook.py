@@ -85,7 +85,12 @@ def test_selected_pod_gets_a_native_sidecar(k8s: Kube, operator: Operator, names
     assert sidecar["restartPolicy"] == "Always"
     assert sidecar["image"] == SIDECAR_IMAGE
     assert sidecar["readinessProbe"]["httpGet"]["path"] == "/readyz"
-    assert sidecar["env"][0]["valueFrom"]["secretKeyRef"] == {"name": "redis-auth", "key": "url"}
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    [source] = volumes["healthgate-secrets"]["projected"]["sources"]
+    assert source["secret"] == {
+        "name": "redis-auth",
+        "items": [{"key": "url", "path": "HG_CACHE_URL"}],
+    }  # a file the kubelet updates, not an env var frozen at start
     annotations = pod["metadata"]["annotations"]
     assert annotations["healthgate.io/gate"] == "api"
     # No spec.sidecar: the operator's --sidecar-port and --sidecar-resources apply.

@@ -10,10 +10,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import ipaddress
+import json
 import logging
 import ssl
+import subprocess
+import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -34,6 +39,7 @@ from prometheus_client import CollectorRegistry
 
 from healthgate_sidecar import contract, engine, server
 from healthgate_sidecar.state import Component
+from tests.env import common
 
 FAST = {"intervalSeconds": 0.3, "timeoutSeconds": 0.2}
 
@@ -260,3 +266,79 @@ async def dns_server() -> AsyncIterator[int]:
 def assert_no_secret(secret: str, *outputs: str) -> None:
     for index, output in enumerate(outputs):
         assert secret not in output, f"secret leaked in output #{index}"
+
+
+CLI = [sys.executable, "-m", "healthgate_sidecar.cli"]
+
+
+@dataclass
+class Served:
+    proc: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def get(self, path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=2) as resp:  # noqa: S310
+                return int(resp.status), resp.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    def wait(self, predicate: Callable[[], bool], timeout: float = 10) -> float:
+        began = time.monotonic()
+        while not predicate():
+            assert time.monotonic() - began < timeout, self.log.read_text()[-3000:]
+            assert self.proc.poll() is None, self.log.read_text()[-3000:]
+            time.sleep(0.05)
+        return time.monotonic() - began
+
+    def metric(self, name: str) -> float | None:
+        for line in self.get("/metrics")[1].splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        return None
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
+    started: list[Served] = []
+
+    def start(config: Path, *, wrap: Sequence[str] = (), **popen: Any) -> Served:
+        port = common.free_port()
+        log = tmp_path / f"sidecar-{port}.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [
+                    *wrap,
+                    *CLI,
+                    "serve",
+                    "--config",
+                    str(config),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                **popen,
+            )
+        served = Served(proc, f"http://127.0.0.1:{port}", log)
+        started.append(served)
+        served.wait(lambda: common.port_open("127.0.0.1", port), timeout=20)
+        return served
+
+    yield start
+    for served in started:
+        if served.proc.poll() is None:
+            served.proc.kill()
+            served.proc.wait(10)
+
+
+def env_config(*names: str, **settings: object) -> str:
+    deps = [
+        {"name": n.lower().replace("_", "-"), "type": "env", "intervalSeconds": 0.2,
+         "timeoutSeconds": 0.1, "env": {"names": [n]}}
+        for n in names
+    ]  # fmt: skip
+    return json.dumps({"dependencies": deps, "watchIntervalSeconds": 0.2, **settings})

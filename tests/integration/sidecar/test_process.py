@@ -6,90 +6,12 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
-from tests.env import common, redis
-
-CLI = [sys.executable, "-m", "healthgate_sidecar.cli"]
-
-
-@dataclass
-class Served:
-    proc: subprocess.Popen[bytes]
-    url: str
-    log: Path
-
-    def get(self, path: str) -> tuple[int, str]:
-        try:
-            with urllib.request.urlopen(self.url + path, timeout=2) as resp:  # noqa: S310
-                return int(resp.status), resp.read().decode()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read().decode()
-
-    def wait(self, predicate: Callable[[], bool], timeout: float = 10) -> float:
-        began = time.monotonic()
-        while not predicate():
-            assert time.monotonic() - began < timeout, self.log.read_text()[-3000:]
-            assert self.proc.poll() is None, self.log.read_text()[-3000:]
-            time.sleep(0.05)
-        return time.monotonic() - began
-
-    def metric(self, name: str) -> float | None:
-        for line in self.get("/metrics")[1].splitlines():
-            if line.startswith(name + " "):
-                return float(line.split()[1])
-        return None
-
-
-@pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Callable[[Path], Served]]:
-    started: list[Served] = []
-
-    def start(config: Path) -> Served:
-        port = common.free_port()
-        log = tmp_path / f"sidecar-{port}.log"
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [
-                    *CLI,
-                    "serve",
-                    "--config",
-                    str(config),
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        served = Served(proc, f"http://127.0.0.1:{port}", log)
-        started.append(served)
-        served.wait(lambda: common.port_open("127.0.0.1", port), timeout=20)
-        return served
-
-    yield start
-    for served in started:
-        if served.proc.poll() is None:
-            served.proc.kill()
-            served.proc.wait(10)
-
-
-def env_config(*names: str, **settings: object) -> str:
-    deps = [
-        {"name": n.lower().replace("_", "-"), "type": "env", "intervalSeconds": 0.2,
-         "timeoutSeconds": 0.1, "env": {"names": [n]}}
-        for n in names
-    ]  # fmt: skip
-    return json.dumps({"dependencies": deps, "watchIntervalSeconds": 0.2, **settings})
+from tests.env import redis
+from tests.integration.sidecar.conftest import CLI, Served, env_config
 
 
 def test_sigterm_turns_readiness_off_then_exits_0_after_the_drain(
@@ -189,7 +111,7 @@ def test_check_command_against_real_redis(redis_server: redis.RedisServer, tmp_p
     )
     assert as_json.returncode == 0
     details = json.loads(as_json.stdout)["components"]["cache"]["details"]
-    assert details["target"] == f"redis://:***@{redis_server.host}:{redis_server.port}/0"
+    assert details["target"] == f"redis://***@{redis_server.host}:{redis_server.port}/0"
     for output in (table.stdout, table.stderr, as_json.stdout, as_json.stderr):
         assert redis.PASSWORD not in output
 

@@ -31,7 +31,7 @@ async def test_healthy_with_details(
     assert details["role"] == "master"
     assert isinstance(details["usedMemoryBytes"], int)
     assert details["usedMemoryBytes"] > 0
-    assert details["target"] == f"redis://:***@{redis_server.host}:{redis_server.port}/0"
+    assert details["target"] == f"redis://***@{redis_server.host}:{redis_server.port}/0"
     status, body = await sidecar.get("/health")
     assert status == 200
     _, metrics = await sidecar.get("/metrics")
@@ -149,7 +149,7 @@ def tls_redis(tls: Tls, tmp_path: Path) -> Iterator[str]:
 async def test_rediss_with_ca_file(make_sidecar: MakeSidecar, tls_redis: str, tls: Tls) -> None:
     sidecar = await make_sidecar(cache("", redis={"url": tls_redis, "caFile": str(tls.cert)}))
     await sidecar.wait_status("cache", "healthy")
-    assert str(sidecar.component("cache").details["target"]).startswith("rediss://:***@")
+    assert str(sidecar.component("cache").details["target"]).startswith("rediss://***@")
 
 
 async def test_rediss_untrusted_is_tls(make_sidecar: MakeSidecar, tls_redis: str) -> None:

@@ -1,4 +1,4 @@
-"""builders.config: a gate spec becomes the contract's config plus Secret env vars."""
+"""builders.config: a gate spec becomes the contract's config plus Secret files or env vars."""
 
 from __future__ import annotations
 
@@ -13,8 +13,40 @@ from healthgate_sidecar import contract
 from tests.unit.operator.conftest import SPEC
 
 
-def test_secret_refs_become_env_names_and_secret_key_refs() -> None:
+def test_secret_refs_become_projected_files_by_default() -> None:
+    # Files, not env: the kubelet updates a projected Secret volume in a running pod.
     rendered = config.render_config(SPEC)
+    data = yaml.safe_load(rendered.text)
+    cache, graph = data["dependencies"][:2]
+    assert cache["redis"]["urlFile"] == "/var/run/healthgate/secrets/HG_CACHE_URL"
+    assert graph["neo4j"]["passwordFile"] == "/var/run/healthgate/secrets/HG_GRAPH_PASSWORD"
+    assert "urlFrom" not in cache["redis"]
+    assert "urlFromEnv" not in cache["redis"]
+    assert rendered.env == []
+    assert rendered.secret_sources == [
+        {"secret": {"name": "redis-auth", "items": [{"key": "url", "path": "HG_CACHE_URL"}]}},
+        {
+            "secret": {
+                "name": "neo4j-auth",
+                "items": [{"key": "password", "path": "HG_GRAPH_PASSWORD"}],
+            }
+        },
+    ]
+
+
+def test_two_keys_of_one_secret_share_a_source() -> None:
+    spec = copy.deepcopy(SPEC)
+    ref = {"secretKeyRef": {"name": "redis-auth", "key": "password"}}
+    spec["dependencies"][0]["redis"]["passwordFrom"] = ref
+    [first, _] = config.render_config(spec).secret_sources
+    assert [i["path"] for i in first["secret"]["items"]] == ["HG_CACHE_URL", "HG_CACHE_PASSWORD"]
+
+
+def test_secrets_as_env_keeps_environment_variables() -> None:
+    spec = copy.deepcopy(SPEC)
+    spec["sidecar"]["secretsAs"] = "env"
+    rendered = config.render_config(spec)
+    assert rendered.secret_sources == []
     data = yaml.safe_load(rendered.text)
     cache = data["dependencies"][0]
     assert cache["redis"]["urlFromEnv"] == "HG_CACHE_URL"
@@ -72,8 +104,9 @@ def test_header_values_from_secrets() -> None:
     }
     rendered = config.render_config(spec)
     headers = rendered.config.dependencies[0].http.headers  # type: ignore[union-attr]
-    assert headers[1].value_from_env == "HG_API_HEADERS_1_VALUE"
-    assert [e["name"] for e in rendered.env] == ["HG_API_HEADERS_1_VALUE"]
+    assert headers[1].value_file == "/var/run/healthgate/secrets/HG_API_HEADERS_1_VALUE"
+    [source] = rendered.secret_sources
+    assert source["secret"]["items"] == [{"key": "token", "path": "HG_API_HEADERS_1_VALUE"}]
 
 
 def test_sidecar_settings_are_passed_container_settings_are_not() -> None:

@@ -108,8 +108,41 @@ def test_pod_sidecar_port_reads_the_injected_container() -> None:
 
 
 def test_secret_env_uses_secret_key_refs_only() -> None:
-    env = container()["env"]
+    spec = copy.deepcopy(SPEC)
+    spec["sidecar"]["secretsAs"] = "env"
+    env = container(spec)["env"]
+    assert env
     assert all("value" not in e and "secretKeyRef" in e["valueFrom"] for e in env)
+
+
+def test_secrets_are_a_projected_volume_mounted_read_only() -> None:
+    out = inject(make_pod())
+    sidecar = out["spec"]["initContainers"][0]
+    assert injection.SOURCES_KEY not in sidecar  # bookkeeping, never sent to the API server
+    mount = next(m for m in sidecar["volumeMounts"] if m["name"] == "healthgate-secrets")
+    assert mount == {
+        "name": "healthgate-secrets",
+        "mountPath": "/var/run/healthgate/secrets",
+        "readOnly": True,
+    }  # no subPath: the kubelet could not update a subPath mount
+    volume = next(v for v in out["spec"]["volumes"] if v["name"] == "healthgate-secrets")
+    names = [s["secret"]["name"] for s in volume["projected"]["sources"]]
+    assert names == ["redis-auth", "neo4j-auth"]
+    assert sidecar["env"] == []
+
+
+def test_no_secret_refs_no_secret_volume() -> None:
+    spec = copy.deepcopy(SPEC)
+    spec["dependencies"] = spec["dependencies"][2:]
+    out = inject(make_pod(), spec)
+    assert {v["name"] for v in out["spec"]["volumes"]} == {"healthgate-config", "healthgate-tmp"}
+
+
+def test_hash_follows_secret_references() -> None:
+    base = injection.injection_hash("g", container())
+    spec = copy.deepcopy(SPEC)
+    spec["dependencies"][0]["redis"]["urlFrom"]["secretKeyRef"]["name"] = "redis-auth-2"
+    assert injection.injection_hash("g", container(spec)) != base
 
 
 def inject(pod: dict[str, Any], spec: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -124,7 +157,11 @@ def test_inject_prepends_sidecar_adds_volumes_and_annotations() -> None:
     pod["spec"]["initContainers"] = [{"name": "migrate", "image": "m:1"}]
     out = inject(pod)
     assert [c["name"] for c in out["spec"]["initContainers"]] == ["healthgate", "migrate"]
-    assert {v["name"] for v in out["spec"]["volumes"]} == {"healthgate-config", "healthgate-tmp"}
+    assert {v["name"] for v in out["spec"]["volumes"]} == {
+        "healthgate-config",
+        "healthgate-tmp",
+        "healthgate-secrets",
+    }
     cm = next(v for v in out["spec"]["volumes"] if v["name"] == "healthgate-config")
     assert cm["configMap"]["name"] == "tta-api-healthgate"
     annotations = out["metadata"]["annotations"]

@@ -25,7 +25,7 @@ def test_configmap_is_owned_labelled_and_secret_free() -> None:
     ]
     assert cm["metadata"]["labels"]["healthgate.io/gate"] == "tta-api"
     text = cm["data"]["config.yaml"]
-    assert "urlFromEnv: HG_CACHE_URL" in text
+    assert "urlFile: /var/run/healthgate/secrets/HG_CACHE_URL" in text
     assert "redis-auth" not in text  # not even the Secret's name is needed by the sidecar
 
 

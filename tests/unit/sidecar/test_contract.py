@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
-from healthgate_sidecar import contract
+from healthgate_sidecar import contract, files
 from healthgate_sidecar.checks import REGISTRY
 from healthgate_sidecar.contract import ConfigError
 
@@ -135,9 +136,35 @@ def test_json_and_yaml_are_both_accepted(tmp_path: Path) -> None:
     assert contract.load_config(tmp_path / "c.json") == contract.load_config(tmp_path / "c.yaml")
 
 
-def test_empty_file_is_an_empty_config(tmp_path: Path) -> None:
-    (tmp_path / "c.yaml").write_text("")
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "\n\n", "---\n"])
+def test_empty_or_comment_only_file_is_rejected(tmp_path: Path, text: str) -> None:
+    # A truncate-then-write editor produces this: it must not mean "nothing to check".
+    (tmp_path / "c.yaml").write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        contract.load_config(tmp_path / "c.yaml")
+    assert caught.value.problems == [contract.EMPTY_PROBLEM]
+
+
+def test_explicit_empty_dependency_list_is_valid(tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_text("dependencies: []\n")
     assert contract.load_config(tmp_path / "c.yaml").dependencies == []
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "directory", "too big"])
+def test_config_must_be_a_small_regular_file(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "c.yaml"
+    if kind == "fifo":
+        os.mkfifo(path)  # reading it the naive way would block forever
+    elif kind == "device":
+        path.symlink_to("/dev/zero")  # never ends
+    elif kind == "directory":
+        path.mkdir()
+    else:
+        path.write_text("# " + "x" * files.CONFIG_LIMIT + "\ndependencies: []\n")
+    with pytest.raises(ConfigError) as caught:
+        contract.load_config(path)
+    [problem] = caught.value.problems
+    assert problem.startswith(f"<file>: cannot read {path}")
 
 
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
@@ -183,3 +210,14 @@ def test_secret_fields_follow_the_naming_rule() -> None:
         for secret in secrets:
             assert f"{secret}FromEnv" in props, (model, secret)
             assert f"{secret}File" in props, (model, secret)
+
+
+def test_auth_token_file_description_says_what_happens_without_it() -> None:
+    # It used to claim the opposite ("without it /health shows statuses only").
+    text = contract.json_schema()["properties"]["authTokenFile"]["description"]
+    assert "statuses only" not in text
+    assert "when unset, every client gets full details" in text
+
+
+def test_secrets_as_defaults_to_files() -> None:
+    assert contract.parse_config({"dependencies": []}).secrets_as == "file"

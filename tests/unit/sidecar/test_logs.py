@@ -63,7 +63,7 @@ def test_secrets_are_scrubbed_from_any_logger(stream: io.StringIO) -> None:
     text = stream.getvalue()
     assert "log-Canary-Secret" not in text
     assert "driver-Pw" not in text
-    assert "bolt://u:***@h" in text
+    assert "bolt://***@h" in text
 
 
 def test_level_filters_our_logger(stream: io.StringIO) -> None:
