@@ -29,6 +29,7 @@ def build_settings(config: OperatorConfig, rt: runtime.Runtime) -> kopf.Operator
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=constants.GROUP, key="last-handled-configuration"
     )
+    # No handler needs a finalizer (main.without_finalizers); this one is removed where found.
     settings.persistence.finalizer = f"{constants.GROUP}/finalizer"
     # Only warnings become Kubernetes Events; our own events are posted explicitly.
     settings.posting.level = logging.WARNING
@@ -51,13 +52,13 @@ def build_settings(config: OperatorConfig, rt: runtime.Runtime) -> kopf.Operator
 
 
 class RoutineFilter(logging.Filter):
-    """Drop Kopf's per-run success lines of the status timer and the webhook.
+    """Drop Kopf's per-run success lines of the webhook and the liveness probe.
 
-    With N gates and pods they are N lines every interval and one per pod, drowning the lines
-    that matter; failures are still logged (at WARNING and above, which this never drops).
+    With N pods they are one line per pod (and one per probe), drowning the lines that matter;
+    failures are still logged (at WARNING and above, which this never drops).
     """
 
-    ROUTINE = ("Timer 'refresh' succeeded", "Webhook 'inject-sidecar' succeeded")
+    ROUTINE = ("Webhook 'inject-sidecar' succeeded", "Activity 'refresh-age' succeeded")
 
     def filter(self, record: logging.LogRecord) -> bool:
         return record.levelno > logging.INFO or not record.getMessage().startswith(self.ROUTINE)

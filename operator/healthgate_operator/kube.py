@@ -147,6 +147,11 @@ class Kube:
         scope = f"/namespaces/{namespace}" if namespace is not None else ""
         return await self.request("GET", f"{prefix}{scope}/{kind_plural}/{name}")
 
+    async def patch_gate_status(self, namespace: str, name: str, patch: Json) -> Json:
+        """Merge-patch a gate's status subresource; a resourceVersion in it is a precondition."""
+        base = f"/apis/{constants.API_VERSION}/namespaces/{namespace}/{constants.PLURAL}"
+        return await self.request("PATCH", f"{base}/{name}/status", body=patch, content_type=MERGE)
+
     async def merge_patch(
         self, api_version: str, kind_plural: str, namespace: str, name: str, patch: Json
     ) -> Json:

@@ -16,6 +16,7 @@ from healthgate_operator import kube, metrics
 from healthgate_operator.config import OperatorConfig
 from healthgate_operator.gatecache import GateCache
 from healthgate_operator.probe import HealthProber
+from healthgate_operator.watchdog import Watchdog
 
 MEMO_KEY = "healthgate"
 
@@ -28,6 +29,11 @@ class Runtime:
     _prober: HealthProber | None = None
     _runner: web.AppRunner | None = None
     _gates: GateCache | None = None
+    watchdog: Watchdog = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.watchdog = Watchdog(stale_after=self.config.refresh_stale_after)
+        self.metrics.refresh_age.set_function(self.watchdog.age)
 
     @property
     def kube(self) -> kube.Kube:

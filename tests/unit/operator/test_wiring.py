@@ -25,10 +25,10 @@ def test_routine_filter_drops_only_routine_successes() -> None:
         return logging.LogRecord("kopf.objects", level, __file__, 1, message, None, None)
 
     routine = cli.RoutineFilter()
-    assert not routine.filter(record("Timer 'refresh' succeeded."))
+    assert not routine.filter(record("Activity 'refresh-age' succeeded."))
     assert not routine.filter(record("Webhook 'inject-sidecar' succeeded."))
     assert routine.filter(record("Handler 'reconcile' succeeded."))
-    assert routine.filter(record("Timer 'refresh' succeeded.", logging.WARNING))
+    assert routine.filter(record("Webhook 'inject-sidecar' succeeded.", logging.WARNING))
 
 
 def test_review_gets_the_namespace_of_the_request() -> None:
@@ -44,4 +44,10 @@ def test_register_wires_every_handler() -> None:
     webhooks = list(registry._webhooks.get_all_handlers())
     assert [h.id for h in webhooks] == ["inject-sidecar"]
     assert list(webhooks[0].operations or []) == ["CREATE"]
-    assert len(registry._spawning.get_all_handlers()) == 1  # the status timer
+    spawning = registry._spawning.get_all_handlers()
+    assert len(spawning) == 1  # the status loop
+    # No handler may make Kopf put a finalizer on gates (deletion must never need us).
+    assert not any(h.requires_finalizer for h in spawning)
+    assert not any(h.requires_finalizer for h in registry._changing.get_all_handlers())
+    probes = [h.id for h in registry._activities.get_all_handlers() if h.activity == "probe"]
+    assert probes == ["refresh-age"]  # /healthz fails when status refreshes stop
