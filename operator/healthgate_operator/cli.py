@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import kopf
 
 from healthgate_operator import config as config_module
-from healthgate_operator import constants, runtime, webhook
+from healthgate_operator import constants, diffbase, runtime, webhook
 from healthgate_operator import main as wiring
 from healthgate_operator.config import OperatorConfig
 
@@ -26,7 +26,8 @@ def build_settings(config: OperatorConfig, rt: runtime.Runtime) -> kopf.Operator
     settings = kopf.OperatorSettings()
     # Kopf's bookkeeping goes into our own annotations, not into status (our schema prunes it).
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=constants.GROUP)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+    # A digest, not a copy of the spec: a large gate must not overflow the annotations' 256 KiB.
+    settings.persistence.diffbase_storage = diffbase.SpecDigestStorage(
         prefix=constants.GROUP, key="last-handled-configuration"
     )
     # No handler needs a finalizer (main.without_finalizers); this one is removed where found.

@@ -134,6 +134,12 @@ class Kube:
         path = f"/api/v1/namespaces/{meta['namespace']}/configmaps/{meta['name']}"
         return await self.apply(path, manifest)
 
+    async def create_configmap(self, manifest: Json) -> Json:
+        """Create only (409 if it exists): never take over a ConfigMap someone else made."""
+        path = f"/api/v1/namespaces/{manifest['metadata']['namespace']}/configmaps"
+        query = [("fieldManager", FIELD_MANAGER)]
+        return await self.request("POST", path, query=query, body=manifest)
+
     async def apply_webhook_configuration(self, manifest: Json) -> Json:
         name = manifest["metadata"]["name"]
         path = f"/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/{name}"

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from healthgate_operator import kube, metrics
 from healthgate_operator.config import OperatorConfig
-from healthgate_operator.gatecache import GateCache
+from healthgate_operator.gatecache import ConfigMapCache, GateCache
 from healthgate_operator.probe import HealthProber
 from healthgate_operator.watchdog import Watchdog
 
@@ -29,6 +29,7 @@ class Runtime:
     _prober: HealthProber | None = None
     _runner: web.AppRunner | None = None
     _gates: GateCache | None = None
+    _configmaps: ConfigMapCache | None = None
     watchdog: Watchdog = field(init=False)
 
     def __post_init__(self) -> None:
@@ -48,6 +49,12 @@ class Runtime:
         return self._gates
 
     @property
+    def configmaps(self) -> ConfigMapCache:
+        if self._configmaps is None:
+            raise RuntimeError("the runtime is not open yet")
+        return self._configmaps
+
+    @property
     def prober(self) -> HealthProber:
         if self._prober is None:
             raise RuntimeError("the runtime is not open yet")
@@ -57,6 +64,8 @@ class Runtime:
         self._kube = kube.Kube(await kube.connect())
         self._gates = GateCache(self._kube, self.config.namespaces)
         self._gates.start()
+        self._configmaps = ConfigMapCache(self._kube, self.config.namespaces)
+        self._configmaps.start()
         self._prober = HealthProber(
             timeout=self.config.health_timeout, concurrency=self.config.health_concurrency
         )
@@ -66,8 +75,9 @@ class Runtime:
         )
 
     async def close(self) -> None:
-        if self._gates is not None:
-            await self._gates.stop()
+        for cache in (self._gates, self._configmaps):
+            if cache is not None:
+                await cache.stop()
         if self._runner is not None:
             await self._runner.cleanup()
         if self._prober is not None:

@@ -18,7 +18,7 @@ import kopf
 from healthgate_operator import constants
 from healthgate_operator.builders import admission, conditions, injection, manifests, selectors
 from healthgate_operator.builders import status as status_builder
-from healthgate_operator.handlers import restart_workloads
+from healthgate_operator.handlers import ensure_configmap, restart_workloads
 from healthgate_operator.kube import KubeError
 from healthgate_operator.runtime import Runtime
 
@@ -156,12 +156,14 @@ async def refresh(
     """One round: list the pods, ask their sidecars, write the status. False: the gate is gone."""
     meta, spec = body["metadata"], body.get("spec") or {}
     namespace, name, generation = meta["namespace"], meta["name"], meta.get("generation")
+    repaired = await ensure_configmap.restore(runtime, body, logger)
     query = selectors.to_query(spec.get("selector") or {})
     try:
         pods = live_pods(await runtime.kube.list_pods(namespace, query)) if query else []
     except KubeError as exc:
         logger.warning("Status not refreshed: %s", exc)
-        return await write_status(runtime, body, *unavailable(generation, exc))
+        fields, updates = unavailable(generation, exc)
+        return await write_status(runtime, body, fields, updates + repaired)
     names = [str(d.get("name")) for d in spec.get("dependencies") or []]
     port = injection.sidecar_port(spec, runtime.config.sidecar_port)
     with runtime.metrics.refresh_seconds.time():  # asking every sidecar: the cycle's cost
@@ -177,7 +179,7 @@ async def refresh(
             name, [p["metadata"].get("labels") or {} for p in pods], gates
         ),
     }
-    updates = status_builder.health_conditions(summary, generation)
+    updates = status_builder.health_conditions(summary, generation) + repaired
     if not await write_status(runtime, body, fields, updates):
         return False
     memory[LAST_SEEN] = summary.dependencies
