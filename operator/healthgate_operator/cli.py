@@ -108,6 +108,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return main_entry(argv)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        # A startup step that no retry fixes (kopf.PermanentError, e.g. a taken port) ends in
+        # Kopf's ActivityError: say what failed in one line, not with two tracebacks.
+        if isinstance(exc.__cause__, kopf.PermanentError):
+            print(f"healthgate-operator: {exc.__cause__}", file=sys.stderr)
+            return 1
+        raise
 
 
 if __name__ == "__main__":

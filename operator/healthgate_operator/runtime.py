@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import kopf
 from aiohttp import web
 
 from healthgate_operator import kube, metrics
@@ -61,18 +62,36 @@ class Runtime:
         return self._prober
 
     async def open(self) -> None:
-        self._kube = kube.Kube(await kube.connect())
-        self._gates = GateCache(self._kube, self.config.namespaces)
-        self._gates.start()
-        self._configmaps = ConfigMapCache(self._kube, self.config.namespaces)
-        self._configmaps.start()
-        self._prober = HealthProber(
-            timeout=self.config.health_timeout, concurrency=self.config.health_concurrency
-        )
-        await self._prober.open()
-        self._runner = await metrics.serve(
-            self.metrics, self.config.listen_host, self.config.metrics_port
-        )
+        """Listen for /metrics first, then build the clients and caches, each exactly once.
+
+        The port comes first because it is the step that fails for reasons no retry fixes
+        (another process has it): Kopf would otherwise retry the startup handler, building
+        another API client and gate cache each time. A taken port stops the operator once,
+        with the reason.
+        """
+        if self._runner is None:
+            try:
+                self._runner = await metrics.serve(
+                    self.metrics, self.config.listen_host, self.config.metrics_port
+                )
+            except OSError as exc:
+                where = f"{self.config.listen_host}:{self.config.metrics_port}"
+                raise kopf.PermanentError(
+                    f"--metrics-port: cannot listen on {where}: {exc}"
+                ) from exc
+        if self._kube is None:
+            self._kube = kube.Kube(await kube.connect())
+        if self._gates is None:
+            self._gates = GateCache(self._kube, self.config.namespaces)
+            self._gates.start()
+        if self._configmaps is None:
+            self._configmaps = ConfigMapCache(self._kube, self.config.namespaces)
+            self._configmaps.start()
+        if self._prober is None:
+            self._prober = HealthProber(
+                timeout=self.config.health_timeout, concurrency=self.config.health_concurrency
+            )
+            await self._prober.open()
 
     async def close(self) -> None:
         for cache in (self._gates, self._configmaps):

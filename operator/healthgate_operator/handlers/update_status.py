@@ -24,12 +24,9 @@ from healthgate_operator.runtime import Runtime
 
 Json = dict[str, Any]
 LAST_SEEN = "healthgate.dependencies"
+REPORTED = "healthgate.reported"
+BLOCKED = "healthgate.blocked"
 Logger = logging.Logger | logging.LoggerAdapter[Any]
-
-
-def injected_by(pod: Json, gate: str) -> bool:
-    annotations = pod["metadata"].get("annotations") or {}
-    return injection.has_sidecar(pod) and annotations.get(constants.ANNOTATION_GATE) == gate
 
 
 def live_pods(pods: list[Json]) -> list[Json]:
@@ -53,16 +50,17 @@ async def reports(runtime: Runtime, gate: str, port: int, pods: list[Json]) -> l
     Each pod is asked on the port it was injected with; ``port`` (today's) only when a pod
     does not say, so changing ``--sidecar-port`` or the gate's port never blinds the status.
     """
-    asked = [p for p in pods if injected_by(p, gate) and p.get("status", {}).get("podIP")]
+    asked = [p for p in pods if injection.injected_by(p, gate) and p.get("status", {}).get("podIP")]
     targets = [(p["status"]["podIP"], injection.pod_sidecar_port(p) or port) for p in asked]
     answers = await runtime.prober.many(targets)
     health = {p["metadata"]["name"]: a for p, a in zip(asked, answers, strict=True)}
     return [
         status_builder.PodReport(
             name=p["metadata"]["name"],
-            injected=injected_by(p, gate),
+            injected=injection.injected_by(p, gate),
             ready=is_ready(p),
             health=health.get(p["metadata"]["name"]),
+            waiting=status_builder.cannot_start(p),
         )
         for p in pods
     ]
@@ -171,7 +169,7 @@ async def refresh(
     # What this loop last saw wins over the body: if a status write was lost, the body is
     # behind and would make the same transition fire twice.
     previous = memory.get(LAST_SEEN) or (body.get("status") or {}).get("dependencies")
-    summary = status_builder.summarize(names, found, previous)
+    summary = status_builder.summarize(names, found, previous, memory.get(REPORTED))
     gates = runtime.gates.gates(namespace)
     fields = {
         **status_builder.status_fields(summary),
@@ -182,8 +180,14 @@ async def refresh(
     updates = status_builder.health_conditions(summary, generation) + repaired
     if not await write_status(runtime, body, fields, updates):
         return False
-    memory[LAST_SEEN] = summary.dependencies
-    for event_type, reason, message in summary.events:
+    memory[LAST_SEEN], memory[REPORTED] = summary.dependencies, summary.reported
+    events = list(summary.events)
+    if summary.blocked and summary.blocked != memory.get(BLOCKED):
+        events.append(
+            ("Warning", "PodsCannotStart", "pods cannot start: " + "; ".join(summary.blocked))
+        )
+    memory[BLOCKED] = summary.blocked
+    for event_type, reason, message in events:
         kopf.event(
             kopf.Body(cast(kopf.RawBody, body)), type=event_type, reason=reason, message=message
         )
