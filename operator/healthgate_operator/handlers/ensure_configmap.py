@@ -103,12 +103,8 @@ async def restore(runtime: Runtime, body: Json, logger: Logger) -> list[Json]:
         if found.get("reason") != "ConfigMapConflict":
             warn(body, "ConfigMapConflict", str(exc))
         return [conflict_condition(exc, generation)]
-    logger.info("ConfigMap %s restored.", manifest["metadata"]["name"])
-    warn(
-        body,
-        "ConfigMapRestored",
-        f"ConfigMap {manifest['metadata']['name']} was changed or "
-        "deleted by hand and has been restored",
-    )
-    message = f"ConfigMap {manifest['metadata']['name']} restored"
+    name = manifest["metadata"]["name"]
+    logger.info("ConfigMap %s written again.", name)
+    warn(body, "ConfigMapRestored", f"ConfigMap {name} was missing or changed; written again")
+    message = f"ConfigMap {name} written again"
     return [conditions.condition("Reconciled", "True", "ConfigMapApplied", message, generation)]

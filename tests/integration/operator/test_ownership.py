@@ -14,7 +14,7 @@ import pytest
 
 from tests.env.common import wait_for
 from tests.integration.operator import objects
-from tests.integration.operator.conftest import Kube, Operator
+from tests.integration.operator.conftest import ROOT, Kube, Operator
 
 pytestmark = pytest.mark.integration
 Json = dict[str, Any]
@@ -169,3 +169,30 @@ def test_a_configmap_we_did_not_create_is_never_taken_over(
     pod = k8s.get("pod", "p2", namespace)
     assert pod is not None
     assert len(objects.sidecars(pod)) == 1
+
+
+def test_helm_uninstall_with_gates_present_leaves_nothing_terminating(
+    k8s: Kube, operator: Operator, namespace: str
+) -> None:
+    """The operator goes with the release; the gate and its namespace must still go.
+
+    The release's own pods stay Pending (a node selector no node has), as in the chart tests;
+    the session's operator handles the gate, then stops, as the uninstalled one would.
+    """
+    release = f"hg-{namespace[-5:]}"
+    chart = str(ROOT / "charts" / "healthgate")
+    selector = "nodeSelector.healthgate\\.io/ship-test=never"
+    k8s.cluster.helm("install", release, chart, "-n", namespace, "--set", selector)
+    k8s.apply(objects.gate("api", namespace))
+    wait_for("Reconciled", lambda: reconciled(k8s, namespace, "api"))
+    operator.stop()
+    try:
+        k8s.cluster.helm("uninstall", release, "-n", namespace)
+        k8s.run("delete", "namespace", namespace, "--wait=false")
+        wait_for(
+            "the namespace gone, gate and all",
+            lambda: k8s.cluster.kubectl("get", "namespace", namespace, check=False).returncode != 0,
+            timeout=90,
+        )
+    finally:
+        operator.start()
