@@ -14,12 +14,13 @@ from healthgate_operator.crd.structural import Schema
 # The gate's name is the value of the healthgate.io/gate label on its ConfigMap and pods, and
 # label values have at most 63 characters: a longer name could never be reconciled.
 NAME_MAX_LENGTH = 63
-# What Kubernetes accepts as a label value and as a qualified key (RE2, for CEL and patterns).
+# What Kubernetes accepts as a label value and as a qualified key (RE2, for CEL and patterns;
+# no backslashes, which a CEL string literal would need escaped twice).
 # Validated here so that a selector means the same to the webhook, the status and the API
 # server: "x,app!=y" as a value would otherwise become a different selector in a LIST query.
 LABEL_VALUE_PATTERN = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
 LABEL_KEY_PATTERN = (
-    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
     r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
 )
 LABEL_KEY_MAX_LENGTH = 317  # a 253-character prefix, a slash and a 63-character name
