@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import kopf
 
 from healthgate_operator import config as config_module
-from healthgate_operator import constants, runtime, webhook
+from healthgate_operator import constants, diffbase, runtime, webhook
 from healthgate_operator import main as wiring
 from healthgate_operator.config import OperatorConfig
 
@@ -26,9 +26,11 @@ def build_settings(config: OperatorConfig, rt: runtime.Runtime) -> kopf.Operator
     settings = kopf.OperatorSettings()
     # Kopf's bookkeeping goes into our own annotations, not into status (our schema prunes it).
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=constants.GROUP)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+    # A digest, not a copy of the spec: a large gate must not overflow the annotations' 256 KiB.
+    settings.persistence.diffbase_storage = diffbase.SpecDigestStorage(
         prefix=constants.GROUP, key="last-handled-configuration"
     )
+    # No handler needs a finalizer (main.without_finalizers); this one is removed where found.
     settings.persistence.finalizer = f"{constants.GROUP}/finalizer"
     # Only warnings become Kubernetes Events; our own events are posted explicitly.
     settings.posting.level = logging.WARNING
@@ -51,13 +53,13 @@ def build_settings(config: OperatorConfig, rt: runtime.Runtime) -> kopf.Operator
 
 
 class RoutineFilter(logging.Filter):
-    """Drop Kopf's per-run success lines of the status timer and the webhook.
+    """Drop Kopf's per-run success lines of the webhook and the liveness probe.
 
-    With N gates and pods they are N lines every interval and one per pod, drowning the lines
-    that matter; failures are still logged (at WARNING and above, which this never drops).
+    With N pods they are one line per pod (and one per probe), drowning the lines that matter;
+    failures are still logged (at WARNING and above, which this never drops).
     """
 
-    ROUTINE = ("Timer 'refresh' succeeded", "Webhook 'inject-sidecar' succeeded")
+    ROUTINE = ("Webhook 'inject-sidecar' succeeded", "Activity 'refresh-age' succeeded")
 
     def filter(self, record: logging.LogRecord) -> bool:
         return record.levelno > logging.INFO or not record.getMessage().startswith(self.ROUTINE)
@@ -106,6 +108,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return main_entry(argv)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        # A startup step that no retry fixes (kopf.PermanentError, e.g. a taken port) ends in
+        # Kopf's ActivityError: say what failed in one line, not with two tracebacks.
+        if isinstance(exc.__cause__, kopf.PermanentError):
+            print(f"healthgate-operator: {exc.__cause__}", file=sys.stderr)
+            return 1
+        raise
 
 
 if __name__ == "__main__":

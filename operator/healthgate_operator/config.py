@@ -70,6 +70,9 @@ class OperatorConfig:
     """Resources (JSON) of the injected sidecar when a gate sets no spec.sidecar.resources."""
     status_interval: float = 10.0
     """Seconds between status refreshes of each gate."""
+    refresh_stale_after: float = 180.0
+    """Seconds without any gate status written after which /healthz fails, so that the kubelet
+    restarts an operator whose refreshes stopped; must exceed --status-interval."""
     health_timeout: float = 1.0
     """Seconds to wait for one pod's /health; a slow sidecar counts as unreachable."""
     health_concurrency: int = 32
@@ -158,6 +161,7 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         ("allowed-sidecar-images", str, ""),
         ("sidecar-resources", str, json.dumps(parts.DEFAULT_RESOURCES)),
         ("status-interval", float, opt.status_interval),
+        ("refresh-stale-after", float, opt.refresh_stale_after),
         ("health-timeout", float, opt.health_timeout),
         ("health-concurrency", int, opt.health_concurrency),
         ("priority", int, None),
@@ -218,6 +222,10 @@ def parse(
         raise SystemExit("healthgate-operator: --webhook-cert and --webhook-key go together")
     if not 1024 <= args.sidecar_port <= 65535:
         raise SystemExit("healthgate-operator: --sidecar-port: must be within 1024-65535")
+    if args.refresh_stale_after <= args.status_interval:
+        raise SystemExit(
+            "healthgate-operator: --refresh-stale-after: must exceed --status-interval"
+        )
     json_flags: dict[str, Any] = {}
     for dest, parse_value in (("sidecar_resources", flagvalues.resources),):
         try:
@@ -244,6 +252,7 @@ def parse(
             p.strip() for p in args.allowed_sidecar_images.split(",") if p.strip()
         ),
         status_interval=args.status_interval,
+        refresh_stale_after=args.refresh_stale_after,
         health_timeout=args.health_timeout,
         health_concurrency=args.health_concurrency,
         peering=None if args.standalone else args.peering,

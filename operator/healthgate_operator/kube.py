@@ -140,6 +140,12 @@ class Kube:
         path = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
         return await self.request("POST", path, body=review)
 
+    async def create_configmap(self, manifest: Json) -> Json:
+        """Create only (409 if it exists): never take over a ConfigMap someone else made."""
+        path = f"/api/v1/namespaces/{manifest['metadata']['namespace']}/configmaps"
+        query = [("fieldManager", FIELD_MANAGER)]
+        return await self.request("POST", path, query=query, body=manifest)
+
     async def get(
         self, api_version: str, kind_plural: str, namespace: str | None, name: str
     ) -> Json:
@@ -156,6 +162,11 @@ class Kube:
         scope = f"/namespaces/{namespace}" if namespace is not None else ""
         path = f"{prefix}{scope}/{kind_plural}/{name}"
         return await self.request("PATCH", path, body=ops, content_type=JSON_PATCH)
+
+    async def patch_gate_status(self, namespace: str, name: str, patch: Json) -> Json:
+        """Merge-patch a gate's status subresource; a resourceVersion in it is a precondition."""
+        base = f"/apis/{constants.API_VERSION}/namespaces/{namespace}/{constants.PLURAL}"
+        return await self.request("PATCH", f"{base}/{name}/status", body=patch, content_type=MERGE)
 
     async def merge_patch(
         self, api_version: str, kind_plural: str, namespace: str, name: str, patch: Json

@@ -6,12 +6,13 @@ because some decorator arguments are settings (the status interval); tests build
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
 import kopf
 
-from healthgate_operator import constants, runtime
+from healthgate_operator import constants, runtime, watchdog
 from healthgate_operator.config import OperatorConfig
 from healthgate_operator.handlers import (
     ensure_peering,
@@ -45,22 +46,17 @@ async def reconcile(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: An
 
 
 async def refresh(
-    body: kopf.Body,
-    patch: kopf.Patch,
-    memo: kopf.Memo,
-    logger: Logger,
-    **_: Any,
+    body: kopf.Body, stopped: kopf.DaemonStopped, memo: kopf.Memo, logger: Logger, **_: Any
 ) -> None:
-    rt = runtime.of(memo)
-    namespace = str(body.get("metadata", {}).get("namespace"))
-    await update_status.refresh(
-        runtime=rt,
-        body=dict(body),
-        patch=patch,
-        logger=logger,
-        memory=memo,
-        gates=rt.gates.gates(namespace),
-    )
+    await update_status.run(runtime=runtime.of(memo), body=body, stopped=stopped, logger=logger)
+
+
+def liveness(memo: kopf.Memo, **_: Any) -> float:
+    """/healthz: fails (Kopf answers 500) when no gate's status was written for too long."""
+    try:
+        return runtime.of(memo).watchdog.check()
+    except watchdog.Stalled as exc:
+        raise kopf.PermanentError(str(exc)) from exc  # permanent: Kopf would retry otherwise
 
 
 def is_deletion(type: str | None, **_: Any) -> bool:
@@ -107,6 +103,21 @@ async def validate(
     )
 
 
+def without_finalizers(registry: kopf.OperatorRegistry) -> None:
+    """Let gates be deleted without the operator: no finalizer for the status loop.
+
+    Kopf marks every daemon as needing a finalizer, to stop it before its object goes. Ours
+    ends by itself when its gate is gone (the status write answers 404), while a finalizer
+    makes ``kubectl delete hg`` hang whenever the operator is down, and gates and their
+    namespaces stay Terminating after ``helm uninstall`` (issue 11). Kopf also removes its
+    finalizer from gates that still carry one once no handler requires it.
+    """
+    spawning = registry._spawning
+    spawning._handlers = [
+        dataclasses.replace(h, requires_finalizer=False) for h in spawning._handlers
+    ]
+
+
 def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
     """Attach every handler to ``registry``."""
     kopf.on.login(registry=registry)(login)
@@ -114,12 +125,9 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
     kopf.on.cleanup(registry=registry)(cleanup)
     for on in (kopf.on.create, kopf.on.update, kopf.on.resume):
         on(*GATES, registry=registry, backoff=5)(reconcile)
-    kopf.timer(
-        *GATES,
-        registry=registry,
-        interval=config.status_interval,
-        initial_delay=min(1.0, config.status_interval),
-    )(refresh)
+    kopf.daemon(*GATES, registry=registry, cancellation_timeout=5.0)(refresh)
+    kopf.on.probe(id="refresh-age", registry=registry)(liveness)
+    without_finalizers(registry)
     kopf.on.event(*GATES, registry=registry, when=is_deletion)(forget)
     kopf.on.mutate(
         "v1",

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.aiohttp import make_aiohttp_handler
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -106,6 +106,12 @@ class Metrics:
             "healthgate_status_refresh_duration_seconds",
             "Time to read every selected pod's sidecar /health for one gate's status refresh.",
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=self.registry,
+        )
+        self.refresh_age = Gauge(
+            "healthgate_operator_last_refresh_age_seconds",
+            "Seconds since any gate's status was last written (0 while no gate is served); "
+            "/healthz fails above --refresh-stale-after.",
             registry=self.registry,
         )
 

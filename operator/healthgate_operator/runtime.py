@@ -10,12 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import kopf
 from aiohttp import web
 
 from healthgate_operator import kube, metrics
 from healthgate_operator.config import OperatorConfig
-from healthgate_operator.gatecache import GateCache
+from healthgate_operator.gatecache import ConfigMapCache, GateCache
 from healthgate_operator.probe import HealthProber
+from healthgate_operator.watchdog import Watchdog
 
 MEMO_KEY = "healthgate"
 
@@ -30,6 +32,12 @@ class Runtime:
     _gates: GateCache | None = None
     restart_refusals: set[tuple[str, str]] = field(default_factory=set)
     """(gate uid, injection hash) already told that workload restarts are forbidden."""
+    _configmaps: ConfigMapCache | None = None
+    watchdog: Watchdog = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.watchdog = Watchdog(stale_after=self.config.refresh_stale_after)
+        self.metrics.refresh_age.set_function(self.watchdog.age)
 
     @property
     def kube(self) -> kube.Kube:
@@ -44,26 +52,53 @@ class Runtime:
         return self._gates
 
     @property
+    def configmaps(self) -> ConfigMapCache:
+        if self._configmaps is None:
+            raise RuntimeError("the runtime is not open yet")
+        return self._configmaps
+
+    @property
     def prober(self) -> HealthProber:
         if self._prober is None:
             raise RuntimeError("the runtime is not open yet")
         return self._prober
 
     async def open(self) -> None:
-        self._kube = kube.Kube(await kube.connect())
-        self._gates = GateCache(self._kube, self.config.namespaces)
-        self._gates.start()
-        self._prober = HealthProber(
-            timeout=self.config.health_timeout, concurrency=self.config.health_concurrency
-        )
-        await self._prober.open()
-        self._runner = await metrics.serve(
-            self.metrics, self.config.listen_host, self.config.metrics_port
-        )
+        """Listen for /metrics first, then build the clients and caches, each exactly once.
+
+        The port comes first because it is the step that fails for reasons no retry fixes
+        (another process has it): Kopf would otherwise retry the startup handler, building
+        another API client and gate cache each time. A taken port stops the operator once,
+        with the reason.
+        """
+        if self._runner is None:
+            try:
+                self._runner = await metrics.serve(
+                    self.metrics, self.config.listen_host, self.config.metrics_port
+                )
+            except OSError as exc:
+                where = f"{self.config.listen_host}:{self.config.metrics_port}"
+                raise kopf.PermanentError(
+                    f"--metrics-port: cannot listen on {where}: {exc}"
+                ) from exc
+        if self._kube is None:
+            self._kube = kube.Kube(await kube.connect())
+        if self._gates is None:
+            self._gates = GateCache(self._kube, self.config.namespaces)
+            self._gates.start()
+        if self._configmaps is None:
+            self._configmaps = ConfigMapCache(self._kube, self.config.namespaces)
+            self._configmaps.start()
+        if self._prober is None:
+            self._prober = HealthProber(
+                timeout=self.config.health_timeout, concurrency=self.config.health_concurrency
+            )
+            await self._prober.open()
 
     async def close(self) -> None:
-        if self._gates is not None:
-            await self._gates.stop()
+        for cache in (self._gates, self._configmaps):
+            if cache is not None:
+                await cache.stop()
         if self._runner is not None:
             await self._runner.cleanup()
         if self._prober is not None:

@@ -148,6 +148,26 @@ class KubeCluster:
         )
         self.processes.append(proc)
 
+    def _apiserver(self) -> common.Process:
+        return next(p for p in self.processes if p.name == "kube-apiserver")
+
+    def stop_apiserver(self) -> None:
+        """Stop kube-apiserver gracefully (SIGTERM), as a control-plane upgrade or crash does."""
+        self._apiserver().stop(timeout=60)
+
+    def start_apiserver(self) -> None:
+        """Start kube-apiserver again with the same flags, port and etcd; wait until ready."""
+        old = self._apiserver()
+        proc = common.spawn("kube-apiserver", old.popen.args, log_dir=self.workdir)  # type: ignore[arg-type]
+        self.processes[self.processes.index(old)] = proc
+        common.wait_until(
+            "kube-apiserver after a restart",
+            lambda: self.kubectl("get", "--raw=/readyz", check=False).returncode == 0,
+            timeout=90,
+            proc=proc,
+            interval=1.0,
+        )
+
     def _component_kubeconfig(self, component: str) -> Path:
         pair = self.ca.issue(component, f"system:{component}", client=True)
         path = self.workdir / f"{component}.kubeconfig"

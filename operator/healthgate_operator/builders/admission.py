@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from healthgate_operator import constants
-from healthgate_operator.builders import config, injection, selectors
+from healthgate_operator.builders import conditions, config, injection, selectors
 
 Json = dict[str, Any]
 
@@ -74,6 +74,13 @@ def decide(
             f"healthgate: pod selected by several HealthGates ({name}, {others}); "
             f"{name} injects it (alphabetically first)"
         )
+    if not conditions.is_true(winner, "Reconciled"):
+        # Its ConfigMap may not exist: the pod would hang in Init:ContainerCreating forever.
+        warnings.append(
+            f"healthgate: HealthGate {name} is not Reconciled (see its status); "
+            "pod admitted without the sidecar"
+        )
+        return Decision(reason="not-reconciled", gate=name, warnings=warnings)
     spec: Json = winner.get("spec", {})
     try:
         rendered = config.render_config(spec)

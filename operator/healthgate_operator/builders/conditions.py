@@ -43,3 +43,9 @@ def merge(existing: list[Json] | None, updates: list[Json], now: str) -> list[Js
 
 def find(conditions: list[Json] | None, type_: str) -> Json | None:
     return next((c for c in conditions or [] if c.get("type") == type_), None)
+
+
+def is_true(body: Json, type_: str) -> bool:
+    """Whether the object's condition ``type_`` has status True."""
+    found = find((body.get("status") or {}).get("conditions"), type_)
+    return found is not None and found.get("status") == "True"

@@ -153,6 +153,35 @@ def has_sidecar(pod: Json) -> bool:
     return any(c.get("name") == constants.SIDECAR_NAME for c in containers)
 
 
+def injected_by(pod: Json, gate: str) -> bool:
+    """Whether ``gate``'s webhook injected this pod, as far as the pod can tell.
+
+    A name and an annotation are easy to forge (a pod with ``inject: "false"``, its own init
+    container named healthgate and ``healthgate.io/gate`` would be counted and probed on the
+    port it chooses). So this asks for what the webhook does and a forger gains nothing by
+    copying: not opted out, the injection hash annotation, the sidecar first among the init
+    containers with a named port, and mounting the volume that is this gate's ConfigMap. A pod
+    passing all of it runs a health sidecar on the gate's own config: counting it is right.
+    """
+    meta, spec = pod.get("metadata", {}), pod.get("spec", {})
+    annotations = meta.get("annotations") or {}
+    if str(annotations.get(constants.ANNOTATION_INJECT, "")).lower() == "false":
+        return False
+    if annotations.get(constants.ANNOTATION_GATE) != gate:
+        return False
+    if not annotations.get(constants.ANNOTATION_INJECTION_HASH):
+        return False
+    first: Json = next(iter(spec.get("initContainers") or []), {})
+    if first.get("name") != constants.SIDECAR_NAME or pod_sidecar_port(pod) is None:
+        return False
+    mounts = {m.get("name") for m in first.get("volumeMounts") or []}
+    volumes = {v.get("name"): v for v in spec.get("volumes") or []}
+    config = (volumes.get(constants.CONFIG_VOLUME) or {}).get("configMap") or {}
+    return constants.CONFIG_VOLUME in mounts and config.get("name") == constants.configmap_name(
+        gate
+    )
+
+
 def used_ports(pod: Json) -> set[int]:
     spec = pod.get("spec", {})
     containers = (spec.get("initContainers") or []) + (spec.get("containers") or [])

@@ -14,9 +14,22 @@ from healthgate_operator.builders import conditions
 
 Json = dict[str, Any]
 POD_STATUSES = ("healthy", "degraded", "unhealthy", "unknown")
-# Rank of a pod's overall status; the gate takes the worst reported one.
-_RANK = {"healthy": 0, "unknown": 1, "degraded": 2, "unhealthy": 3}
-_GATE_STATUS = {s: s.capitalize() for s in _RANK}
+# Rank of a pod's overall status; the gate takes the worst reported one. The same order as the
+# sidecar's (healthgate_sidecar.state.SEVERITY) and docs/design.md: no result yet cannot count as
+# better than a slow one. The sidecar keeps it outside its contract module, which is all the
+# operator may import, so a unit test holds the two equal.
+RANK = {"healthy": 0, "degraded": 1, "unknown": 2, "unhealthy": 3}
+_GATE_STATUS = {s: s.capitalize() for s in RANK}
+# Container waiting reasons that mean "this pod cannot start until someone fixes something".
+CANNOT_START = frozenset(
+    {
+        "CreateContainerConfigError",
+        "CreateContainerError",
+        "InvalidImageName",
+        "ErrImagePull",
+        "ImagePullBackOff",
+    }
+)
 
 
 @dataclass
@@ -25,6 +38,21 @@ class PodReport:
     injected: bool
     ready: bool
     health: Json | None = None
+    waiting: str | None = None
+    """Why a container of the pod cannot start, as the kubelet reports it, if it cannot."""
+
+
+def cannot_start(pod: Json) -> str | None:
+    """The kubelet's reason a container of ``pod`` cannot start, e.g. a missing Secret."""
+    status = pod.get("status") or {}
+    for container in (status.get("initContainerStatuses") or []) + (
+        status.get("containerStatuses") or []
+    ):
+        waiting = (container.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason") in CANNOT_START:
+            message = str(waiting.get("message") or waiting["reason"])[:300]
+            return f"{message} ({waiting['reason']})"
+    return None
 
 
 @dataclass
@@ -37,6 +65,10 @@ class Summary:
     unhealthy: list[str]
     reporting: int
     events: list[tuple[str, str, str]] = field(default_factory=list)
+    reported: set[str] = field(default_factory=set)
+    """Dependencies whose DependencyUnhealthy event is out (and not yet followed by recovery)."""
+    blocked: list[str] = field(default_factory=list)
+    """Distinct reasons why selected pods cannot start."""
 
 
 def _component_status(health: Json | None, name: str) -> str:
@@ -68,11 +100,18 @@ def overall(pods: list[PodReport]) -> tuple[str, int]:
     ]
     if not statuses:
         return "Unknown", 0
-    worst = max(statuses, key=lambda s: _RANK.get(s, _RANK["unknown"]))
+    worst = max(statuses, key=lambda s: RANK.get(s, RANK["unknown"]))
     return _GATE_STATUS.get(worst, "Unknown"), len(statuses)
 
 
-def summarize(names: list[str], pods: list[PodReport], previous: list[Json] | None) -> Summary:
+def summarize(
+    names: list[str],
+    pods: list[PodReport],
+    previous: list[Json] | None,
+    reported: set[str] | None = None,
+) -> Summary:
+    """``previous``: the tallies of the last refresh; ``reported``: see :func:`transitions`
+    (None: taken from ``previous``, as after a restart, so no event is sent twice)."""
     deps = tally(names, pods)
     status, reporting = overall(pods)
     summary = Summary(
@@ -83,29 +122,41 @@ def summarize(names: list[str], pods: list[PodReport], previous: list[Json] | No
         dependencies=deps,
         unhealthy=[d["name"] for d in deps if d["unhealthy"] > 0],
         reporting=reporting,
+        blocked=sorted({p.waiting for p in pods if p.waiting}),
     )
-    summary.events = transitions(previous, deps)
+    if reported is None:
+        reported = {str(d.get("name")) for d in previous or [] if int(d.get("unhealthy") or 0)}
+    summary.events, summary.reported = transitions(previous, deps, reported)
     return summary
 
 
-def transitions(previous: list[Json] | None, current: list[Json]) -> list[tuple[str, str, str]]:
-    """(type, reason, message) events for dependencies that became unhealthy or recovered."""
+def transitions(
+    previous: list[Json] | None, current: list[Json], reported: set[str]
+) -> tuple[list[tuple[str, str, str]], set[str]]:
+    """(type, reason, message) events for dependencies that became unhealthy or recovered,
+    and the dependencies reported unhealthy afterwards.
+
+    DependencyUnhealthy waits until the counts settle (equal in two refreshes in a row): sent at
+    the first failing pod, "unhealthy in 1 of 3" would stay the only word while all 3 fail.
+    """
     before = {d.get("name"): d for d in previous or []}
-    events = []
+    events, now = [], set(reported)
     for dep in current:
-        old = before.get(dep["name"]) or {}
-        was_unhealthy = int(old.get("unhealthy") or 0) > 0
+        name = dep["name"]
         answered = dep["healthy"] + dep["degraded"] + dep["unhealthy"]
-        if dep["unhealthy"] > 0 and not was_unhealthy:
+        old = before.get(name) or {}
+        settled = all(int(old.get(k) or 0) == dep[k] for k in POD_STATUSES)
+        if dep["unhealthy"] > 0 and name not in reported and settled:
             message = (
-                f"dependency {dep['name']} is unhealthy in {dep['unhealthy']} of {answered} "
-                "reporting pods"
+                f"dependency {name} is unhealthy in {dep['unhealthy']} of {answered} reporting pods"
             )
             events.append(("Warning", "DependencyUnhealthy", message))
-        elif was_unhealthy and dep["unhealthy"] == 0 and answered > 0:
-            message = f"dependency {dep['name']} recovered in all {answered} reporting pods"
+            now.add(name)
+        elif name in reported and dep["unhealthy"] == 0 and answered > 0:
+            message = f"dependency {name} recovered in all {answered} reporting pods"
             events.append(("Normal", "DependencyRecovered", message))
-    return events
+            now.discard(name)
+    return events, now
 
 
 def health_conditions(summary: Summary, generation: int | None) -> list[Json]:
@@ -113,7 +164,9 @@ def health_conditions(summary: Summary, generation: int | None) -> list[Json]:
     unhealthy = ", ".join(summary.unhealthy)
     counts = f"{summary.reporting} of {summary.injected} injected pods reporting"
     ready: tuple[str, str, str]
-    if summary.status == "Unknown":
+    if summary.status == "Unknown" and summary.blocked:
+        ready = ("Unknown", "PodsCannotStart", f"pods cannot start: {'; '.join(summary.blocked)}")
+    elif summary.status == "Unknown":
         ready = ("Unknown", "NoReports", f"no injected pod answered /health yet ({counts})")
     elif summary.status == "Unhealthy":
         ready = ("False", "DependencyUnhealthy", f"unhealthy: {unhealthy} ({counts})")
@@ -143,6 +196,11 @@ def status_fields(summary: Summary) -> Json:
         "status": summary.status,
         "ready": f"{summary.ready}/{summary.total}",
         "unhealthy": ",".join(summary.unhealthy),
-        "pods": {"total": summary.total, "injected": summary.injected, "ready": summary.ready},
+        "pods": {
+            "total": summary.total,
+            "injected": summary.injected,
+            "ready": summary.ready,
+            "notInjected": summary.total - summary.injected,
+        },
         "dependencies": summary.dependencies,
     }

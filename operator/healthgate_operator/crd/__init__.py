@@ -28,6 +28,8 @@ HEADER = (
 )
 # Sidecar-wide settings that make no sense in an injected container (files it does not have).
 EXCLUDED_SETTINGS = frozenset({"dependencies"})
+# Dependencies per gate; why 100, see docs/design.md ("Size limits").
+MAX_DEPENDENCIES = 100
 
 
 def contract_defs() -> tuple[Schema, dict[str, Schema]]:
@@ -75,6 +77,7 @@ def dependencies_schema(root: Schema, defs: dict[str, Schema]) -> Schema:
     rules.add_url_rules(item)
     rules.list_map(node, "name")
     node["minItems"] = 1
+    node["maxItems"] = MAX_DEPENDENCIES
     node.pop("default", None)  # required in a gate: a gate without dependencies guards nothing
     return node
 
@@ -124,7 +127,7 @@ def root_schema() -> Schema:
             {
                 "rule": f"size(self.metadata.name) <= {parts.NAME_MAX_LENGTH}",
                 "message": f"metadata.name must be at most {parts.NAME_MAX_LENGTH} characters "
-                "(the ConfigMap <name>-healthgate must be a valid name)",
+                "(it is the value of the healthgate.io/gate label)",
             }
         ],
     }

@@ -11,7 +11,19 @@ from typing import Any
 from healthgate_operator import constants
 from healthgate_operator.crd.structural import Schema
 
-NAME_MAX_LENGTH = 253 - len(constants.configmap_name(""))
+# The gate's name is the value of the healthgate.io/gate label on its ConfigMap and pods, and
+# label values have at most 63 characters: a longer name could never be reconciled.
+NAME_MAX_LENGTH = 63
+# What Kubernetes accepts as a label value and as a qualified key (RE2, for CEL and patterns;
+# no backslashes, which a CEL string literal would need escaped twice).
+# Validated here so that a selector means the same to the webhook, the status and the API
+# server: "x,app!=y" as a value would otherwise become a different selector in a LIST query.
+LABEL_VALUE_PATTERN = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
+LABEL_KEY_PATTERN = (
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+)
+LABEL_KEY_MAX_LENGTH = 317  # a 253-character prefix, a slash and a 63-character name
 
 # Kubelet probe defaults chosen for a sidecar that answers from memory: a fast readiness period,
 # a patient liveness, and a startup window of a minute for the first results of slow checks.
@@ -47,7 +59,7 @@ def _expression() -> Schema:
         "type": "object",
         "required": ["key", "operator"],
         "properties": {
-            "key": _string("Label key.", minLength=1, maxLength=317),
+            "key": _string("Label key.", maxLength=LABEL_KEY_MAX_LENGTH, pattern=LABEL_KEY_PATTERN),
             "operator": _string(
                 "Relation of the key to the values.",
                 enum=["In", "NotIn", "Exists", "DoesNotExist"],
@@ -56,7 +68,7 @@ def _expression() -> Schema:
                 "type": "array",
                 "description": "Values for In and NotIn; empty for Exists and DoesNotExist.",
                 "maxItems": 256,
-                "items": _string("Label value.", maxLength=63),
+                "items": _string("Label value.", maxLength=63, pattern=LABEL_VALUE_PATTERN),
             },
         },
         "x-kubernetes-validations": [
@@ -78,7 +90,9 @@ def label_selector() -> Schema:
                 "type": "object",
                 "description": "Labels a pod must have, all of them.",
                 "maxProperties": 64,
-                "additionalProperties": _string("Label value.", maxLength=63),
+                "additionalProperties": _string(
+                    "Label value.", maxLength=63, pattern=LABEL_VALUE_PATTERN
+                ),
             },
             "matchExpressions": {
                 "type": "array",
@@ -92,7 +106,14 @@ def label_selector() -> Schema:
                 "rule": "(has(self.matchLabels) && size(self.matchLabels) > 0) || "
                 "(has(self.matchExpressions) && size(self.matchExpressions) > 0)",
                 "message": "selector must not be empty: it would select every pod in the namespace",
-            }
+            },
+            {
+                "rule": "!has(self.matchLabels) || self.matchLabels.all(k, "
+                f"size(k) <= {LABEL_KEY_MAX_LENGTH} && k.matches('{LABEL_KEY_PATTERN}'))",
+                "message": "matchLabels keys must be valid label keys ([prefix/]name)",
+                "fieldPath": ".matchLabels",
+                "reason": "FieldValueInvalid",
+            },
         ],
     }
 

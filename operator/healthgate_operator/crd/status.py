@@ -67,6 +67,9 @@ def _pods() -> Schema:
             "total": _count("Pods selected by this gate."),
             "injected": _count("Pods running this gate's sidecar."),
             "ready": _count("Pods whose Ready condition is True."),
+            "notInjected": _count(
+                "Selected pods without this gate's sidecar (created before the gate, or opted out)."
+            ),
         },
     }
 
@@ -119,5 +122,6 @@ def printer_columns() -> list[dict[str, str]]:
         {"name": "Status", "type": "string", "jsonPath": ".status.status"},
         {"name": "Ready", "type": "string", "jsonPath": ".status.ready"},
         {"name": "Unhealthy", "type": "string", "jsonPath": ".status.unhealthy"},
+        {"name": "Not-Injected", "type": "integer", "jsonPath": ".status.pods.notInjected"},
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     ]

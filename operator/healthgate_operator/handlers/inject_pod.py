@@ -7,12 +7,15 @@ webhook would bypass the failure policy the admin chose. With ``Fail`` the error
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
 import kopf
 
+from healthgate_operator import constants
 from healthgate_operator.builders import admission
+from healthgate_operator.gatecache import slim
 from healthgate_operator.kube import KubeError
 from healthgate_operator.runtime import Runtime
 
@@ -27,6 +30,16 @@ def replace_body(new: Json) -> Any:
         body.update(new)
 
     return apply
+
+
+def decide(runtime: Runtime, body: Json, namespace: str, gates: list[Json]) -> admission.Decision:
+    return admission.decide(
+        body,
+        namespace,
+        gates,
+        defaults=runtime.config.sidecar_defaults,
+        skip_namespaces=runtime.config.skip_namespaces,
+    )
 
 
 async def inject(
@@ -47,13 +60,15 @@ async def inject(
         logger.warning("Pod admitted without injection: cannot list HealthGates: %s", exc)
         warnings.append("healthgate: HealthGates unavailable; pod admitted without the sidecar")
         return
-    decision = admission.decide(
-        body,
-        namespace,
-        gates,
-        defaults=runtime.config.sidecar_defaults,
-        skip_namespaces=runtime.config.skip_namespaces,
-    )
+    decision = decide(runtime, body, namespace, gates)
+    if decision.reason == "not-reconciled" and decision.gate:
+        # The cache may lag the Reconciled condition by a watch event: ask once before refusing.
+        with contextlib.suppress(KubeError):
+            fresh = await runtime.kube.get(
+                constants.API_VERSION, constants.PLURAL, namespace, decision.gate
+            )
+            gates = [slim(fresh) if g["metadata"]["name"] == decision.gate else g for g in gates]
+            decision = decide(runtime, body, namespace, gates)
     runtime.metrics.admissions.labels(outcome=decision.reason).inc()
     warnings.extend(decision.warnings)
     if decision.pod is not None:

@@ -13,6 +13,7 @@ import kopf
 
 from healthgate_operator import constants
 from healthgate_operator.builders import conditions, config, injection, manifests
+from healthgate_operator.handlers import ensure_configmap
 from healthgate_operator.kube import KubeError
 from healthgate_operator.runtime import Runtime
 
@@ -40,6 +41,11 @@ def current_injection_hash(
     return injection.injection_hash(name, container)
 
 
+def is_conflict_reported(body: Json) -> bool:
+    found = conditions.find((body.get("status") or {}).get("conditions"), "Reconciled") or {}
+    return found.get("reason") == "ConfigMapConflict"
+
+
 async def reconcile(*, runtime: Runtime, body: Json, patch: kopf.Patch) -> None:
     meta, spec = body["metadata"], body.get("spec") or {}
     generation = meta.get("generation")
@@ -51,7 +57,13 @@ async def reconcile(*, runtime: Runtime, body: Json, patch: kopf.Patch) -> None:
         patch.fns.append(status_patch({"observedGeneration": generation}, condition))
         raise kopf.PermanentError(message) from exc
     try:
-        await runtime.kube.apply_configmap(manifests.build_configmap(body, rendered))
+        await ensure_configmap.write(runtime.kube, manifests.build_configmap(body, rendered))
+    except ensure_configmap.Conflict as exc:
+        if not is_conflict_reported(body):
+            ensure_configmap.warn(body, "ConfigMapConflict", str(exc))
+        patch.fns.append(status_patch({}, ensure_configmap.conflict_condition(exc, generation)))
+        # Retried: the gate reconciles by itself once the user removes their ConfigMap.
+        raise kopf.TemporaryError(str(exc), delay=RETRY_DELAY * 6) from exc
     except KubeError as exc:
         if exc.temporary:
             raise kopf.TemporaryError(

@@ -1,15 +1,16 @@
-"""The status timer: read the selected pods' sidecars and write the gate's status.
+"""The status loop: read the selected pods' sidecars and write the gate's status, forever.
 
-A failure here (API unavailable, pods unreachable) becomes part of the status, never an
-exception that would make Kopf retry in a tight loop or hide the last known state.
+One loop per gate, run as a Kopf daemon (Kopf starts it, stops it on a standby replica) but
+writing the status itself: a Kopf timer hands its patch to Kopf, whose retries end after 54 s
+and then end the timer for good, silently (issue 11). A failure here (API unavailable, pods
+unreachable) becomes part of the status or a log line, never the end of the loop.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import zlib
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any, cast
 
 import kopf
@@ -17,13 +18,14 @@ import kopf
 from healthgate_operator import constants
 from healthgate_operator.builders import admission, conditions, injection, manifests, selectors
 from healthgate_operator.builders import status as status_builder
-from healthgate_operator.handlers import restart_workloads
+from healthgate_operator.handlers import ensure_configmap, restart_workloads
 from healthgate_operator.kube import KubeError
 from healthgate_operator.runtime import Runtime
 
 Json = dict[str, Any]
 LAST_SEEN = "healthgate.dependencies"
-PHASED = "healthgate.phased"
+REPORTED = "healthgate.reported"
+BLOCKED = "healthgate.blocked"
 Logger = logging.Logger | logging.LoggerAdapter[Any]
 
 
@@ -42,102 +44,156 @@ def is_ready(pod: Json) -> bool:
     return found is not None and found.get("status") == "True"
 
 
-def injected_by(pod: Json, gate: str) -> bool:
-    annotations = pod["metadata"].get("annotations") or {}
-    return injection.has_sidecar(pod) and annotations.get(constants.ANNOTATION_GATE) == gate
-
-
 async def reports(runtime: Runtime, gate: str, port: int, pods: list[Json]) -> list[Any]:
     """One PodReport per pod; only pods injected by this gate and with an IP are asked.
 
     Each pod is asked on the port it was injected with; ``port`` (today's) only when a pod
     does not say, so changing ``--sidecar-port`` or the gate's port never blinds the status.
     """
-    asked = [p for p in pods if injected_by(p, gate) and p.get("status", {}).get("podIP")]
+    asked = [p for p in pods if injection.injected_by(p, gate) and p.get("status", {}).get("podIP")]
     targets = [(p["status"]["podIP"], injection.pod_sidecar_port(p) or port) for p in asked]
     answers = await runtime.prober.many(targets)
     health = {p["metadata"]["name"]: a for p, a in zip(asked, answers, strict=True)}
     return [
         status_builder.PodReport(
             name=p["metadata"]["name"],
-            injected=injected_by(p, gate),
+            injected=injection.injected_by(p, gate),
             ready=is_ready(p),
             health=health.get(p["metadata"]["name"]),
+            waiting=status_builder.cannot_start(p),
         )
         for p in pods
     ]
 
 
-def status_patch(fields: Json, updates: list[Json]) -> Any:
-    def apply(body: Json) -> None:
-        status = body.setdefault("status", {})
-        status.update(fields)
-        status["conditions"] = conditions.merge(
-            status.get("conditions"), updates, conditions.now_rfc3339()
-        )
+def merged_status(body: Json, fields: Json, updates: list[Json]) -> Json:
+    """The status merge patch: ``fields`` and the conditions merged into the body's ones.
 
-    return apply
+    The body's resourceVersion goes with it as a precondition: conditions are a list, replaced
+    whole by a merge patch, so a write based on an older body must fail (409), not erase a
+    condition the reconcile handler set meanwhile.
+    """
+    old = (body.get("status") or {}).get("conditions")
+    merged = conditions.merge(old, updates, conditions.now_rfc3339())
+    version = body["metadata"].get("resourceVersion")
+    return {"metadata": {"resourceVersion": version}, "status": {**fields, "conditions": merged}}
 
 
-def unavailable(patch: kopf.Patch, generation: int | None, error: Exception) -> None:
+async def write_status(runtime: Runtime, body: Json, fields: Json, updates: list[Json]) -> bool:
+    """Write the status; on a conflict once more from a fresh read. False: the gate is gone."""
+    meta = body["metadata"]
+    namespace, name, uid = meta["namespace"], meta["name"], meta.get("uid")
+    for attempt in range(2):
+        try:
+            await runtime.kube.patch_gate_status(
+                namespace, name, merged_status(body, fields, updates)
+            )
+        except KubeError as exc:
+            if exc.status == 404:
+                return False
+            if exc.status != 409 or attempt:
+                raise
+            body = await runtime.kube.get(constants.API_VERSION, constants.PLURAL, namespace, name)
+            if body["metadata"].get("uid") != uid:
+                return False  # deleted and created again: that gate has its own loop
+            continue
+        runtime.watchdog.refreshed()
+        break
+    return True
+
+
+def unavailable(generation: int | None, error: Exception) -> tuple[Json, list[Json]]:
     message = f"cannot list the selected pods: {error}"
     ready = conditions.condition("Ready", "Unknown", "StatusUnavailable", message, generation)
-    patch.fns.append(status_patch({"status": "Unknown"}, [ready]))
+    return {"status": "Unknown"}, [ready]
 
 
 def phase_offset(uid: str, interval: float) -> float:
     """A stable offset in [0, interval) per gate.
 
-    Gates applied together would otherwise refresh together forever (Kopf times each run from
-    the end of the previous one): bursts of pod LISTs and status PATCHes, and as many API
-    connections. A one-time delay derived from the uid spreads them over the interval.
+    Gates applied together would otherwise refresh together forever: bursts of pod LISTs and
+    status PATCHes, and as many API connections. A one-time delay derived from the uid spreads
+    them over the interval.
     """
     return (zlib.crc32(uid.encode()) % 1000) / 1000 * interval
 
 
-async def refresh(
-    *,
-    runtime: Runtime,
-    body: Json,
-    patch: kopf.Patch,
-    logger: Logger,
-    memory: MutableMapping[str, Any],
-    gates: list[Json],
+async def run(
+    *, runtime: Runtime, body: Mapping[str, Any], stopped: kopf.DaemonStopped, logger: Logger
 ) -> None:
-    if PHASED not in memory:
-        memory[PHASED] = True
-        uid = str(body["metadata"].get("uid", ""))
-        await asyncio.sleep(phase_offset(uid, runtime.config.status_interval))
+    """One gate's refresh loop: from Kopf's daemon start until Kopf stops it or the gate is gone.
+
+    Nothing escapes it. An error (the API server gone for minutes, a bug on odd input) is
+    logged and the next round runs one interval later, so status resumes within one interval
+    of the API server's return. ``body`` is Kopf's live view: each round reads the latest spec.
+    """
+    interval = runtime.config.status_interval
+    memory: dict[str, Any] = {}
+    runtime.watchdog.started()
+    try:
+        await stopped.wait(phase_offset(str(body["metadata"].get("uid", "")), interval))
+        while not stopped:
+            try:
+                if not await refresh(
+                    runtime=runtime, body=dict(body), logger=logger, memory=memory
+                ):
+                    logger.info("The gate is gone; its status loop ends.")
+                    return
+            except KubeError as exc:
+                logger.warning("Status not written, next try in %.0fs: %s", interval, exc)
+            except Exception:  # the loop must outlive any error; see the docstring
+                logger.exception("Status refresh failed, next try in %.0fs", interval)
+            await stopped.wait(interval)
+    finally:
+        runtime.watchdog.stopped()
+
+
+async def refresh(
+    *, runtime: Runtime, body: Json, logger: Logger, memory: MutableMapping[str, Any]
+) -> bool:
+    """One round: list the pods, ask their sidecars, write the status. False: the gate is gone."""
     meta, spec = body["metadata"], body.get("spec") or {}
     namespace, name, generation = meta["namespace"], meta["name"], meta.get("generation")
+    repaired = await ensure_configmap.restore(runtime, body, logger)
     query = selectors.to_query(spec.get("selector") or {})
     try:
         pods = live_pods(await runtime.kube.list_pods(namespace, query)) if query else []
     except KubeError as exc:
         logger.warning("Status not refreshed: %s", exc)
-        unavailable(patch, generation, exc)
-        return
+        fields, updates = unavailable(generation, exc)
+        return await write_status(runtime, body, fields, updates + repaired)
     names = [str(d.get("name")) for d in spec.get("dependencies") or []]
     port = injection.sidecar_port(spec, runtime.config.sidecar_port)
     with runtime.metrics.refresh_seconds.time():  # asking every sidecar: the cycle's cost
         found = await reports(runtime, name, port, pods)
-    # What this process last saw wins over the body: if a status write was lost (a conflict,
-    # retried later), the body is behind and would make the same transition fire twice.
+    # What this loop last saw wins over the body: if a status write was lost, the body is
+    # behind and would make the same transition fire twice.
     previous = memory.get(LAST_SEEN) or (body.get("status") or {}).get("dependencies")
-    summary = status_builder.summarize(names, found, previous)
-    memory[LAST_SEEN] = summary.dependencies
-    for event_type, reason, message in summary.events:
+    summary = status_builder.summarize(names, found, previous, memory.get(REPORTED))
+    gates = runtime.gates.gates(namespace)
+    fields = {
+        **status_builder.status_fields(summary),
+        "conflicts": manifests.conflicts(
+            name, [p["metadata"].get("labels") or {} for p in pods], gates
+        ),
+    }
+    updates = status_builder.health_conditions(summary, generation) + repaired
+    if not await write_status(runtime, body, fields, updates):
+        return False
+    memory[LAST_SEEN], memory[REPORTED] = summary.dependencies, summary.reported
+    events = list(summary.events)
+    if summary.blocked and summary.blocked != memory.get(BLOCKED):
+        events.append(
+            ("Warning", "PodsCannotStart", "pods cannot start: " + "; ".join(summary.blocked))
+        )
+    memory[BLOCKED] = summary.blocked
+    for event_type, reason, message in events:
         kopf.event(
             kopf.Body(cast(kopf.RawBody, body)), type=event_type, reason=reason, message=message
         )
     runtime.metrics.gates.update(namespace, name, summary)
-    labels = [p["metadata"].get("labels") or {} for p in pods]
-    fields = {
-        **status_builder.status_fields(summary),
-        "conflicts": manifests.conflicts(name, labels, gates),
-    }
-    patch.fns.append(status_patch(fields, status_builder.health_conditions(summary, generation)))
     await maybe_restart(runtime, body, pods, gates, logger)
+    return True
 
 
 async def maybe_restart(

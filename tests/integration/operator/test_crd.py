@@ -28,7 +28,8 @@ def test_explain_teaches_the_api(k8s: Kube) -> None:
 def test_short_name_and_columns(k8s: Kube, namespace: str) -> None:
     k8s.apply(objects.gate("columns", namespace))
     out = k8s.run("get", "hg", "-n", namespace)
-    assert out.split("\n")[0].split() == ["NAME", "STATUS", "READY", "UNHEALTHY", "AGE"]
+    header = ["NAME", "STATUS", "READY", "UNHEALTHY", "NOT-INJECTED", "AGE"]
+    assert out.split("\n")[0].split() == header
 
 
 ALL_TYPES: list[Json] = [

@@ -78,7 +78,7 @@ def test_status_conditions_events_and_metrics_follow_the_sidecars(
 
     healthy = wait_for("Healthy", all_healthy)
     assert healthy["ready"] == "2/3"
-    assert healthy["pods"] == {"total": 3, "injected": 2, "ready": 2}
+    assert healthy["pods"] == {"total": 3, "injected": 2, "ready": 2, "notInjected": 1}
     assert healthy["dependencies"] == [
         {"name": "cache", "healthy": 2, "degraded": 0, "unhealthy": 0, "unknown": 0}
     ]

@@ -169,7 +169,7 @@ def test_two_gates_first_wins_and_both_report(
         ]
     zeta = k8s.get("hg", "zeta", namespace)
     assert zeta is not None
-    assert zeta["status"]["pods"] == {"total": 1, "injected": 0, "ready": 0}
+    assert zeta["status"]["pods"] == {"total": 1, "injected": 0, "ready": 0, "notInjected": 1}
 
 
 def test_restricted_pod_security_admits_the_injected_pod(

@@ -38,12 +38,20 @@ SPEC: Json = {
 }
 
 
-def make_gate(name: str = "tta-api", spec: Json | None = None, namespace: str = "tta") -> Json:
+def make_gate(
+    name: str = "tta-api",
+    spec: Json | None = None,
+    namespace: str = "tta",
+    *,
+    reconciled: bool = True,
+) -> Json:
+    condition = {"type": "Reconciled", "status": "True" if reconciled else "False"}
     return {
         "apiVersion": "healthgate.io/v1alpha1",
         "kind": "HealthGate",
         "metadata": {"name": name, "namespace": namespace, "uid": f"uid-{name}", "generation": 1},
         "spec": copy.deepcopy(SPEC if spec is None else spec),
+        "status": {"conditions": [condition]},
     }
 
 

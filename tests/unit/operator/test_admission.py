@@ -80,3 +80,14 @@ def test_port_clash_admits_unchanged_with_warning() -> None:
     assert decision.reason == "port-conflict"
     assert decision.pod is None
     assert "8086" in decision.warnings[0]
+
+
+def test_a_gate_not_reconciled_does_not_inject() -> None:
+    """Its ConfigMap may be missing: an injected pod would hang in Init:ContainerCreating."""
+    decision = decide(make_pod(), [make_gate(reconciled=False)])
+    assert decision.reason == "not-reconciled"
+    assert decision.pod is None
+    assert "not Reconciled" in decision.warnings[0]
+    no_status = make_gate()
+    del no_status["status"]
+    assert decide(make_pod(), [no_status]).reason == "not-reconciled"

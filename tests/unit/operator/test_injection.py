@@ -6,8 +6,8 @@ import copy
 from typing import Any
 
 from healthgate_operator import constants
-from healthgate_operator.builders import config, injection
-from tests.unit.operator.conftest import SPEC, make_pod
+from healthgate_operator.builders import admission, config, injection
+from tests.unit.operator.conftest import SPEC, make_gate, make_pod
 
 IMAGE = "registry.example/healthgate:test"
 DEFAULTS = injection.SidecarDefaults(image=IMAGE)
@@ -201,3 +201,33 @@ def test_hash_is_stable_and_follows_restart_relevant_changes() -> None:
 def test_used_ports() -> None:
     pod = make_pod()
     assert injection.used_ports(pod) == {80}
+
+
+def test_only_pods_the_webhook_injected_count_as_injected() -> None:
+    """A forged pod (opted out, own 'healthgate' init container, the gate annotation) is not."""
+    decision = admission.decide(
+        make_pod(), "tta", [make_gate()], defaults=injection.SidecarDefaults(image="img:1")
+    )
+    assert decision.pod is not None
+    assert injection.injected_by(decision.pod, "tta-api")
+    assert not injection.injected_by(decision.pod, "other-gate")
+
+    forged = make_pod(
+        annotations={"healthgate.io/inject": "false", "healthgate.io/gate": "tta-api"}
+    )
+    forged["spec"]["initContainers"] = [
+        {
+            "name": "healthgate",
+            "image": "mine",
+            "ports": [{"name": "healthgate", "containerPort": 1}],
+        }
+    ]
+    assert not injection.injected_by(forged, "tta-api")
+    copied = copy.deepcopy(decision.pod)
+    copied["metadata"]["annotations"]["healthgate.io/inject"] = "false"
+    assert not injection.injected_by(copied, "tta-api")
+    elsewhere = copy.deepcopy(decision.pod)
+    elsewhere["spec"]["volumes"] = [
+        {"name": "healthgate-config", "configMap": {"name": "my-own-config"}}
+    ]
+    assert not injection.injected_by(elsewhere, "tta-api")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from healthgate_operator.builders import status
 from healthgate_operator.builders.status import PodReport
 from healthgate_operator.handlers import update_status
+from healthgate_sidecar import state as sidecar_state
 
 NAMES = ["cache", "llm"]
 
@@ -80,15 +82,97 @@ def test_unhealthy_condition_names_dependencies() -> None:
 def test_transitions_emit_once() -> None:
     sick = [{"name": "cache", "healthy": 0, "degraded": 0, "unhealthy": 2, "unknown": 0}]
     well = [{"name": "cache", "healthy": 2, "degraded": 0, "unhealthy": 0, "unknown": 0}]
-    assert status.transitions(well, sick) == [
-        ("Warning", "DependencyUnhealthy", "dependency cache is unhealthy in 2 of 2 reporting pods")
-    ]
-    assert status.transitions(sick, sick) == []
-    assert status.transitions(sick, well) == [
-        ("Normal", "DependencyRecovered", "dependency cache recovered in all 2 reporting pods")
-    ]
+    assert status.transitions(well, sick, set()) == ([], set())  # not settled yet
+    assert status.transitions(sick, sick, set()) == (
+        [
+            (
+                "Warning",
+                "DependencyUnhealthy",
+                "dependency cache is unhealthy in 2 of 2 reporting pods",
+            )
+        ],
+        {"cache"},
+    )
+    assert status.transitions(sick, sick, {"cache"}) == ([], {"cache"})
+    assert status.transitions(sick, well, {"cache"}) == (
+        [("Normal", "DependencyRecovered", "dependency cache recovered in all 2 reporting pods")],
+        set(),
+    )
     gone = [{"name": "cache", "healthy": 0, "degraded": 0, "unhealthy": 0, "unknown": 2}]
-    assert status.transitions(sick, gone) == []  # no answers is not a recovery
+    assert status.transitions(sick, gone, {"cache"}) == ([], {"cache"})  # no answers: no recovery
+
+
+def test_unhealthy_event_counts_what_is_true_when_sent() -> None:
+    """Issue 13: 1 of 3 pods fails first, then all 3: the one event must say 3 of 3."""
+
+    def dep(unhealthy: int) -> list[dict[str, int | str]]:
+        return [
+            {
+                "name": "cache",
+                "healthy": 3 - unhealthy,
+                "degraded": 0,
+                "unhealthy": unhealthy,
+                "unknown": 0,
+            }
+        ]
+
+    rounds = [dep(0), dep(1), dep(3), dep(3), dep(3)]
+    reported: set[str] = set()
+    sent = []
+    for before, now in itertools.pairwise(rounds):
+        events, reported = status.transitions(before, now, reported)
+        sent += events
+    assert sent == [
+        ("Warning", "DependencyUnhealthy", "dependency cache is unhealthy in 3 of 3 reporting pods")
+    ]
+
+
+def test_after_a_restart_an_unhealthy_dependency_in_status_is_not_reported_again() -> None:
+    sick = [{"name": "cache", "healthy": 0, "degraded": 0, "unhealthy": 1, "unknown": 0}]
+    pods = [PodReport("a", True, False, health("unhealthy", cache="unhealthy", llm="healthy"))]
+    assert status.summarize(["cache"], pods, sick).events == []
+
+
+def test_operator_ranks_statuses_like_the_sidecar() -> None:
+    """One ranking across the boundary (issue 13): unknown is worse than degraded."""
+    assert sorted(status.RANK, key=status.RANK.__getitem__) == sorted(
+        sidecar_state.SEVERITY, key=sidecar_state.SEVERITY.__getitem__
+    )
+    pods = [
+        PodReport("a", True, True, health("degraded", cache="healthy", llm="degraded")),
+        PodReport("b", True, True, health("unknown")),
+    ]
+    assert status.summarize(NAMES, pods, None).status == "Unknown"
+
+
+def test_pods_that_cannot_start_are_named() -> None:
+    pod = {
+        "status": {
+            "initContainerStatuses": [
+                {
+                    "name": "healthgate",
+                    "state": {
+                        "waiting": {
+                            "reason": "CreateContainerConfigError",
+                            "message": 'secret "db-creds" not found',
+                        }
+                    },
+                }
+            ]
+        }
+    }
+    waiting = status.cannot_start(pod)
+    assert waiting == 'secret "db-creds" not found (CreateContainerConfigError)'
+    assert (
+        status.cannot_start({"status": {"containerStatuses": [{"state": {"running": {}}}]}}) is None
+    )
+    s = status.summarize(NAMES, [PodReport("a", True, False, None, waiting)], None)
+    ready, _ = status.health_conditions(s, 1)
+    assert (ready["status"], ready["reason"]) == ("Unknown", "PodsCannotStart")
+    assert (
+        ready["message"]
+        == 'pods cannot start: secret "db-creds" not found (CreateContainerConfigError)'
+    )
 
 
 def test_status_fields() -> None:
@@ -96,7 +180,7 @@ def test_status_fields() -> None:
     fields = status.status_fields(status.summarize(NAMES, pods, None))
     assert fields["ready"] == "1/1"
     assert fields["unhealthy"] == ""
-    assert fields["pods"] == {"total": 1, "injected": 1, "ready": 1}
+    assert fields["pods"] == {"total": 1, "injected": 1, "ready": 1, "notInjected": 0}
 
 
 def test_phase_offsets_are_stable_and_spread() -> None:

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import kopf
 
-from healthgate_operator import cli, config, main, runtime, webhook
+from healthgate_operator import cli, config, diffbase, main, runtime, webhook
 
 
 def test_settings_keep_kopf_state_in_our_annotations() -> None:
     cfg = config.parse(["--priority", "5"], {})
     settings = cli.build_settings(cfg, runtime.Runtime(config=cfg))
     assert isinstance(settings.persistence.progress_storage, kopf.AnnotationsProgressStorage)
-    assert isinstance(settings.persistence.diffbase_storage, kopf.AnnotationsDiffBaseStorage)
+    assert isinstance(settings.persistence.diffbase_storage, diffbase.SpecDigestStorage)
     assert settings.admission.managed is None
     assert isinstance(settings.admission.server, webhook.WebhookEndpoint)
     assert settings.peering.priority == 5
@@ -25,10 +26,10 @@ def test_routine_filter_drops_only_routine_successes() -> None:
         return logging.LogRecord("kopf.objects", level, __file__, 1, message, None, None)
 
     routine = cli.RoutineFilter()
-    assert not routine.filter(record("Timer 'refresh' succeeded."))
+    assert not routine.filter(record("Activity 'refresh-age' succeeded."))
     assert not routine.filter(record("Webhook 'inject-sidecar' succeeded."))
     assert routine.filter(record("Handler 'reconcile' succeeded."))
-    assert routine.filter(record("Timer 'refresh' succeeded.", logging.WARNING))
+    assert routine.filter(record("Webhook 'inject-sidecar' succeeded.", logging.WARNING))
 
 
 def test_review_gets_the_namespace_of_the_request() -> None:
@@ -48,4 +49,28 @@ def test_register_wires_every_handler() -> None:
     assert list(webhooks[1].operations or []) == ["CREATE", "UPDATE"]
     assert webhooks[1].selector is not None
     assert webhooks[1].selector.group == "healthgate.io"
-    assert len(registry._spawning.get_all_handlers()) == 1  # the status timer
+    spawning = registry._spawning.get_all_handlers()
+    assert len(spawning) == 1  # the status loop
+    # No handler may make Kopf put a finalizer on gates (deletion must never need us).
+    assert not any(h.requires_finalizer for h in spawning)
+    assert not any(h.requires_finalizer for h in registry._changing.get_all_handlers())
+    probes = [h.id for h in registry._activities.get_all_handlers() if h.activity == "probe"]
+    assert probes == ["refresh-age"]  # /healthz fails when status refreshes stop
+
+
+def test_diff_base_is_a_digest_of_the_spec_alone() -> None:
+    storage = diffbase.SpecDigestStorage(prefix="healthgate.io", key="last-handled-configuration")
+    deps = [
+        {"name": f"d{i}", "type": "tcp", "tcp": {"host": "x" * 200, "port": 1}} for i in range(100)
+    ]
+    body = kopf.Body(
+        {"metadata": {"annotations": {"healthgate.io/x": "1"}}, "spec": {"dependencies": deps}}
+    )
+    essence = storage.build(body=body)
+    assert len(json.dumps(essence)) < 120  # whatever the size of the gate
+    moved = kopf.Body(
+        {"metadata": {"annotations": {"healthgate.io/x": "2"}}, "spec": {"dependencies": deps}}
+    )
+    assert storage.build(body=moved) == essence  # Kopf's own annotations are no spec change
+    changed = kopf.Body({"metadata": {}, "spec": {"dependencies": deps[:1]}})
+    assert storage.build(body=changed) != essence
