@@ -37,7 +37,10 @@ def gate(url_secret: str) -> dict[str, Any]:
         "redis": {"urlFrom": {"secretKeyRef": {"name": url_secret, "key": "url"}}},
     }
     probe = {"periodSeconds": 1, "failureThreshold": 1, "timeoutSeconds": 1}
-    return objects.gate(APP, NS, [dep], app=APP, probes={"readiness": probe})
+    spec = objects.gate(APP, NS, [dep], app=APP, probes={"readiness": probe})
+    # The local node runs containers as host processes: secrets as env vars, not files.
+    spec["spec"]["sidecar"] = {"secretsAs": "env"}
+    return spec
 
 
 def deployment(replicas: int) -> dict[str, Any]:

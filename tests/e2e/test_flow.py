@@ -61,7 +61,7 @@ def redis_dep(**extra: Any) -> Json:
     }
 
 
-def gate(namespace: str, dependencies: list[Json]) -> Json:
+def gate(e2e: E2EBackend, namespace: str, dependencies: list[Json]) -> Json:
     return {
         "apiVersion": "healthgate.io/v1alpha1",
         "kind": "HealthGate",
@@ -74,6 +74,7 @@ def gate(namespace: str, dependencies: list[Json]) -> Json:
                 "liveness": {"periodSeconds": 5, "failureThreshold": 3},
                 "startup": {"periodSeconds": 1, "failureThreshold": 30},
             },
+            **({"sidecar": dict(e2e.gate_sidecar)} if e2e.gate_sidecar else {}),
         },
     }
 
@@ -124,7 +125,7 @@ def deployed(
         "stringData": {"url": e2e_redis.url},
     }
     # The gate first: the webhook injects pods created after it.
-    e2e.apply(secret, gate(e2e_namespace, [redis_dep()]))
+    e2e.apply(secret, gate(e2e, e2e_namespace, [redis_dep()]))
     wait_for(
         "the gate's ConfigMap",
         lambda: e2e.run("get", "configmap", f"{APP}-healthgate", "-n", e2e_namespace, check=False),
@@ -226,7 +227,7 @@ def test_new_non_critical_dependency_reaches_running_sidecars_and_only_degrades(
         "failureThreshold": 1,
         "tcp": {"host": "127.0.0.1", "port": closed},
     }
-    e2e.apply(gate(deployed, [redis_dep(), extra]))
+    e2e.apply(gate(e2e, deployed, [redis_dep(), extra]))
 
     def sidecars_see_it() -> bool:
         pods = e2e.pods(deployed, APP)

@@ -121,6 +121,9 @@ class Demo:
             "redis://:change-me@redis.story.svc:6379/0": self.redis.url,
             "password: change-me": f"password: {self.neo4j.password}",
             "bolt://neo4j.story.svc:7687": self.neo4j.uri,
+            # The local node runs containers as host processes: a projected Secret volume's
+            # in-container path, named in the rendered config, would point at nothing there.
+            "  sidecar:\n": "  sidecar:\n    secretsAs: env\n",
             # No LLM gateway can run here: Prometheus' HTTP API stands in as the HTTP dependency.
             "http://llm-gateway.story.svc:4000/health": f"{self.prom.url}/-/ready",
         }
