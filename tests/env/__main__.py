@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.env import common, kube, neo4j, postgres, prometheus, redis, versions
+from tests.env.realnode import buildah
 from tests.env.realnode import node as realnode
 
 STATE = common.CACHE / "run" / "state.json"
@@ -34,6 +35,8 @@ def _install_prometheus() -> None:
 def _install_kube() -> None:
     kube.ensure_installed()
     realnode.ensure_installed()
+    buildah.healthgate()  # the images pods run, built once per change of their inputs
+    buildah.redis()
 
 
 def install(components: tuple[str, ...]) -> None:

@@ -144,6 +144,7 @@ def cleanup(workdir: Path, changes: host.HostChanges) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, 9)
     host.kill_pod_processes()
+    runtime.forget_sandboxes(workdir / "containerd")
     host.unmount_all(workdir)
     with contextlib.suppress(OSError):  # the kubelet's legacy links to container logs
         for link in Path("/var/log/containers").iterdir():

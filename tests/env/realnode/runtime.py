@@ -9,6 +9,7 @@ pulled (the sandbox image is imported from :mod:`.images`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from tests.env.realnode import host, images
 
 CNI_BIN = Path("/usr/lib/cni")
 NAMESPACE = "k8s.io"  # the CRI plugin's containerd namespace
+NETWORK = "healthgate"  # the CNI network's name, which libcni's cache files start with
 # Plugins that would write outside the run directory (/opt/containerd) or that we do not use.
 DISABLED = (
     "io.containerd.internal.v1.opt",
@@ -35,7 +37,7 @@ def cni_config(workdir: Path) -> dict[str, object]:
     the range (other pods, Services, the bridge's own address for host servers) and nothing else."""
     return {
         "cniVersion": "1.0.0",
-        "name": "healthgate",
+        "name": NETWORK,
         "plugins": [
             {
                 "type": "bridge",
@@ -114,12 +116,32 @@ class Containerd:
 
     def remove_all_pods(self, crictl: Path) -> None:
         """Stop and remove every sandbox through the CRI, so CNI releases each netns and IP."""
-        subprocess.run(
-            [crictl, f"--runtime-endpoint={self.endpoint}", "rmp", "--all", "--force"],
-            capture_output=True,
-            check=False,
-            timeout=120,
-        )
+        with (self.workdir / "crictl.log").open("ab") as log:
+            subprocess.run(
+                [crictl, f"--runtime-endpoint={self.endpoint}", "--timeout=30s", "rmp", "-a", "-f"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                check=False,
+                timeout=120,
+            )
+
+
+def forget_sandboxes(workdir: Path) -> None:
+    """Remove what containerd 1.6 and libcni keep outside ``workdir`` for each sandbox when it
+    was not removed through the CRI: the shim's socket (named by a hash of containerd's address,
+    namespace and sandbox ID) and the CNI result cache of our network."""
+    tasks = workdir / "state" / "io.containerd.runtime.v2.task" / NAMESPACE
+    ids = {p.name for p in tasks.iterdir()} if tasks.is_dir() else set()
+    results = Path("/var/lib/cni/results")
+    cached = list(results.glob(f"{NETWORK}-*")) if results.is_dir() else []
+    ids |= {p.name.split("-")[1] for p in cached}
+    socket = workdir / "containerd.sock"
+    for sandbox in ids:
+        digest = hashlib.sha256(f"{socket}/{NAMESPACE}/{sandbox}".encode()).hexdigest()
+        Path("/run/containerd/s", digest).unlink(missing_ok=True)
+        for ours in (f"{NETWORK}-{sandbox}-", f"cni-loopback-{sandbox}-"):
+            for path in results.glob(f"{ours}*") if results.is_dir() else []:
+                path.unlink(missing_ok=True)
 
 
 def start(workdir: Path) -> Containerd:
