@@ -53,7 +53,15 @@ etcd)
   ;;
 helm)
   echo ">> building helm $version"
-  GOBIN=$dest/bin GOFLAGS=-buildvcs=false go install -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$version" "helm.sh/helm/v3/cmd/helm@$version"
+  # As Helm's own Makefile does: the default Kubernetes version of `helm template` and `helm
+  # lint` is client-go's (v0.X -> 1.X); without it, it is 1.20 and a chart's kubeVersion fails.
+  gomod=$(go mod download -json "helm.sh/helm/v3@$version" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  k8s_minor=$(awk '$1 == "k8s.io/client-go" {print $2}' "$gomod" | cut -d. -f2)
+  ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$version"
+  for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+    ldflags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$k8s_minor"
+  done
+  GOBIN=$dest/bin GOFLAGS=-buildvcs=false go install -ldflags "$ldflags" "helm.sh/helm/v3/cmd/helm@$version"
   ;;
 cri-tools)
   # crictl removes every pod sandbox through the CRI (CNI DEL included) when the node stops.

@@ -48,7 +48,7 @@ def ensure_installed() -> Binaries:
     """Build (once, cached) everything the control plane needs; print progress while building."""
     k8s = common.go_component("kubernetes", versions.KUBERNETES)
     etcd = common.go_component("etcd", versions.ETCD)
-    helm = common.go_component("helm", versions.HELM)
+    helm = common.go_component("helm", versions.HELM, revision=versions.HELM_REVISION)
     return Binaries(
         kube_apiserver=k8s / "kube-apiserver",
         kube_controller_manager=k8s / "kube-controller-manager",
