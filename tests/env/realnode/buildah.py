@@ -147,7 +147,9 @@ def healthgate() -> tuple[str, Path]:
         )
     if proc.returncode != 0:
         raise common.EnvMissing("buildah bud of the Dockerfile failed; see the output above")
-    return ref, _archive(ref, stem)
+    archive = _archive(ref, stem)
+    _buildah("rmi", ref)  # the archive is what is kept: vfs storage would grow by a copy per edit
+    return ref, archive
 
 
 def redis() -> tuple[str, Path]:
