@@ -28,6 +28,7 @@ BASE_PACKAGES = ("python3", "python3-venv", "python-is-python3")  # `python`, as
 REDIS_PACKAGES = ("redis-server",)
 # What the HealthGate image is made of: a change to any of these makes a new image.
 SOURCES = ("Dockerfile", "pyproject.toml", "README.md", "sidecar", "operator")
+KEEP_ARCHIVES = 3  # HealthGate images kept in the cache (about 120 MB each)
 
 
 def _buildah(*args: str | Path) -> str:
@@ -149,7 +150,18 @@ def healthgate() -> tuple[str, Path]:
         raise common.EnvMissing("buildah bud of the Dockerfile failed; see the output above")
     archive = _archive(ref, stem)
     _buildah("rmi", ref)  # the archive is what is kept: vfs storage would grow by a copy per edit
+    prune_archives("healthgate", keep=KEEP_ARCHIVES)
     return ref, archive
+
+
+def prune_archives(name: str, *, keep: int) -> list[Path]:
+    """Delete all but the ``keep`` newest archives of ``name`` (each source edit makes one; a
+    few are kept for work trees of other branches sharing the cache). Returns the deleted."""
+    found = sorted(images.IMAGES.glob(f"{name}-*.tar"), key=lambda p: p.stat().st_mtime)
+    old = found[:-keep] if keep else found
+    for path in old:
+        path.unlink(missing_ok=True)
+    return old
 
 
 def redis() -> tuple[str, Path]:
