@@ -125,6 +125,19 @@ class Containerd:
                 timeout=120,
             )
 
+    def pid(self, crictl: Path, container_id: str) -> int:
+        """The host PID of a container's first process (``containerd://<id>`` or the bare ID)."""
+        out = common.run(
+            [
+                crictl,
+                f"--runtime-endpoint={self.endpoint}",
+                "inspect",
+                container_id.rsplit("//", 1)[-1],
+            ]
+        )
+        pid: int = json.loads(out)["info"]["pid"]
+        return pid
+
 
 def forget_sandboxes(workdir: Path) -> None:
     """Remove what containerd 1.6 and libcni keep outside ``workdir`` for each sandbox when it

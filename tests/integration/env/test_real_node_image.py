@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import signal
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -193,3 +196,39 @@ def test_redis_image_serves_at_its_pod_ip(
         assert client.ping() is True
     finally:
         client.close()
+
+
+def test_frozen_sidecar_is_restarted_by_the_kubelets_liveness_probe(
+    real_node: realnode.RealNode,
+    kube_cluster: kube.KubeCluster,
+    namespace: str,
+    healthgate_image: str,
+) -> None:
+    """SIGSTOP the sidecar's process (from the host: its own PID namespace would refuse): the
+    kubelet's liveness probe times out, it restarts the sidecar alone, and the pod recovers."""
+    app_image = real_node.import_image(images.busybox())
+    manifest = pod(healthgate_image, app_image, real_node.name)
+    kube_cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(manifest))
+
+    def status(ready: bool, restarts: int) -> Callable[[], Obj | None]:
+        def probe() -> Obj | None:
+            got: Obj = json.loads(
+                kube_cluster.kubectl("get", "pod", "web", "-n", namespace, "-o", "json").stdout
+            )
+            sidecars = got["status"].get("initContainerStatuses", [])
+            if not sidecars:
+                return None
+            ok = sidecars[0]["restartCount"] >= restarts and sidecars[0].get("ready") is ready
+            return got if ok else None
+
+        return probe
+
+    got = wait_for("the pod Ready", status(True, 0), timeout=120)
+    sidecar, app = got["status"]["initContainerStatuses"][0], got["status"]["containerStatuses"][0]
+    assert real_node.containerd is not None
+    pid = real_node.containerd.pid(realnode.ensure_installed().crictl, sidecar["containerID"])
+    os.kill(pid, signal.SIGSTOP)
+    after = wait_for("the liveness restart and recovery", status(True, 1), timeout=120)
+    assert after["status"]["initContainerStatuses"][0]["restartCount"] == 1
+    # a native sidecar restarts alone: the app container kept running
+    assert after["status"]["containerStatuses"][0]["restartCount"] == app["restartCount"]
