@@ -18,6 +18,8 @@ import pytest
 
 from tests.env import common, kube, neo4j, postgres, prometheus, redis
 from tests.env.node import launcher
+from tests.env.realnode import host as realhost
+from tests.env.realnode import node as realnode
 
 T = TypeVar("T")
 
@@ -125,3 +127,20 @@ def local_node(kube_cluster: kube.KubeCluster, env_root: Path) -> Iterator[launc
         pytest.fail(f"the local node could not be started: {exc}", pytrace=False)
     yield node
     node.stop()
+
+
+@pytest.fixture(scope="session")
+def real_node(kube_cluster: kube.KubeCluster, env_root: Path) -> Iterator[realnode.RealNode]:
+    """The real node (``tests/env/realnode``): containerd, runc, CNI, the kubelet, kube-proxy.
+
+    It replaces the emulated ``local_node`` (never run both: each registers a Node that the
+    scheduler would use): while both exist, it is tainted so that only pods bound to it by name
+    run there. On teardown it must leave nothing on the machine.
+    """
+    taint = "healthgate.dev/real-node=true:NoSchedule"
+    node = realnode.RealNode(kube_cluster, env_root / "real-node", taints=(taint,))
+    _require("the real node", node.start)
+    yield node
+    node.stop()
+    left = realhost.leftovers(node.workdir, node.changes)
+    assert not left, f"the real node left behind: {left}"

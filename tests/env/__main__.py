@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.env import common, kube, neo4j, postgres, prometheus, redis, versions
-from tests.env.node import launcher
+from tests.env.realnode import buildah
+from tests.env.realnode import node as realnode
 
 STATE = common.CACHE / "run" / "state.json"
 COMPONENTS = ("redis", "postgres", "neo4j", "kube", "prometheus")
@@ -31,12 +32,19 @@ def _install_prometheus() -> None:
     prometheus.promtool()
 
 
+def _install_kube() -> None:
+    kube.ensure_installed()
+    realnode.ensure_installed()
+    buildah.healthgate()  # the images pods run, built once per change of their inputs
+    buildah.redis()
+
+
 def install(components: tuple[str, ...]) -> None:
     installers: dict[str, Callable[[], object]] = {
         "redis": redis.ensure_installed,
         "postgres": postgres.ensure_installed,
         "neo4j": neo4j.ensure_installed,
-        "kube": kube.ensure_installed,
+        "kube": _install_kube,
         "prometheus": _install_prometheus,
     }
     for name in components:
@@ -58,16 +66,21 @@ def _start(name: str, root: Path) -> tuple[list[common.Process], dict[str, Any]]
         return [p for p in [n.process] if p], info
     if name == "kube":
         k = kube.start(root / "kube")
-        node = launcher.LocalNode(k, name="local-node", workdir=root / "node")
-        node.start()
-        info = {
+        node = realnode.RealNode(k, root / "node")
+        try:
+            node.start()
+        except BaseException:
+            k.stop()
+            raise
+        kinfo: dict[str, Any] = {
             "server": k.server,
             "kubeconfig": str(k.kubeconfig),
             "kubectl": str(k.bins.kubectl),
             "helm": str(k.bins.helm),
-            "node": f"local-node (emulated; logs in {node.workdir})",
+            "node": f"{node.name} (kubelet + containerd; logs in {node.workdir})",
+            "node_state": node.state(),
         }
-        return [*k.processes, *([node.process] if node.process else [])], info
+        return [*k.processes, *node.processes], kinfo
     config = "global: {scrape_interval: 5s}\nscrape_configs: []\n"
     prom = prometheus.start(root / "prometheus", config)
     return [p for p in [prom.process] if p], {"url": prom.url}
@@ -99,7 +112,8 @@ def up(components: tuple[str, ...]) -> int:
 def print_status(state: dict[str, Any]) -> None:
     print(f"HealthGate local environment (run directory {state['root']}):")
     for name, info in state["services"].items():
-        print(f"  {name:<11}" + "  ".join(f"{k}={v}" for k, v in info.items()))
+        shown = {k: v for k, v in info.items() if k != "node_state"}
+        print(f"  {name:<11}" + "  ".join(f"{k}={v}" for k, v in shown.items()))
     if "kube" in state["services"]:
         kc = state["services"]["kube"]
         print(f"\n  try: {kc['kubectl']} --kubeconfig={kc['kubeconfig']} get namespaces")
@@ -127,8 +141,11 @@ def down() -> int:
         print("nothing to stop")
         return 0
     state = json.loads(STATE.read_text())
+    node = state["services"].get("kube", {}).get("node_state")
     for pgid in reversed(state["pgids"]):  # reverse: the API server must go before etcd
         _stop_group(pgid)
+    if node is not None:  # what the node's processes leave: shims, containers, mounts, rules
+        realnode.cleanup_from_state(node)
     STATE.unlink()
     print(f"stopped; logs stay in {state['root']}")
     return 0

@@ -2,6 +2,8 @@
 # Build a Go component of the local environment from the Go module proxy into a versioned cache.
 #
 #   build-go.sh kubernetes v1.35.4 DEST   -> DEST/bin/{kube-apiserver,kube-controller-manager,kube-scheduler,kubectl}
+#   build-go.sh kubernetes-node v1.35.4 DEST -> DEST/bin/{kubelet,kube-proxy}
+#   build-go.sh cri-tools  v1.34.0 DEST   -> DEST/bin/crictl
 #   build-go.sh etcd       v3.5.35 DEST   -> DEST/bin/{etcd,etcdctl}
 #   build-go.sh helm       v3.19.5 DEST   -> DEST/bin/helm
 #   build-go.sh prometheus v0.316.0 DEST  -> DEST/bin/prometheus (Prometheus 3.16)
@@ -19,7 +21,7 @@ cd "$work"
 export GOFLAGS="-buildvcs=false -mod=mod" CGO_ENABLED=0 GOTOOLCHAIN=local
 
 case "$component" in
-kubernetes)
+kubernetes | kubernetes-node)
   staging=v0.${version#v1.}
   gomod=$(go mod download -json "k8s.io/kubernetes@$version" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
   {
@@ -29,6 +31,8 @@ kubernetes)
     grep -E '^\s+k8s\.io/[a-z0-9-]+ => \./staging/' "$gomod" | awk -v v="$staging" '{print "replace " $1 " => " $1 " " v}'
   } >go.mod
   pkgs=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+  # The node's binaries are a component of their own, so the control plane's cache stays valid.
+  [[ $component == kubernetes-node ]] && pkgs=(kubelet kube-proxy)
   for p in "${pkgs[@]}"; do go get "k8s.io/kubernetes/cmd/$p@$version"; done
   ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$version" | cut -d. -f2)"
   ldflags+=" -X k8s.io/client-go/pkg/version.gitVersion=$version"
@@ -49,7 +53,20 @@ etcd)
   ;;
 helm)
   echo ">> building helm $version"
-  GOBIN=$dest/bin GOFLAGS=-buildvcs=false go install -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$version" "helm.sh/helm/v3/cmd/helm@$version"
+  # As Helm's own Makefile does: the default Kubernetes version of `helm template` and `helm
+  # lint` is client-go's (v0.X -> 1.X); without it, it is 1.20 and a chart's kubeVersion fails.
+  gomod=$(go mod download -json "helm.sh/helm/v3@$version" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  k8s_minor=$(awk '$1 == "k8s.io/client-go" {print $2}' "$gomod" | cut -d. -f2)
+  ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$version"
+  for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+    ldflags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$k8s_minor"
+  done
+  GOBIN=$dest/bin GOFLAGS=-buildvcs=false go install -ldflags "$ldflags" "helm.sh/helm/v3/cmd/helm@$version"
+  ;;
+cri-tools)
+  # crictl removes every pod sandbox through the CRI (CNI DEL included) when the node stops.
+  echo ">> building crictl $version"
+  GOBIN=$dest/bin go install -ldflags "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=$version" "sigs.k8s.io/cri-tools/cmd/crictl@$version"
   ;;
 prometheus)
   # Debian's prometheus is built without Kubernetes service discovery, which the end-to-end

@@ -233,8 +233,12 @@ def cached(component: str, version: str, install: Callable[[Path], None]) -> Pat
     return dest
 
 
-def go_component(component: str, version: str) -> Path:
-    """The bin/ folder of a Go component, built from the Go module proxy on first use."""
+def go_component(component: str, version: str, *, revision: int = 0) -> Path:
+    """The bin/ folder of a Go component, built from the Go module proxy on first use.
+
+    ``revision`` counts changes to how a version is built (``build-go.sh``): a new one gets a
+    cache directory of its own, so a cache from before the change is not used by mistake.
+    """
 
     def build(dest: Path) -> None:
         if shutil.which("go") is None:
@@ -249,4 +253,5 @@ def go_component(component: str, version: str) -> Path:
         if proc.returncode != 0:
             raise EnvMissing(f"building {component} {version} failed; see the output above")
 
-    return cached(component, version, build) / "bin"
+    key = f"{version}-r{revision}" if revision else version
+    return cached(component, key, build) / "bin"

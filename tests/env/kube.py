@@ -19,16 +19,19 @@ from pathlib import Path
 
 from tests.env import common, pki, versions
 
-SERVICE_CIDR = "10.96.0.0/16"
+# RFC 2544's benchmarking range (198.18.0.0/15): pods use its lower half (tests/env/realnode).
+SERVICE_CIDR = "198.19.0.0/16"
 API_HOSTS = (
     "127.0.0.1",
     "localhost",
-    "10.96.0.1",
+    "198.19.0.1",
     "kubernetes",
     "kubernetes.default",
     "kubernetes.default.svc",
     "kubernetes.default.svc.cluster.local",
 )
+
+KUBELET_CLIENT = "kube-apiserver-kubelet-client"
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ def ensure_installed() -> Binaries:
     """Build (once, cached) everything the control plane needs; print progress while building."""
     k8s = common.go_component("kubernetes", versions.KUBERNETES)
     etcd = common.go_component("etcd", versions.ETCD)
-    helm = common.go_component("helm", versions.HELM)
+    helm = common.go_component("helm", versions.HELM, revision=versions.HELM_REVISION)
     return Binaries(
         kube_apiserver=k8s / "kube-apiserver",
         kube_controller_manager=k8s / "kube-controller-manager",
@@ -252,6 +255,8 @@ def start(workdir: Path, *, controllers: bool = True) -> KubeCluster:
     ca = pki.CertificateAuthority(workdir / "pki")
     serving = ca.issue("apiserver", "kube-apiserver", hosts=API_HOSTS, server=True)
     admin = ca.issue("admin", "healthgate-admin", orgs=("system:masters",), client=True)
+    # The API server's identity towards kubelets, whose API authorizes it by a webhook (RBAC).
+    to_kubelet = ca.issue("apiserver-kubelet-client", KUBELET_CLIENT, client=True)
     sa = pki.service_account_keys(workdir / "pki")
     etcd, etcd_url = _start_etcd(bins, workdir)
     port = common.free_port()
@@ -279,7 +284,13 @@ def start(workdir: Path, *, controllers: bool = True) -> KubeCluster:
                 f"--service-account-key-file={sa.cert}",
                 f"--service-account-signing-key-file={sa.key}",
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-                "--authorization-mode=RBAC",
+                # Node: a kubelet (system:node:<name>) reaches only its own pods' objects.
+                "--authorization-mode=Node,RBAC",
+                "--enable-admission-plugins=NodeRestriction",
+                f"--kubelet-client-certificate={to_kubelet.cert}",
+                f"--kubelet-client-key={to_kubelet.key}",
+                f"--kubelet-certificate-authority={ca.cert}",
+                "--kubelet-preferred-address-types=InternalIP",
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
                 "--endpoint-reconciler-type=none",  # loopback cannot be an Endpoints address
                 "--allow-privileged=true",
@@ -297,6 +308,13 @@ def start(workdir: Path, *, controllers: bool = True) -> KubeCluster:
         )
         write_kubeconfig(
             cluster.kubeconfig, server=server, ca=ca.pem, client=admin, user="healthgate-admin"
+        )
+        cluster.kubectl(
+            "create",
+            "clusterrolebinding",
+            "healthgate-apiserver-kubelet",
+            "--clusterrole=system:kubelet-api-admin",
+            f"--user={KUBELET_CLIENT}",
         )
         if controllers:
             cluster.start_controller_manager()

@@ -3,5 +3,7 @@
 KUBERNETES = "v1.35.4"  # kube-apiserver, kube-controller-manager, kube-scheduler, kubectl
 ETCD = "v3.5.35"
 HELM = "v3.19.5"
+HELM_REVISION = 1  # 1: built with Helm's Kubernetes-version ldflags (helm template needs no flag)
 # Prometheus 3.9 (module tag v0.309.1): Debian's build lacks Kubernetes service discovery.
 PROMETHEUS = "v0.309.1"
+CRI_TOOLS = "v1.34.0"  # crictl; the proxy has no v1.35 tag, and CRI v1 is the same
