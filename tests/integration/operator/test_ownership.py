@@ -182,7 +182,15 @@ def test_helm_uninstall_with_gates_present_leaves_nothing_terminating(
     release = f"hg-{namespace[-5:]}"
     chart = str(ROOT / "charts" / "healthgate")
     selector = "nodeSelector.healthgate\\.io/ship-test=never"
-    k8s.cluster.helm("install", release, chart, "-n", namespace, "--set", selector)
+    # The release ships its own webhook configurations: named apart from the session's, and
+    # serving only a namespace that never exists, so that the API server never calls the
+    # release's Service (no operator runs behind it, and its address leads off this machine).
+    hooks = f"webhook.configurationName={release}.healthgate.io"
+    nowhere = "watchNamespaces={healthgate-no-such-namespace}"
+    k8s.cluster.helm(
+        "install", release, chart, "-n", namespace,
+        "--set", selector, "--set", hooks, "--set", nowhere,
+    )  # fmt: skip
     k8s.apply(objects.gate("api", namespace))
     wait_for("Reconciled", lambda: reconciled(k8s, namespace, "api"))
     operator.stop()

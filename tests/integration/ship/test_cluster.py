@@ -156,6 +156,9 @@ def test_helm_install_serves_the_crd(
         "install", release, str(CHART), "-n", namespace,
         "--set", "nodeSelector.healthgate\\.io/ship-test=never",
         "--set", f"webhook.configurationName={hooks}",
+        # Its webhooks serve only a namespace that never exists: the API server must never call
+        # the release's Service (no operator runs behind it, and its address leads off-machine).
+        "--set", "watchNamespaces={healthgate-no-such-namespace}",
     )  # fmt: skip
     shipped = [
         ("mutatingwebhookconfiguration", hooks),
