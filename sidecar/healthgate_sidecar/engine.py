@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from healthgate_sidecar import checks, files, logs, redact, state
+from healthgate_sidecar import checks, files, logs, lookups, redact, state
 from healthgate_sidecar.checks.base import CheckFailure, Prober, file_sources
 from healthgate_sidecar.contract import Dependency, SidecarConfig
 from healthgate_sidecar.lag import LagMonitor
@@ -94,6 +94,7 @@ class Engine:
 
     async def apply(self, config: SidecarConfig) -> None:
         """Start a config, or switch to a new one keeping unchanged dependencies' state."""
+        lookups.install()  # before any check resolves a name: no hung lookup starves another
         wanted = {dep.name: dep for dep in config.dependencies}
         changed = [n for n, r in self.runners.items() if wanted.get(n) != r.dep]
         await asyncio.gather(*(self._remove(name) for name in changed))
@@ -234,6 +235,7 @@ async def check_once(
     config: SidecarConfig, *, create: ProberFactory = checks.create_prober
 ) -> Engine:
     """Run every check once, concurrently (the ``check`` command); returns the settled engine."""
+    lookups.install()
     engine = Engine(create=create)
     engine.config = config
     runners = [

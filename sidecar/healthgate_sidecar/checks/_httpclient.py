@@ -21,7 +21,10 @@ def session(*, ca_file: str | None, verify: bool) -> aiohttp.ClientSession:
         if key not in _contexts:
             _contexts[key] = ssl_context(ca_file=ca_file, verify=verify)
         tls = _contexts[key]
-    connector = aiohttp.TCPConnector(ssl=tls, limit=2, ttl_dns_cache=10)
+    # aiohttp picks aiodns when some other package installed it: resolve through the loop's
+    # ``getaddrinfo`` (see :mod:`healthgate_sidecar.lookups`) whatever the environment holds.
+    resolver = aiohttp.ThreadedResolver()
+    connector = aiohttp.TCPConnector(ssl=tls, limit=2, ttl_dns_cache=10, resolver=resolver)
     return aiohttp.ClientSession(
         connector=connector,
         timeout=aiohttp.ClientTimeout(total=None),
