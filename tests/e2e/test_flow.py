@@ -187,10 +187,23 @@ def test_redis_down_makes_every_pod_not_ready_and_the_gate_unhealthy(
             timeout=30 * PATIENCE,
         )
         assert "cache" in str(gate_status(e2e, deployed).get("unhealthy"))
-        events = e2e.json(
-            "get", "events", "-n", deployed, "--field-selector", "reason=DependencyUnhealthy"
-        )["items"]
-        assert any(e["involvedObject"]["name"] == APP for e in events)
+        # The Event waits until the count of failing pods is the same at two refreshes in a
+        # row, so that its "N of M" is true when read: it may follow the status by a refresh.
+        wait_for(
+            "the DependencyUnhealthy Event",
+            lambda: any(
+                e["involvedObject"]["name"] == APP
+                for e in e2e.json(
+                    "get",
+                    "events",
+                    "-n",
+                    deployed,
+                    "--field-selector",
+                    "reason=DependencyUnhealthy",
+                )["items"]
+            ),
+            timeout=10 * PATIENCE,
+        )
         for pod in e2e.pods(deployed, APP):  # readiness, never liveness: no restarts
             statuses = pod["status"].get("initContainerStatuses", [])
             assert all(s["restartCount"] == 0 for s in statuses)
@@ -207,10 +220,13 @@ def test_redis_back_recovers_pods_and_gate(e2e: E2EBackend, deployed: str) -> No
         lambda: gate_status(e2e, deployed).get("status") == "Healthy",
         timeout=30 * PATIENCE,
     )
-    events = e2e.json(
-        "get", "events", "-n", deployed, "--field-selector", "reason=DependencyRecovered"
-    )["items"]
-    assert events
+    wait_for(
+        "the DependencyRecovered Event",
+        lambda: e2e.json(
+            "get", "events", "-n", deployed, "--field-selector", "reason=DependencyRecovered"
+        )["items"],
+        timeout=10 * PATIENCE,
+    )
 
 
 def test_new_non_critical_dependency_reaches_running_sidecars_and_only_degrades(

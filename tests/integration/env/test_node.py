@@ -524,7 +524,7 @@ def test_deleting_the_deployment_stops_processes_and_removes_pods(
 def test_fifty_pods_on_one_node(namespace: Namespace, redis_server: redis.RedisServer) -> None:
     """One watch per kind and a task per pod and probe: 50 sidecars do not make it fall behind."""
     namespace.base(redis_server.url)
-    pods, took = start_deployment(namespace, "many", 50, timeout=90)
+    pods, took = start_deployment(namespace, "many", 50, timeout=180)
     print(f"\n50 pods, each with a sidecar process, Ready in {took:.1f}s")
     assert len({p["status"]["podIP"] for p in pods}) == 50
     assert all(alive(pid_of(p)) for p in pods)
