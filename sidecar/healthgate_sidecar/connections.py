@@ -39,16 +39,22 @@ def cap() -> int:
 
 def _idle_since(handler: RequestHandler) -> float:
     # aiohttp keeps, per connection, when its idle timer expires: the smallest is the oldest.
-    return float(getattr(handler, "_next_keepalive_close_time", 0.0))
+    # 0 means not set yet: aiohttp tells the server of a connection before it starts its timer,
+    # so that connection is the newest, not the oldest.
+    close_time = float(getattr(handler, "_next_keepalive_close_time", 0.0))
+    return close_time if close_time > 0 else float("inf")
 
 
-def evict(server: web.Server, limit: int) -> int:
-    """Close the oldest idle connections above ``limit``; returns how many were closed."""
+def evict(server: web.Server, limit: int, *, spare: RequestHandler | None = None) -> int:
+    """Close the oldest idle connections above ``limit``; returns how many were closed.
+
+    ``spare`` (the connection just made) is never a victim: it may be the kubelet's probe.
+    """
     handlers = server.connections
     excess = len(handlers) - limit
     if excess <= 0:
         return 0
-    idle = [h for h in handlers if not getattr(h, "_request_in_progress", False)]
+    idle = [h for h in handlers if h is not spare and not getattr(h, "_request_in_progress", False)]
     if excess == 1 and idle:  # the usual case under a flood: one in, one out, O(n)
         victims = [min(idle, key=_idle_since)]
     else:
@@ -65,6 +71,6 @@ def guard(server: web.Server, *, limit: int) -> None:
     def connection_made(handler: RequestHandler, transport: asyncio.Transport) -> None:
         made(handler, transport)
         if len(server.connections) > limit:
-            evict(server, limit)
+            evict(server, limit, spare=handler)
 
     server.connection_made = connection_made  # type: ignore[method-assign]

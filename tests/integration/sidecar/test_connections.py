@@ -6,13 +6,16 @@ next probe must be answered and the dependency checks must keep running.
 
 from __future__ import annotations
 
+import asyncio
 import resource
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
+from healthgate_sidecar import connections
 from tests.integration.sidecar.conftest import Served, env_config
 
 Serve = Callable[..., Served]
@@ -64,3 +67,35 @@ def test_a_connection_flood_leaves_room_for_probes_and_checks(
     log = served.log.read_text()
     assert "Traceback" not in log
     assert log.count("Too many open files") <= 1
+
+
+async def test_the_connection_just_made_is_never_the_one_evicted() -> None:
+    """Above the cap the oldest idle connection goes, not the new one (it may be a probe).
+
+    aiohttp registers a connection before it starts the connection's idle timer; read as
+    "oldest", the newest connection was evicted: under a flood every fresh probe was reset.
+    """
+
+    async def ok(_: web.BaseRequest) -> web.Response:
+        return web.Response(text="ok")
+
+    server = web.Server(ok, keepalive_timeout=connections.IDLE_SECONDS)
+    connections.guard(server, limit=2)
+    loop = asyncio.get_running_loop()
+    listener = await loop.create_server(server, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    try:
+        idle = [await asyncio.open_connection("127.0.0.1", port) for _ in range(2)]
+        await asyncio.sleep(0.05)  # both accepted, idle timers running
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answer = await asyncio.wait_for(reader.read(), timeout=5)
+        assert answer.startswith(b"HTTP/1.1 200"), answer
+        first_reader, _ = idle[0]
+        assert await asyncio.wait_for(first_reader.read(), timeout=5) == b""  # the oldest went
+        for _, w in idle:
+            w.close()
+        writer.close()
+    finally:
+        listener.close()
+        await server.shutdown(1)
