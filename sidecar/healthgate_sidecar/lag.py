@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
+
+from healthgate_sidecar import background
 
 TICK = 0.05  # seconds between ticks: a tick is cheap, and 50 ms resolves a 190 ms timeout
 HISTORY = 2400  # ticks kept (two minutes when idle): enough for any check's window
@@ -28,15 +30,8 @@ class LagMonitor:
         self._last_tick: float | None = None
         self._on_lag = on_lag
 
-    @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        task = asyncio.create_task(self._run(), name="loop-lag-monitor")
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    def running(self) -> contextlib.AbstractAsyncContextManager[None]:
+        return background.task(self._run(), name="loop-lag-monitor")
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

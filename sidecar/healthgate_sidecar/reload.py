@@ -18,10 +18,10 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from healthgate_sidecar import contract, files, logs, offload, redact
+from healthgate_sidecar import background, contract, files, logs, offload, redact
 from healthgate_sidecar.contract import ConfigError, SidecarConfig
 from healthgate_sidecar.metrics import Metrics
 
@@ -93,15 +93,8 @@ class Reloader:
         self._problems: list[str] | None = None  # of the last rejected attempt; None if applied
         self._wake = asyncio.Event()
 
-    @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        task = asyncio.create_task(self._run(), name="config-reloader")
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    def running(self) -> contextlib.AbstractAsyncContextManager[None]:
+        return background.task(self._run(), name="config-reloader")
 
     async def _run(self) -> None:
         while True:
