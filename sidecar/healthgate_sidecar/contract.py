@@ -90,7 +90,7 @@ class Dependency(Model):
         10, ge=0.1, le=86400, description="Seconds between the starts of two checks."
     )
     timeout_seconds: float = Field(
-        2, ge=0.01, le=3600, description="Seconds a check may take; must be below the interval."
+        2, ge=0.01, le=3600, description="Seconds a check may take; at most the interval."
     )
     failure_threshold: int = Field(
         3, ge=1, le=100, description="Consecutive failures before a healthy one is unhealthy."
@@ -118,8 +118,10 @@ class Dependency(Model):
                 raise field_error(other, f"not allowed for type {self.type}")
         if getattr(self, self.type) is None:
             raise field_error(self.type, f"required for type {self.type}")
-        if self.timeout_seconds >= self.interval_seconds:
-            raise field_error("timeoutSeconds", "must be less than intervalSeconds")
+        # Equality is allowed, as Prometheus allows scrape_timeout == scrape_interval: the next
+        # round starts when the previous one ends, and rounds never overlap.
+        if self.timeout_seconds > self.interval_seconds:
+            raise field_error("timeoutSeconds", "must not exceed intervalSeconds")
         return self
 
     @property

@@ -43,10 +43,10 @@ def type_block_rules(dependency: Schema) -> list[Rule]:
 
 
 def timeout_rule() -> Rule:
-    """The contract's ``timeoutSeconds < intervalSeconds`` (both defaulted, so always present)."""
+    """The contract's ``timeoutSeconds <= intervalSeconds`` (both defaulted, so always present)."""
     return {
-        "rule": "self.timeoutSeconds < self.intervalSeconds",
-        "message": "timeoutSeconds must be less than intervalSeconds",
+        "rule": "self.timeoutSeconds <= self.intervalSeconds",
+        "message": "timeoutSeconds must not exceed intervalSeconds",
         "fieldPath": ".timeoutSeconds",
         "reason": "FieldValueInvalid",
     }

@@ -70,6 +70,14 @@ ALL_TYPES: list[Json] = [
     {"name": "port", "type": "tcp", "tcp": {"host": "db", "port": 5432, "tls": True}},
     {"name": "name", "type": "dns", "dns": {"name": "example.org", "recordType": "AAAA"}},
     {"name": "email", "type": "env", "env": {"names": ["SMTP_HOST"]}},
+    # A timeout equal to the interval is allowed, as in Prometheus.
+    {
+        "name": "env-equal",
+        "type": "env",
+        "intervalSeconds": 3,
+        "timeoutSeconds": 3,
+        "env": {"names": ["A"]},
+    },
 ]
 
 
@@ -102,8 +110,8 @@ INVALID: list[tuple[str, Any, list[str]]] = [
      ["dependencies[0].type", "Unsupported value"]),
     ("duplicate-names", lambda s: s["dependencies"].append(dep()),
      ["dependencies[1]", "Duplicate value"]),
-    ("timeout-not-below-interval", lambda s: s["dependencies"][0].update(timeoutSeconds=5),
-     ["dependencies[0].timeoutSeconds", "less than intervalSeconds"]),
+    ("timeout-above-interval", lambda s: s["dependencies"][0].update(timeoutSeconds=1.5),
+     ["dependencies[0].timeoutSeconds", "must not exceed intervalSeconds"]),
     ("bad-name", lambda s: s["dependencies"][0].update(name="Cache_1"),
      ["dependencies[0].name", "should match"]),
     ("threshold-range", lambda s: s["dependencies"][0].update(failureThreshold=0),

@@ -136,7 +136,7 @@ def test_cross_field_rules(dependency: dict[str, Any]) -> None:
     assert len([r for r in rules if r["rule"].startswith("has(self.")]) == len(
         contract.DEPENDENCY_TYPES
     )
-    assert any(r["rule"] == "self.timeoutSeconds < self.intervalSeconds" for r in rules)
+    assert any(r["rule"] == "self.timeoutSeconds <= self.intervalSeconds" for r in rules)
 
 
 def test_names_are_a_list_map(schema: dict[str, Any]) -> None:

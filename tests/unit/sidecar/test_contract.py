@@ -24,8 +24,8 @@ EXPECTED: dict[str, str] = {
     "duplicate-name.yaml": "dependencies[1].name: duplicate name 'cache'",
     "missing-type-block.yaml": "dependencies[0].redis: required for type redis",
     "block-of-another-type.yaml": "dependencies[0].http: not allowed for type redis",
-    "timeout-not-below-interval.yaml": (
-        "dependencies[0].timeoutSeconds: must be less than intervalSeconds"
+    "timeout-above-interval.yaml": (
+        "dependencies[0].timeoutSeconds: must not exceed intervalSeconds"
     ),
     "interval-too-small.yaml": "dependencies[0].intervalSeconds: Input should be greater than",
     "failure-threshold-zero.yaml": "dependencies[0].failureThreshold: Input should be greater",
@@ -109,6 +109,15 @@ def test_yaml_syntax_error_does_not_quote_the_line() -> None:
     with pytest.raises(ConfigError) as caught:
         contract.parse_text('dependencies: [{name: x, dsn: "postgresql://u:pw-canary@h/db"\n')
     assert "pw-canary" not in str(caught.value)
+
+
+def test_timeout_may_equal_the_interval() -> None:
+    # As Prometheus accepts scrape_timeout == scrape_interval.
+    dep = {"name": "c", "type": "redis", "redis": {"url": "redis://c:6379"}}
+    config = contract.parse_config(
+        {"dependencies": [{**dep, "intervalSeconds": 1, "timeoutSeconds": 1}]}
+    )
+    assert config.dependencies[0].timeout_seconds == 1
 
 
 def test_defaults_and_camel_case() -> None:
