@@ -121,6 +121,26 @@ INVALID: list[tuple[str, Any, list[str]]] = [
     ("password-in-url", lambda s: s["dependencies"][0].update(
         redis={"url": "redis://:hunter2@cache:6379"}),
      ["dependencies[0].redis.url", "must not contain a password"]),
+    # Each inline URL-like field refuses a password: it would land in the ConfigMap.
+    ("password-in-dsn", lambda s: s["dependencies"].__setitem__(
+        0, {"name": "db", "type": "postgres", "postgres": {"dsn": "postgresql://app:hunter2@db/app"}}),
+     ["dependencies[0].postgres.dsn", "must not contain a password"]),
+    ("keyword-password-in-dsn", lambda s: s["dependencies"].__setitem__(
+        0, {"name": "db", "type": "postgres", "postgres": {"dsn": "host=db password=hunter2"}}),
+     ["dependencies[0].postgres.dsn", "must not contain a password"]),
+    ("password-in-uri", lambda s: s["dependencies"].__setitem__(0, {
+        "name": "g", "type": "neo4j", "neo4j": {
+            "uri": "bolt://neo4j:hunter2@g:7687",
+            "passwordFrom": {"secretKeyRef": {"name": "neo4j-auth", "key": "password"}}}}),
+     ["dependencies[0].neo4j.uri", "must not contain a password"]),
+    ("password-in-base-url", lambda s: s["dependencies"].__setitem__(0, {
+        "name": "llm", "type": "llm", "llm": {
+            "baseUrl": "https://u:hunter2@llm.example/v1",
+            "apiKeyFrom": {"secretKeyRef": {"name": "llm", "key": "key"}}}}),
+     ["dependencies[0].llm.baseUrl", "must not contain a password"]),
+    ("password-in-http-url", lambda s: s["dependencies"].__setitem__(
+        0, {"name": "site", "type": "http", "http": {"url": "https://u:hunter2@site.example/"}}),
+     ["dependencies[0].http.url", "must not contain a password"]),
     ("neo4j-without-password", lambda s: s["dependencies"].__setitem__(
         0, {"name": "g", "type": "neo4j", "neo4j": {"uri": "bolt://g:7687"}}),
      ["dependencies[0].neo4j.passwordFrom", "Required value"]),

@@ -69,6 +69,42 @@ def test_hot_reload_rewrite_and_invalid_keeps_last_good(
     assert "dependencies[0].env.names: List should have at least 1 item" in log
 
 
+def test_startup_stays_complete_when_a_reload_adds_a_failing_startup_dependency(
+    serve: Callable[[Path], Served], tmp_path: Path
+) -> None:
+    # Startup is a latch: a dependency added later must not make the kubelet's startup probe
+    # fail (and restart the container) long after the pod started.
+    config = tmp_path / "config.json"
+    config.write_text(env_config("HOME"))
+    served = serve(config)
+    served.wait(lambda: served.get("/startupz")[0] == 200)
+    data = json.loads(env_config("HOME", "HG_SURELY_UNSET_VARIABLE"))
+    data["dependencies"][1]["requiredForStartup"] = True
+    config.write_text(json.dumps(data))
+    component = "hg-surely-unset-variable"
+    served.wait(
+        lambda: (
+            json.loads(served.get("/health")[1])["components"].get(component, {}).get("status")
+            == "unhealthy"
+        )
+    )
+    assert served.get("/startupz")[0] == 200
+    assert served.metric("healthgate_startup_complete") == 1
+
+
+def test_readyz_exclude_over_http(serve: Callable[[Path], Served], tmp_path: Path) -> None:
+    # Kubernetes' own ?exclude= convention: a human can see readiness without one check.
+    config = tmp_path / "config.json"
+    config.write_text(env_config("HOME", "HG_SURELY_UNSET_VARIABLE"))
+    served = serve(config)
+    served.wait(lambda: served.get("/readyz")[0] == 503)
+    status, text = served.get("/readyz?exclude=hg-surely-unset-variable&verbose")
+    assert status == 200
+    assert "[+]hg-surely-unset-variable excluded: ok" in text
+    assert served.get("/readyz?exclude=home")[0] == 503
+    assert served.get("/readyz")[0] == 503  # excluding is per request, never remembered
+
+
 def test_hot_reload_through_configmap_symlink_swap(
     serve: Callable[[Path], Served], tmp_path: Path
 ) -> None:

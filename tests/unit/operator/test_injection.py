@@ -110,9 +110,17 @@ def test_pod_sidecar_port_reads_the_injected_container() -> None:
 def test_secret_env_uses_secret_key_refs_only() -> None:
     spec = copy.deepcopy(SPEC)
     spec["sidecar"]["secretsAs"] = "env"
-    env = container(spec)["env"]
-    assert env
-    assert all("value" not in e and "secretKeyRef" in e["valueFrom"] for e in env)
+    # Exactly the spec's two secret references, each only as a secretKeyRef (never a value).
+    assert container(spec)["env"] == [
+        {
+            "name": "HG_CACHE_URL",
+            "valueFrom": {"secretKeyRef": {"name": "redis-auth", "key": "url"}},
+        },
+        {
+            "name": "HG_GRAPH_PASSWORD",
+            "valueFrom": {"secretKeyRef": {"name": "neo4j-auth", "key": "password"}},
+        },
+    ]
 
 
 def test_secrets_are_a_projected_volume_mounted_read_only() -> None:
