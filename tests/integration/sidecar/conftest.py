@@ -244,15 +244,21 @@ class _DnsProtocol(asyncio.DatagramProtocol):
         self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        query = dns.message.from_wire(data)
-        reply = dns.message.make_response(query)
-        question = query.question[0]
-        if question.name.to_text() == "svc.healthgate.test.":
-            if question.rdtype == dns.rdatatype.A:
-                reply.answer.append(dns.rrset.from_text(question.name, 30, "IN", "A", "127.0.0.1"))
-        else:
-            reply.set_rcode(dns.rcode.NXDOMAIN)
-        self.transport.sendto(reply.to_wire(), addr)
+        self.transport.sendto(dns_answer(data), addr)
+
+
+def dns_answer(data: bytes) -> bytes:
+    """The tests' DNS server: ``svc.healthgate.test.`` A is 127.0.0.1, other names NXDOMAIN."""
+    query = dns.message.from_wire(data)
+    reply = dns.message.make_response(query)
+    question = query.question[0]
+    if question.name.to_text() == "svc.healthgate.test.":
+        if question.rdtype == dns.rdatatype.A:
+            reply.answer.append(dns.rrset.from_text(question.name, 30, "IN", "A", "127.0.0.1"))
+    else:
+        reply.set_rcode(dns.rcode.NXDOMAIN)
+    wire: bytes = reply.to_wire()
+    return wire
 
 
 @pytest.fixture

@@ -79,12 +79,6 @@ async def test_connection_refused(make_sidecar: MakeSidecar) -> None:
     assert sidecar.component("api").reason == "connect"
 
 
-async def test_unresolvable_host(make_sidecar: MakeSidecar) -> None:
-    sidecar = await make_sidecar(api("http://does-not-exist.invalid/"))
-    await sidecar.wait_status("api", "unhealthy", timeout=15)
-    assert sidecar.component("api").reason == "dns"
-
-
 async def test_headers_from_env_and_file_are_sent_and_never_shown(
     make_sidecar: MakeSidecar,
     http_target: Target,
