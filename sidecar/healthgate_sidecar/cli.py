@@ -90,6 +90,8 @@ async def _serve(config: SidecarConfig, path: Path, host: str, port: int) -> int
     connections.guard(runner.server, limit=limit)
     site = web.TCPSite(runner, host, port, backlog=connections.BACKLOG)
     await site.start()
+    # With --port 0 the kernel picks the port (race-free for tests and tools): log the real one.
+    port = runner.addresses[0][1] if runner.addresses else port
     deps = len(config.dependencies)
     logs.event("listening", host=host, port=port, dependencies=deps, maxConnections=limit)
     return await _run(app, runner, config)

@@ -34,9 +34,8 @@ async def server() -> AsyncIterator[tuple[web.Application, int]]:
     app.router.add_get("/health", handler)
     runner = web.AppRunner(app)
     await runner.setup()
-    port = common.free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield app, port
+    await web.TCPSite(runner, "127.0.0.1", 0).start()  # port 0: the kernel picks, no race
+    yield app, runner.addresses[0][1]
     await runner.cleanup()
 
 

@@ -12,6 +12,7 @@ import datetime as dt
 import ipaddress
 import json
 import logging
+import re
 import ssl
 import subprocess
 import sys
@@ -39,9 +40,10 @@ from prometheus_client import CollectorRegistry
 
 from healthgate_sidecar import contract, engine, server
 from healthgate_sidecar.state import Component
-from tests.env import common
 
 FAST = {"intervalSeconds": 0.3, "timeoutSeconds": 0.2}
+# The sidecar's first log line once it serves; with --port 0 it names the port the kernel chose.
+LISTENING = re.compile(r'listening host="127\.0\.0\.1" port=(\d+) ')
 
 
 @dataclass
@@ -310,8 +312,7 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
     started: list[Served] = []
 
     def start(config: Path, *, wrap: Sequence[str] = (), **popen: Any) -> Served:
-        port = common.free_port()
-        log = tmp_path / f"sidecar-{port}.log"
+        log = tmp_path / f"sidecar-{len(started)}.log"
         with log.open("wb") as out:
             proc = subprocess.Popen(
                 [
@@ -323,15 +324,18 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
                     "--host",
                     "127.0.0.1",
                     "--port",
-                    str(port),
+                    "0",  # the kernel picks a free port: no race with another process
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 **popen,
             )
-        served = Served(proc, f"http://127.0.0.1:{port}", log)
+        served = Served(proc, "", log)
         started.append(served)
-        served.wait(lambda: common.port_open("127.0.0.1", port), timeout=20)
+        served.wait(lambda: LISTENING.search(log.read_text()) is not None, timeout=20)
+        match = LISTENING.search(log.read_text())
+        assert match is not None
+        served.url = f"http://127.0.0.1:{match[1]}"
         return served
 
     yield start
