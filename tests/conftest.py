@@ -16,6 +16,7 @@ from typing import TypeVar
 
 import pytest
 
+from healthgate_sidecar import redact
 from tests.env import common, kube, neo4j, postgres, prometheus, redis
 from tests.env.node import launcher
 from tests.env.realnode import host as realhost
@@ -30,6 +31,14 @@ def _require(what: str, start: Callable[[], T]) -> T:
         return start()
     except common.EnvMissing as exc:
         pytest.fail(f"{what} could not be started: {exc}", pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_secret_registry() -> Iterator[None]:
+    """Each test starts with no registered secret, so no test passes on another's registrations."""
+    redact.forget_all()
+    yield
+    redact.forget_all()
 
 
 @pytest.fixture(scope="session")

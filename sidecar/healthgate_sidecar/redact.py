@@ -112,7 +112,7 @@ def _key(key: str) -> str:
 
 
 def forget_all() -> None:
-    """Drop registered secrets (tests only: secrets otherwise live as long as the process)."""
+    """Drop registered secrets: the test suite resets them between tests (a process keeps them)."""
     global _secrets  # noqa: PLW0603
     with _lock:
         _secrets = ()

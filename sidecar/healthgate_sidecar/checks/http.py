@@ -25,10 +25,9 @@ def _headers(params: HttpParams) -> dict[str, str]:
         value = read_secret(
             value=header.value, from_env=header.value_from_env, file=header.value_file
         )
+        # Any header may carry a credential (Authorization, X-Api-Key, cookies...): read_secret
+        # has registered every value with redact already.
         headers[header.name] = value or ""
-        if value:
-            # Any header may carry a credential (Authorization, X-Api-Key, cookies...).
-            redact.register_secret(value)
     return headers
 
 
