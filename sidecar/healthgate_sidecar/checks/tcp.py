@@ -5,48 +5,22 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 
 from healthgate_sidecar.checks.base import CheckFailure, Details, Prober, classify, ssl_context
 from healthgate_sidecar.contract import TcpParams
 
-_UTC_TIME, _GENERALIZED_TIME, _EXPLICIT_VERSION = 0x17, 0x18, 0xA0
-
-
-def _element(der: bytes, pos: int) -> tuple[int, int, int]:
-    """(tag, content start, content end) of the DER element at ``pos``."""
-    tag, length = der[pos], der[pos + 1]
-    pos += 2
-    if length & 0x80:
-        size = length & 0x7F
-        length = int.from_bytes(der[pos : pos + size], "big")
-        pos += size
-    return tag, pos, pos + length
-
 
 def not_after(der: bytes) -> datetime:
-    """The ``notAfter`` of an X.509 certificate in DER, without a crypto library.
+    """The ``notAfter`` of an X.509 certificate in DER (the handshake did any verification).
 
-    Only the fixed prefix of TBSCertificate is walked: version, serial, signature, issuer,
-    then validity (notBefore, notAfter). Verification, if wanted, was done by the handshake.
+    ``cryptography`` is imported here, not at the top: only a sidecar with a TLS tcp check pays
+    for it (the sidecar's memory is multiplied by the size of the fleet).
     """
-    _, cert, _ = _element(der, 0)
-    _, pos, _ = _element(der, cert)  # TBSCertificate's content
-    tag, _, end = _element(der, pos)
-    if tag == _EXPLICIT_VERSION:
-        pos = end
-    for _ in range(3):  # serialNumber, signature, issuer
-        _, _, pos = _element(der, pos)
-    _, validity, _ = _element(der, pos)
-    _, _, pos = _element(der, validity)  # notBefore
-    tag, start, end = _element(der, pos)
-    text = der[start:end].decode("ascii").rstrip("Z")
-    if tag == _UTC_TIME:  # YYMMDDHHMMSS; RFC 5280: YY >= 50 means 19YY
-        year = int(text[:2])
-        text = f"{1900 + year if year >= 50 else 2000 + year}{text[2:]}"
-    elif tag != _GENERALIZED_TIME:
-        raise ValueError(f"unexpected time tag {tag:#x}")
-    return datetime.strptime(text[:14], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    from cryptography import x509  # noqa: PLC0415
+
+    expires: datetime = x509.load_der_x509_certificate(der).not_valid_after_utc
+    return expires
 
 
 def _cert_details(writer: asyncio.StreamWriter) -> Details:
@@ -56,7 +30,7 @@ def _cert_details(writer: asyncio.StreamWriter) -> Details:
         return {}
     try:
         expires = not_after(der)
-    except (ValueError, IndexError):
+    except ValueError:  # not DER, or not a certificate
         return {"certificate": "unparsable"}
     days = (expires.timestamp() - time.time()) / 86400
     return {"certNotAfter": expires.isoformat(), "certDaysLeft": round(days, 1)}
