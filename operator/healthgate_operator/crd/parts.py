@@ -38,6 +38,18 @@ PROBE_PATHS = {"readiness": "/readyz", "liveness": "/livez", "startup": "/startu
 DEFAULT_RESOURCES = {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "160Mi"}}
 
 
+def _quantities(values: dict[str, str]) -> str:
+    return "{" + ", ".join(f"{k}: {v}" for k, v in values.items()) + "}"
+
+
+def _resources_text() -> str:
+    """``requests cpu 10m, memory 64Mi; limits memory 160Mi``, from DEFAULT_RESOURCES."""
+    return "; ".join(
+        f"{kind} " + ", ".join(f"{k} {v}" for k, v in values.items())
+        for kind, values in DEFAULT_RESOURCES.items()
+    )
+
+
 def _int(description: str, minimum: int, maximum: int, default: int | None = None) -> Schema:
     out: Schema = {
         "type": "integer",
@@ -187,11 +199,14 @@ def sidecar(contract_settings: dict[str, Schema]) -> Schema:
         "resources": {
             "type": "object",
             "description": "Compute resources of the sidecar container; the operator's "
-            "--sidecar-resources when unset (unless changed: requests cpu 10m, memory 64Mi; "
-            "limits memory 160Mi).",
+            f"--sidecar-resources when unset (unless changed: {_resources_text()}).",
             "properties": {
-                "requests": quantity_map("Minimum resources, e.g. {cpu: 10m, memory: 64Mi}."),
-                "limits": quantity_map("Maximum resources, e.g. {memory: 160Mi}."),
+                "requests": quantity_map(
+                    f"Minimum resources, e.g. {_quantities(DEFAULT_RESOURCES['requests'])}."
+                ),
+                "limits": quantity_map(
+                    f"Maximum resources, e.g. {_quantities(DEFAULT_RESOURCES['limits'])}."
+                ),
             },
         },
         **contract_settings,
