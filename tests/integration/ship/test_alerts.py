@@ -38,6 +38,18 @@ SERIES = [
         "series": 'healthgate_webhook_admissions_total{outcome="injected"}',
         "values": "0+6x30",
     },
+    # One operator stalled for good: the age climbs 60 s a minute, restarts never help.
+    {
+        "series": 'healthgate_operator_last_refresh_age_seconds{job="healthgate-operator",'
+        'namespace="healthgate",pod="op-1"}',
+        "values": "0+60x30",
+    },
+    # Another, in a second install, stalls once for 3 minutes and a restart cures it.
+    {
+        "series": 'healthgate_operator_last_refresh_age_seconds{job="healthgate-operator",'
+        'namespace="other",pod="op-2"}',
+        "values": "0 60 120 180 0x26",
+    },
     *(
         {
             "series": "healthgate_dependency_check_duration_seconds_bucket"
@@ -96,7 +108,11 @@ CASES = [
             dependency="llm",
         ),
         alert("HealthGateWebhookErrors", severity="warning"),
+        # Stalled beyond 90 s since minute 2, for 10m: fires for "healthgate" only; "other"'s
+        # 3-minute stall left the 5m window by minute 9.
+        alert("HealthGateStatusStale", severity="warning", namespace="healthgate"),
     ),
+    *at(10, alert("HealthGateStatusStale")),
 ]
 
 

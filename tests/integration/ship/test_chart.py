@@ -319,6 +319,7 @@ def test_promtool_checks_the_alert_rules(render: Render, promtool: Path, tmp_pat
             "HealthGateCheckLatencyHigh",
             "HealthGateSidecarDown",
             "HealthGateOperatorDown",
+            "HealthGateStatusStale",
             "HealthGateWebhookErrors",
         }
         path = tmp_path / "rules.yaml"
@@ -328,7 +329,7 @@ def test_promtool_checks_the_alert_rules(render: Render, promtool: Path, tmp_pat
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        assert "SUCCESS: 6 rules found" in proc.stdout
+        assert "SUCCESS: 7 rules found" in proc.stdout
 
 
 def test_promtool_rejects_a_broken_rule(promtool: Path, tmp_path: Path) -> None:
