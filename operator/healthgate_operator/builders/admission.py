@@ -7,6 +7,7 @@ answer "allowed, unchanged", with a warning when the user should hear about it.
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,11 @@ def selecting_gates(gates: Iterable[Json], labels: dict[str, str]) -> list[Json]
     return sorted(found, key=lambda g: str(g["metadata"]["name"]))
 
 
+def image_allowed(image: str, patterns: Iterable[str]) -> bool:
+    """Shell-style patterns (``registry.example.com/healthgate/*``); exact names match too."""
+    return any(fnmatch.fnmatchcase(image, pattern) for pattern in patterns)
+
+
 def skip_reason(pod: Json, namespace: str, skip_namespaces: Collection[str]) -> str | None:
     """Why this pod is none of our business, before looking at gates."""
     if namespace in constants.SYSTEM_NAMESPACES or namespace in skip_namespaces:
@@ -56,6 +62,7 @@ def decide(
     gates: Iterable[Json],
     *,
     defaults: injection.SidecarDefaults,
+    allowed_images: Collection[str],
     skip_namespaces: Collection[str] = (),
 ) -> Decision:
     reason = skip_reason(pod, namespace, skip_namespaces)
@@ -82,6 +89,15 @@ def decide(
         )
         return Decision(reason="not-reconciled", gate=name, warnings=warnings)
     spec: Json = winner.get("spec", {})
+    image = (spec.get("sidecar") or {}).get("image")
+    if image and not image_allowed(str(image), allowed_images):
+        # The validating webhook refuses such a gate, but one created before the installer
+        # narrowed --allowed-sidecar-images (or while that webhook was down) still exists.
+        warnings.append(
+            f"healthgate: HealthGate {name} names sidecar image {image!r}, which the installer "
+            "does not allow; pod admitted without the sidecar"
+        )
+        return Decision(reason="image-not-allowed", gate=name, warnings=warnings)
     try:
         rendered = config.render_config(spec)
     except config.InvalidSpec as exc:

@@ -38,6 +38,7 @@ def decide(runtime: Runtime, body: Json, namespace: str, gates: list[Json]) -> a
         namespace,
         gates,
         defaults=runtime.config.sidecar_defaults,
+        allowed_images=runtime.config.allowed_images,
         skip_namespaces=runtime.config.skip_namespaces,
     )
 

@@ -12,13 +12,13 @@ injected image runs in *other* people's pods of the namespace too; the installer
 
 from __future__ import annotations
 
-import fnmatch
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import kopf
 
+from healthgate_operator.builders.admission import image_allowed
 from healthgate_operator.kube import Kube, KubeError
 
 Json = dict[str, Any]
@@ -47,11 +47,6 @@ def needed(spec: Json) -> list[Permission]:
     if (spec.get("rollout") or {}).get("restartOnChange"):
         wanted.extend(RESTART)
     return wanted
-
-
-def image_allowed(image: str, patterns: Iterable[str]) -> bool:
-    """Shell-style patterns (``registry.example.com/healthgate/*``); exact names match too."""
-    return any(fnmatch.fnmatchcase(image, pattern) for pattern in patterns)
 
 
 def check_image(spec: Json, patterns: tuple[str, ...]) -> None:

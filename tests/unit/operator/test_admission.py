@@ -16,6 +16,7 @@ def decide(pod: dict, gates: list[dict], namespace: str = "tta") -> admission.De
         namespace,
         gates,
         defaults=injection.SidecarDefaults(image=IMAGE),
+        allowed_images=(IMAGE, "registry.example/healthgate:*"),
         skip_namespaces=("ops",),
     )
 
@@ -91,3 +92,14 @@ def test_a_gate_not_reconciled_does_not_inject() -> None:
     no_status = make_gate()
     del no_status["status"]
     assert decide(make_pod(), [no_status]).reason == "not-reconciled"
+
+
+def test_a_gate_naming_an_image_not_allowed_does_not_inject() -> None:
+    # A gate from before the installer narrowed --allowed-sidecar-images still exists.
+    gate = make_gate()
+    gate["spec"]["sidecar"] = {"image": "evil.example/miner:1"}
+    decision = decide(make_pod(), [gate])
+    assert (decision.reason, decision.gate, decision.pod) == ("image-not-allowed", "tta-api", None)
+    assert "'evil.example/miner:1'" in decision.warnings[0]
+    gate["spec"]["sidecar"] = {"image": "registry.example/healthgate:2"}  # matches a pattern
+    assert decide(make_pod(), [gate]).reason == "injected"

@@ -214,7 +214,11 @@ def test_used_ports() -> None:
 def test_only_pods_the_webhook_injected_count_as_injected() -> None:
     """A forged pod (opted out, own 'healthgate' init container, the gate annotation) is not."""
     decision = admission.decide(
-        make_pod(), "tta", [make_gate()], defaults=injection.SidecarDefaults(image="img:1")
+        make_pod(),
+        "tta",
+        [make_gate()],
+        defaults=injection.SidecarDefaults(image="img:1"),
+        allowed_images=("img:1",),
     )
     assert decision.pod is not None
     assert injection.injected_by(decision.pod, "tta-api")

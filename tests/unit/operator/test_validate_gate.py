@@ -5,6 +5,7 @@ from __future__ import annotations
 import kopf
 import pytest
 
+from healthgate_operator.builders import admission
 from healthgate_operator.handlers import validate_gate
 
 
@@ -48,7 +49,7 @@ def test_access_review_carries_the_whole_identity() -> None:
 )
 def test_image_allow_list(image: str, allowed: bool) -> None:
     patterns = ("ghcr.io/healthgate/healthgate:0.1.0", "registry.example.com/healthgate/*")
-    assert validate_gate.image_allowed(image, patterns) is allowed
+    assert admission.image_allowed(image, patterns) is allowed
 
 
 def test_a_disallowed_image_is_refused_naming_the_field() -> None:
