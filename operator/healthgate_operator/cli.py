@@ -15,8 +15,7 @@ from collections.abc import Sequence
 import kopf
 
 from healthgate_operator import config as config_module
-from healthgate_operator import constants, diffbase, runtime, webhook
-from healthgate_operator import main as wiring
+from healthgate_operator import constants, diffbase, runtime, webhook, wiring
 from healthgate_operator.config import OperatorConfig
 
 WORKER_LIMIT = 64

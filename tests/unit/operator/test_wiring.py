@@ -7,7 +7,7 @@ import logging
 
 import kopf
 
-from healthgate_operator import cli, config, diffbase, main, runtime, webhook
+from healthgate_operator import cli, config, diffbase, runtime, webhook, wiring
 
 
 def test_settings_keep_kopf_state_in_our_annotations() -> None:
@@ -41,7 +41,7 @@ def test_review_gets_the_namespace_of_the_request() -> None:
 
 def test_register_wires_every_handler() -> None:
     registry = kopf.OperatorRegistry()
-    main.register(registry, config.parse([], {}))
+    wiring.register(registry, config.parse([], {}))
     webhooks = list(registry._webhooks.get_all_handlers())
     assert [h.id for h in webhooks] == ["inject-sidecar", "validate-gate"]
     assert list(webhooks[0].operations or []) == ["CREATE"]
