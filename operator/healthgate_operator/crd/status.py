@@ -5,7 +5,7 @@ from __future__ import annotations
 from healthgate_operator.crd.structural import Schema
 
 GATE_STATUSES = ["Healthy", "Degraded", "Unhealthy", "Unknown"]
-CONDITION_TYPES = ["Ready", "Degraded", "Reconciled"]
+CONDITION_TYPES = ["Ready", "Degraded", "Reconciled", "SharedOutage"]
 
 
 def _count(description: str) -> Schema:
