@@ -86,6 +86,12 @@ def status() -> Schema:
                 "type": "string",
                 "description": "Comma-separated names of dependencies unhealthy in some pod.",
             },
+            "sharedOutage": {
+                "type": "array",
+                "description": "Critical dependencies in a shared outage (unhealthy in most "
+                "pods): the pods fail open on them; see the SharedOutage condition.",
+                "items": {"type": "string"},
+            },
             "configMap": {"type": "string", "description": "The rendered sidecar config."},
             "injectionHash": {
                 "type": "string",
