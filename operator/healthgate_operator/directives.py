@@ -97,16 +97,18 @@ def build(gate_uid: str, verdict: Verdict, interval: float, now: float | None = 
 
 async def _post(
     session: aiohttp.ClientSession, url: str, body: bytes, limit: aiohttp.ClientTimeout
-) -> bool:
+) -> str | None:
+    """None when the sidecar applied the directive; why it refused; "" when unreachable."""
     try:
         headers = {"Content-Type": "application/json"}
         async with session.post(url, data=body, headers=headers, timeout=limit) as resp:
-            if resp.status != 200:
-                log.warning("Directive refused by %s: %s %s", url, resp.status, await resp.text())
-            return resp.status == 200
+            if resp.status == 200:
+                return None
+            return f"{url}: {resp.status} {(await resp.content.read(512)).decode(errors='replace')}"
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        # Unreachable (starting, stopping): /health of the same refresh says so already.
         log.debug("Directive not delivered to %s: %r", url, exc)
-        return False
+        return ""
 
 
 async def push(
@@ -116,11 +118,24 @@ async def push(
     *,
     seconds: float,
 ) -> int:
-    """POST one signed directive to every (pod IP, port); how many accepted it."""
+    """POST one signed directive to every (pod IP, port); how many applied it.
+
+    Refusals are logged as one line per refresh, not one per pod: during a key change every
+    sidecar refuses (403) until its ConfigMap volume catches up.
+    """
     limit = aiohttp.ClientTimeout(total=seconds)
     urls = [
         f"http://{f'[{ip}]' if ':' in ip else ip}:{port}{directive_format.PATH}"
         for ip, port in targets
     ]
-    results = await asyncio.gather(*(_post(session, url, body, limit) for url in urls))
-    return sum(results)
+    problems = [
+        p for p in await asyncio.gather(*(_post(session, u, body, limit) for u in urls)) if p
+    ]
+    if problems:
+        log.warning(
+            "Directive not applied by %d of %d sidecars, e.g. %s",
+            len(problems),
+            len(urls),
+            problems[0],
+        )
+    return len(urls) - len(problems)
