@@ -40,6 +40,9 @@ def gate(url_secret: str) -> dict[str, Any]:
     spec = objects.gate(APP, NS, [dep], app=APP, probes={"readiness": probe})
     # The local node runs containers as host processes: secrets as env vars, not files.
     spec["spec"]["sidecar"] = {"secretsAs": "env"}
+    # This benchmark times pods leaving their Service: without the shared-outage guard
+    # (bench.shared_outage measures the guard).
+    spec["spec"]["sharedOutage"] = {"policy": "FailClosed"}
     return spec
 
 

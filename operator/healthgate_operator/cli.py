@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import kopf
 
 from healthgate_operator import config as config_module
-from healthgate_operator import constants, diffbase, runtime, webhook, wiring
+from healthgate_operator import constants, diffbase, directives, runtime, webhook, wiring
 from healthgate_operator.config import OperatorConfig
 
 WORKER_LIMIT = 64
@@ -107,6 +107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return main_entry(argv)
     except KeyboardInterrupt:
         return 130
+    except directives.DirectiveKeyError as exc:
+        print(f"healthgate-operator: {exc}", file=sys.stderr)
+        return 1
     except Exception as exc:
         # A startup step that no retry fixes (kopf.PermanentError, e.g. a taken port) ends in
         # Kopf's ActivityError: say what failed in one line, not with two tracebacks.

@@ -85,6 +85,12 @@ class OperatorConfig:
     """The operator's own namespace, never injected (its pods must not depend on themselves)."""
     log_level: str = "info"
     """debug, info, warning or error."""
+    directive_key: Path | None = None
+    """PEM file of the Ed25519 private key that signs shared-outage directives (chart: a
+    Secret it generates once). Unset: a key made at start, lost at exit (see docs/design.md)."""
+    directive_trusted_keys: tuple[str, ...] = ()
+    """Further Ed25519 public keys (comma-separated base64 of the raw 32 bytes) the sidecars
+    accept besides this operator's own: the next key during a rotation."""
 
     @property
     def clusterwide(self) -> bool:
@@ -166,6 +172,8 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         ("health-concurrency", int, opt.health_concurrency),
         ("priority", int, None),
         ("operator-namespace", str, None),
+        ("directive-key", Path, None),
+        ("directive-trusted-keys", str, ""),
     ):
         value = _env(environ, flag)
         parser.add_argument(
@@ -258,6 +266,10 @@ def parse(
         peering=None if args.standalone else args.peering,
         operator_namespace=_operator_namespace(args.operator_namespace, environ),
         log_level=args.log_level,
+        directive_key=args.directive_key,
+        directive_trusted_keys=tuple(
+            k.strip() for k in args.directive_trusted_keys.split(",") if k.strip()
+        ),
         **json_flags,
         **extra,
     )

@@ -27,9 +27,10 @@ class Snapshot:
     status: str
     pods: dict[str, int]
     dependencies: dict[str, dict[str, int]] = field(default_factory=dict)
+    shared_outage: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, summary: Summary) -> Snapshot:
+    def of(cls, summary: Summary, shared_outage: dict[str, int] | None = None) -> Snapshot:
         pods = {
             "total": summary.total,
             "injected": summary.injected,
@@ -37,7 +38,8 @@ class Snapshot:
             "not_injected": summary.total - summary.injected,
         }
         deps = {d["name"]: {s: int(d[s]) for s in POD_STATUSES} for d in summary.dependencies}
-        return cls(status=summary.status, pods=pods, dependencies=deps)
+        shared = dict(shared_outage or {})
+        return cls(status=summary.status, pods=pods, dependencies=deps, shared_outage=shared)
 
 
 class GateCollector(Collector):
@@ -46,8 +48,10 @@ class GateCollector(Collector):
     def __init__(self) -> None:
         self.snapshots: dict[tuple[str, str], Snapshot] = {}
 
-    def update(self, namespace: str, name: str, summary: Summary) -> None:
-        self.snapshots[(namespace, name)] = Snapshot.of(summary)
+    def update(
+        self, namespace: str, name: str, summary: Summary, shared: dict[str, int] | None = None
+    ) -> None:
+        self.snapshots[(namespace, name)] = Snapshot.of(summary, shared)
 
     def forget(self, namespace: str, name: str) -> None:
         self.snapshots.pop((namespace, name), None)
@@ -68,7 +72,15 @@ class GateCollector(Collector):
             "Injected pods reporting a dependency in each status.",
             labels=["namespace", "name", "dependency", "status"],
         )
+        shared = GaugeMetricFamily(
+            "healthgate_gate_dependency_shared_outage",
+            "1 while a critical dependency is in a shared outage (failing in most pods) and "
+            "the gate's pods fail open on it, 0 otherwise.",
+            labels=["namespace", "name", "dependency"],
+        )
         for (namespace, name), snap in sorted(self.snapshots.items()):
+            for dependency, failing_open in snap.shared_outage.items():
+                shared.add_metric([namespace, name, dependency], float(failing_open))
             for value in GATE_STATUSES:
                 status.add_metric([namespace, name, value], 1.0 if snap.status == value else 0.0)
             for state in POD_STATES:
@@ -79,6 +91,7 @@ class GateCollector(Collector):
         yield status
         yield pods
         yield deps
+        yield shared
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import Any
 import kopf
 from aiohttp import web
 
-from healthgate_operator import kube, metrics
+from healthgate_operator import directives, kube, metrics
 from healthgate_operator.config import OperatorConfig
 from healthgate_operator.gatecache import ConfigMapCache, GateCache
 from healthgate_operator.probe import HealthProber
@@ -34,8 +34,13 @@ class Runtime:
     """(gate uid, injection hash) already told that workload restarts are forbidden."""
     _configmaps: ConfigMapCache | None = None
     watchdog: Watchdog = field(init=False)
+    signer: directives.Signer = field(init=False)
 
     def __post_init__(self) -> None:
+        # Raises DirectiveKeyError (named flag) at start, before anything is served.
+        self.signer = directives.Signer.load(
+            self.config.directive_key, self.config.directive_trusted_keys
+        )
         self.watchdog = Watchdog(stale_after=self.config.refresh_stale_after)
         self.metrics.refresh_age.set_function(self.watchdog.age)
 

@@ -9,12 +9,14 @@ into a :class:`SidecarConfig`, or raise :class:`ConfigError` whose ``problems`` 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
 from healthgate_sidecar import files
@@ -37,6 +39,7 @@ __all__ = [
     "ConfigError",
     "Dependency",
     "DependencyType",
+    "DirectiveSettings",
     "DnsParams",
     "EnvParams",
     "HttpHeader",
@@ -131,6 +134,35 @@ class Dependency(Model):
         return block
 
 
+class DirectiveSettings(Model):
+    """Whose signed directives (shared outages, see directive_format) this sidecar accepts.
+
+    Rendered by the operator into the gate's ConfigMap, never written by users: without it,
+    every directive is refused.
+    """
+
+    gate: str = Field(
+        min_length=1, max_length=128, description="UID of the HealthGate whose directives count."
+    )
+    public_keys: list[str] = Field(
+        min_length=1,
+        max_length=8,
+        description="Ed25519 public keys (base64 of the 32 raw bytes); any of them may sign.",
+    )
+
+    @field_validator("public_keys")
+    @classmethod
+    def _raw_keys(cls, keys: list[str]) -> list[str]:
+        for key in keys:
+            try:
+                raw = base64.b64decode(key, validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError("not base64") from None
+            if len(raw) != 32:
+                raise ValueError("an Ed25519 public key has 32 bytes")
+        return keys
+
+
 class SidecarConfig(Model):
     """The sidecar's whole config: the dependencies plus sidecar-wide settings."""
 
@@ -164,6 +196,9 @@ class SidecarConfig(Model):
     )
     watch_interval_seconds: float = Field(
         1, ge=0.05, le=60, description="Seconds between polls of the config file for changes."
+    )
+    directives: DirectiveSettings | None = Field(
+        None, description="Set by the operator: who may sign shared-outage directives."
     )
 
     @model_validator(mode="after")

@@ -63,6 +63,9 @@ class Engine:
         self.version = 0  # bumped on every change a probe could see: lets handlers cache bodies
         self.metrics = metrics
         self.lag: LagMonitor | None = None  # set by the server; ``check`` runs without one
+        # Dependencies the operator found in a shared outage (name -> why), see directives.py:
+        # ignored for readiness, still shown unhealthy. Replaced whole, never mutated.
+        self.fail_open: dict[str, str] = {}
         self._create = create
         self._slots = asyncio.Semaphore(SLOTS)
 
@@ -201,10 +204,18 @@ class Engine:
             logs.transition(runner.component, previous)
         self._refresh()
 
+    def set_fail_open(self, reasons: dict[str, str]) -> None:
+        if reasons != self.fail_open:
+            self.fail_open = dict(reasons)
+            self._refresh()
+
     def _refresh(self) -> None:
         self.version += 1
         components = self.components()
         self.overall = state.aggregate(components)
+        if self.fail_open:  # the status stays the worst one; only readiness fails open
+            ready = state.aggregate(components, self.fail_open).ready
+            self.overall = state.Overall(status=self.overall.status, ready=ready)
         if not self.started and self.config is not None and state.startup_complete(components):
             self.started = True
             logs.event("startup complete", dependencies=len(components))

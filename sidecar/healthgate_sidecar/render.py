@@ -6,7 +6,7 @@ handlers and the ``check`` command share them and unit tests call them directly.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,13 +50,21 @@ def component(comp: Component, *, full: bool) -> dict[str, Any]:
 
 
 def health(
-    components: Sequence[Component], overall: Overall, *, ready: bool, full: bool
+    components: Sequence[Component],
+    overall: Overall,
+    *,
+    ready: bool,
+    full: bool,
+    fail_open: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    return {
+    body: dict[str, Any] = {
         "status": overall.status,
         "ready": ready,
         "components": {c.name: component(c, full=full) for c in components},
     }
+    if fail_open:  # only then: the body of a gate without a shared outage is as it was
+        body["failingOpen"] = dict(fail_open)
+    return body
 
 
 def _ietf_check(comp: Component, *, full: bool) -> dict[str, Any]:
@@ -94,13 +102,22 @@ def _line(name: str, ok: bool, why: str, *, excluded: bool = False) -> str:
 
 
 def readyz_lines(
-    components: Iterable[Component], *, loaded: bool, draining: bool, exclude: Iterable[str]
+    components: Iterable[Component],
+    *,
+    loaded: bool,
+    draining: bool,
+    exclude: Iterable[str],
+    fail_open: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """Per-check lines in the kube-apiserver ``?verbose`` format."""
-    skip = set(exclude)
+    """Per-check lines in the kube-apiserver ``?verbose`` format; a failing dependency in a
+    shared outage gets ``[~]name failing open: why`` (it does not fail readiness)."""
+    skip, opened = set(exclude), fail_open or {}
     lines = [_line("config", loaded, "not loaded"), _line("shutdown", not draining, "draining")]
     for comp in components:
         failed = comp.status in ("unknown", "unhealthy")
+        if failed and comp.critical and comp.name in opened and comp.name not in skip:
+            lines.append(f"[~]{comp.name} failing open: {opened[comp.name]}")
+            continue
         why = "no result yet" if comp.status == "unknown" else str(comp.reason)
         if not comp.critical:
             why += " (non-critical)"

@@ -16,7 +16,18 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CollectorRegistry, exposition
 
-from healthgate_sidecar import bodies, checks, engine, lag, logs, metrics, reload, render, state
+from healthgate_sidecar import (
+    bodies,
+    checks,
+    directives,
+    engine,
+    lag,
+    logs,
+    metrics,
+    reload,
+    render,
+    state,
+)
 from healthgate_sidecar.contract import SidecarConfig
 
 HEALTH_JSON = "application/health+json"
@@ -72,7 +83,11 @@ async def readyz(request: web.Request) -> web.Response:
     if ready and "verbose" not in request.query:
         return web.Response(text="ok")  # the hot path: kubelet polls this
     lines = render.readyz_lines(
-        eng.components(), loaded=eng.config is not None, draining=eng.draining, exclude=exclude
+        eng.components(),
+        loaded=eng.config is not None,
+        draining=eng.draining,
+        exclude=exclude,
+        fail_open=eng.fail_open,
     )
     return _text(lines, f"readyz check {'passed' if ready else 'failed'}", ready)
 
@@ -97,12 +112,13 @@ def _wants_ietf(request: web.Request) -> bool:
 async def health(request: web.Request) -> web.Response:
     eng, full, ietf = request.app[ENGINE], _authorized(request), _wants_ietf(request)
     # Taken on the loop: the worker must not iterate the engine's live dictionaries.
-    comps, overall, ready = eng.components(), eng.overall, eng.ready
+    comps, overall, ready, opened = eng.components(), eng.overall, eng.ready, eng.fail_open
 
     def build() -> bytes:
         if ietf:
             return json.dumps(render.ietf(comps, ready=ready, full=full)).encode()
-        return json.dumps(render.health(comps, overall, ready=ready, full=full)).encode()
+        body = render.health(comps, overall, ready=ready, full=full, fail_open=opened)
+        return json.dumps(body).encode()
 
     body = await request.app[BODIES].get(("health", full, ietf), eng.version, build)
     return _response(body, ietf=ietf, ok=ready)
@@ -168,8 +184,9 @@ async def _reloader_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def apply_settings(app: web.Application, config: SidecarConfig) -> None:
-    """Sidecar-wide settings of a (re)loaded config: auth token and log format."""
+    """Sidecar-wide settings of a (re)loaded config: auth token, directive keys, log format."""
     app[TOKEN].use(config.auth_token_file)
+    app[directives.RECEIVER].configure(config.directives)
     logs.configure(fmt=config.log_format, level=config.log_level)
 
 
@@ -210,6 +227,7 @@ def create_app(
     app[ENGINE] = eng
     app[TOKEN] = reload.TokenFile()
     app[BODIES] = bodies.Bodies()
+    directives.install(app, eng, registry)
     app.cleanup_ctx.append(_engine_ctx(config))
     if config_path is not None:
         _watch(app, config, config_path)

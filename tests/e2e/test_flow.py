@@ -1,8 +1,9 @@
 """A Deployment guarded by a HealthGate, end to end, in the order a user lives it.
 
 The tests of this module share one Deployment (3 replicas) and one Redis and run in file order:
-deploy and become Ready; lose Redis and go NotReady; get Redis back; add a failing non-critical
-dependency to the running gate; be scraped by Prometheus through pod discovery; delete the gate.
+deploy and become Ready; lose Redis and go NotReady (policy FailClosed, the behaviour without the
+shared-outage guard); get Redis back; add a failing non-critical dependency to the running gate;
+be scraped by Prometheus through pod discovery; delete the gate.
 
 They run locally by default and against a kind cluster under ``make kind-e2e`` (see conftest.py);
 the few checks that only mean something locally say so and are skipped there.
@@ -38,6 +39,9 @@ INTERVAL = 1.0  # dependency check intervalSeconds
 # unhealthy after failureThreshold (1) results, the kubelet-equivalent notices within one probe
 # period times its failureThreshold (1); generous slack for a loaded 2-core machine.
 NOT_READY_WINDOW = INTERVAL + 0.5 + PERIOD + 10 * PATIENCE
+# This flow is the one without the shared-outage guard (tests/e2e/test_shared_outage.py has
+# the default, FailOpen): a Redis outage drains every pod.
+FAIL_CLOSED: Json = {"policy": "FailClosed"}
 # The app container: sleeps; in kind its image is the HealthGate one (loaded, has coreutils).
 APP_SECURITY_CONTEXT = {
     "runAsNonRoot": True,
@@ -61,7 +65,10 @@ def redis_dep(**extra: Any) -> Json:
     }
 
 
-def gate(e2e: E2EBackend, namespace: str, dependencies: list[Json]) -> Json:
+def gate(
+    e2e: E2EBackend, namespace: str, dependencies: list[Json], shared_outage: Json | None = None
+) -> Json:
+    """The suite's gate; ``shared_outage``: its spec.sharedOutage (absent: the default)."""
     return {
         "apiVersion": "healthgate.io/v1alpha1",
         "kind": "HealthGate",
@@ -75,6 +82,7 @@ def gate(e2e: E2EBackend, namespace: str, dependencies: list[Json]) -> Json:
                 "startup": {"periodSeconds": 1, "failureThreshold": 30},
             },
             **({"sidecar": dict(e2e.gate_sidecar)} if e2e.gate_sidecar else {}),
+            **({"sharedOutage": shared_outage} if shared_outage else {}),
         },
     }
 
@@ -125,7 +133,7 @@ def deployed(
         "stringData": {"url": e2e_redis.url},
     }
     # The gate first: the webhook injects pods created after it.
-    e2e.apply(secret, gate(e2e, e2e_namespace, [redis_dep()]))
+    e2e.apply(secret, gate(e2e, e2e_namespace, [redis_dep()], FAIL_CLOSED))
     wait_for(
         "the gate's ConfigMap",
         lambda: e2e.run("get", "configmap", f"{APP}-healthgate", "-n", e2e_namespace, check=False),
@@ -187,6 +195,10 @@ def test_redis_down_makes_every_pod_not_ready_and_the_gate_unhealthy(
             timeout=30 * PATIENCE,
         )
         assert "cache" in str(gate_status(e2e, deployed).get("unhealthy"))
+        shared = [
+            c for c in gate_status(e2e, deployed)["conditions"] if c["type"] == "SharedOutage"
+        ]
+        assert [(c["status"], c["reason"]) for c in shared] == [("False", "FailClosed")]
         # The Event waits until the count of failing pods is the same at two refreshes in a
         # row, so that its "N of M" is true when read: it may follow the status by a refresh.
         wait_for(
@@ -243,7 +255,7 @@ def test_new_non_critical_dependency_reaches_running_sidecars_and_only_degrades(
         "failureThreshold": 1,
         "tcp": {"host": "127.0.0.1", "port": closed},
     }
-    e2e.apply(gate(e2e, deployed, [redis_dep(), extra]))
+    e2e.apply(gate(e2e, deployed, [redis_dep(), extra], FAIL_CLOSED))
 
     def sidecars_see_it() -> bool:
         pods = e2e.pods(deployed, APP)

@@ -2,9 +2,11 @@
 
 It starts the local environment (API server, controllers, the local node, Redis, PostgreSQL,
 Neo4j, Prometheus), installs the CRD and runs the operator, applies ``examples/interactive-story``
-(a Deployment and its HealthGate), and shows what a user looks at. Then it stops Redis, shows the
-pods going NotReady and the gate Unhealthy with an Event, starts Redis again and shows recovery.
-Everything is torn down at the end unless ``--keep`` is given.
+(a Deployment and its HealthGate), and shows what a user looks at. Then it stops Redis, which every
+pod shares: a shared outage, so the pods stay Ready while the gate reports Redis unhealthy with a
+SharedOutage condition and Event; starts Redis again and shows recovery; then gives one pod a
+wrong Redis password, a pod-local failure, which drains only that pod. Everything is torn down at
+the end unless ``--keep`` is given.
 """
 
 from __future__ import annotations
@@ -182,13 +184,32 @@ class Demo:
         print(f"$ curl {base}/readyz?verbose   # {pod['metadata']['name']}: HTTP {code}")
         print("  " + body.strip().replace("\n", "\n  "))
 
+    def shared_outage(self) -> list[str]:
+        body = json.loads(
+            self.kubectl("get", "hg", "story-api", "-n", NS, "-o", "json", show=False)
+        )
+        return list((body.get("status") or {}).get("sharedOutage") or [])
+
     def outage(self) -> None:
-        step("Stopping Redis: the pods go NotReady (readiness, not liveness: no restarts)")
+        step("Stopping Redis, which every pod shares: a shared outage, the pods stay Ready")
         self.redis.stop()
-        took = wait_for("pods NotReady", lambda: self.ready_count() == 0)
-        print(f"  all pods NotReady {took:.1f}s after Redis stopped")
-        took2 = wait_for("the gate Unhealthy", lambda: self.gate_status() == "Unhealthy 0/3")
-        print(f"  gate Unhealthy {took2:.1f}s later")
+        started, empty_since, empty = time.monotonic(), None, 0.0
+
+        def serving() -> bool:
+            nonlocal empty_since, empty
+            ready = self.ready_count()
+            now = time.monotonic()
+            if ready == 0 and empty_since is None:
+                empty_since = now
+            elif ready and empty_since is not None:
+                empty, empty_since = empty + now - empty_since, None
+            return ready == 3 and self.shared_outage() == ["sessions"]
+
+        wait_for("the shared outage with every pod Ready", serving)
+        print(
+            f"  shared outage reported {time.monotonic() - started:.1f}s after Redis stopped; "
+            f"zero Ready pods for {empty:.1f}s in between"
+        )
         self.show_state()
         self.kubectl(
             "get", "events", "-n", NS, "--field-selector", "involvedObject.kind=HealthGate"
@@ -196,12 +217,29 @@ class Demo:
         self.kubectl("get", "hg", "story-api", "-n", NS, "-o", "jsonpath={.status.conditions}")
 
     def recovery(self) -> None:
-        step("Starting Redis again: the pods and the gate recover")
+        step("Starting Redis again: the shared outage ends, the gate recovers")
         self.redis.start()
-        took = wait_for("pods Ready", lambda: self.ready_count() == len(self.pods()))
-        print(f"  all pods Ready {took:.1f}s after Redis started")
-        wait_for("the gate Healthy", lambda: self.gate_status() == "Healthy 3/3")
+        took = wait_for("the gate Healthy", lambda: self.gate_status() == "Healthy 3/3")
+        print(f"  gate Healthy {took:.1f}s after Redis started")
+        wait_for("the shared outage over", lambda: self.shared_outage() == [])
         self.show_state()
+
+    def pod_local(self) -> None:
+        step("One pod with a wrong Redis password: a pod-local failure drains only that pod")
+        wrong = self.redis.url.replace(redis.PASSWORD, "wrong-password")
+        patch = {"stringData": {"url": wrong}}
+        self.kubectl("patch", "secret", "redis-auth", "-n", NS, "-p", json.dumps(patch))
+        victim = self.pods()[0]["metadata"]["name"]
+        self.kubectl("delete", "pod", victim, "-n", NS, "--wait=false")
+        wait_for(
+            "the replacement pod NotReady, the others Ready",
+            lambda: len(self.pods()) == 3 and self.ready_count() == 2,
+        )
+        wait_for("the gate to count it", lambda: self.gate_status() == "Unhealthy 2/3")
+        self.kubectl("get", "hg,pods", "-n", NS)
+        print(f"  shared outage: {self.shared_outage() or 'none'} (1 of 3 pods is not most pods)")
+        patch = {"stringData": {"url": self.redis.url}}
+        self.kubectl("patch", "secret", "redis-auth", "-n", NS, "-p", json.dumps(patch))
 
     def prometheus(self) -> None:
         step("Prometheus discovered the sidecars through the API server and scraped them")
@@ -260,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         demo.outage()
         demo.recovery()
         demo.prometheus()
+        demo.pod_local()
         if args.keep:
             step("Keeping everything running (Ctrl-C to stop)")
             print(

@@ -72,6 +72,11 @@ app.kubernetes.io/part-of: healthgate
 {{- end -}}
 {{- end -}}
 
+{{/* The Secret holding the key that signs shared-outage directives. */}}
+{{- define "healthgate.directiveKeySecretName" -}}
+{{- default (printf "%s-directive-key" (include "healthgate.fullname" .)) .Values.directiveKey.existingSecret -}}
+{{- end -}}
+
 {{/* True when the Prometheus Operator's API is served (or passed with --api-versions). */}}
 {{- define "healthgate.hasPrometheusOperator" -}}
 {{- if .Capabilities.APIVersions.Has "monitoring.coreos.com/v1" -}}true{{- end -}}

@@ -26,8 +26,9 @@ from healthgate_sidecar import contract
 
 ENV_PREFIX = "HG_"
 SECRETS_DIR = "/var/run/healthgate/secrets"  # the projected Secret volume's mount path
-# spec.sidecar keys that shape the container, not the sidecar process.
-CONTAINER_KEYS = frozenset({"image", "port", "resources"})
+# spec.sidecar keys that shape the container, not the sidecar process; ``directives`` is the
+# operator's to render (the CRD prunes it; dropped here too, for a spec from an older CRD).
+CONTAINER_KEYS = frozenset({"image", "port", "resources", "directives"})
 Json = dict[str, Any]
 
 
@@ -108,8 +109,12 @@ def _settings(spec: Json) -> Json:
     return {k: v for k, v in sidecar.items() if k not in CONTAINER_KEYS and k in known}
 
 
-def render_config(spec: Json) -> RenderedConfig:
-    """The validated sidecar config of a gate spec; raises :class:`InvalidSpec`."""
+def render_config(spec: Json, *, directives: Json | None = None) -> RenderedConfig:
+    """The validated sidecar config of a gate spec; raises :class:`InvalidSpec`.
+
+    ``directives``: the contract's DirectiveSettings (gate uid, public keys) for the ConfigMap;
+    None where only the container matters (admission) or the gate fails closed.
+    """
     refs: list[tuple[str, Json]] = []
     settings = _settings(spec)
     as_file = settings.get("secretsAs", "file") == "file"
@@ -125,6 +130,8 @@ def render_config(spec: Json) -> RenderedConfig:
         }
         dependencies.append(rendered)
     data = {"dependencies": dependencies, **settings}
+    if directives is not None:
+        data["directives"] = directives
     try:
         config = contract.parse_config(data)
     except contract.ConfigError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from healthgate_operator import constants
+from healthgate_operator.builders import shared_outage as shared_outage_rule
 from healthgate_operator.crd.structural import Schema
 
 # The gate's name is the value of the healthgate.io/gate label on its ConfigMap and pods, and
@@ -234,4 +235,62 @@ def rollout() -> Schema:
                 "reach running sidecars through the ConfigMap without restarts.",
             }
         },
+    }
+
+
+def shared_outage() -> Schema:
+    """``spec.sharedOutage``: see :mod:`healthgate_operator.builders.shared_outage`.
+
+    Only ``policy`` has a schema default: the other fields apply to FailOpen alone, and the CEL
+    rule refuses them under FailClosed, where they would silently mean nothing. The operator
+    applies their documented defaults.
+    """
+    base = shared_outage_rule.Policy()
+    tuning = ("thresholdPercent", "minPods", "entryRefreshes", "exitRefreshes")
+    return {
+        "type": "object",
+        "description": "What a critical dependency failing in most pods at once (a shared "
+        "outage) does to readiness. FailOpen keeps the pods Ready as far as that dependency is "
+        "concerned while the gate reports it; a failure in fewer pods drains only those pods.",
+        "default": {},
+        "properties": {
+            "policy": _string(
+                "FailOpen (default): a shared outage keeps pods Ready; FailClosed: every "
+                "failing pod leaves its Service, as without this guard.",
+                enum=["FailOpen", "FailClosed"],
+                default="FailOpen",
+            ),
+            "thresholdPercent": _int(
+                "Share of the reporting pods in which the dependency must fail "
+                f"(default {base.threshold_percent}).",
+                1,
+                100,
+            ),
+            "minPods": _int(
+                f"Failing pods needed at least (default {base.min_pods}).",
+                1,
+                10000,
+            ),
+            "entryRefreshes": _int(
+                "Status refreshes in a row the rule must hold before the shared outage "
+                f"begins (default {base.entry_refreshes}).",
+                1,
+                100,
+            ),
+            "exitRefreshes": _int(
+                "Status refreshes in a row the rule must not hold before it ends "
+                f"(default {base.exit_refreshes}).",
+                1,
+                100,
+            ),
+        },
+        "x-kubernetes-validations": [
+            {
+                "rule": "self.policy == 'FailOpen' || !("
+                + " || ".join(f"has(self.{f})" for f in tuning)
+                + ")",
+                "message": "thresholdPercent, minPods, entryRefreshes and exitRefreshes apply "
+                "to policy FailOpen only",
+            }
+        ],
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from healthgate_operator.crd.structural import Schema
 
 GATE_STATUSES = ["Healthy", "Degraded", "Unhealthy", "Unknown"]
-CONDITION_TYPES = ["Ready", "Degraded", "Reconciled"]
+CONDITION_TYPES = ["Ready", "Degraded", "Reconciled", "SharedOutage"]
 
 
 def _count(description: str) -> Schema:
@@ -85,6 +85,12 @@ def status() -> Schema:
             "unhealthy": {
                 "type": "string",
                 "description": "Comma-separated names of dependencies unhealthy in some pod.",
+            },
+            "sharedOutage": {
+                "type": "array",
+                "description": "Critical dependencies in a shared outage (unhealthy in most "
+                "pods): the pods fail open on them; see the SharedOutage condition.",
+                "items": {"type": "string"},
             },
             "configMap": {"type": "string", "description": "The rendered sidecar config."},
             "injectionHash": {

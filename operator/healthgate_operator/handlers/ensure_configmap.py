@@ -17,6 +17,7 @@ from typing import Any, cast
 import kopf
 
 from healthgate_operator.builders import conditions, config, manifests
+from healthgate_operator.handlers import guard_outage
 from healthgate_operator.kube import Kube, KubeError
 from healthgate_operator.runtime import Runtime
 
@@ -89,7 +90,8 @@ async def restore(runtime: Runtime, body: Json, logger: Logger) -> list[Json]:
     if not handled or not runtime.configmaps.synced.is_set():
         return []
     try:
-        manifest = manifests.build_configmap(body, config.render_config(spec))
+        rendered = config.render_config(spec, directives=guard_outage.settings(runtime, body))
+        manifest = manifests.build_configmap(body, rendered)
     except config.InvalidSpec:
         return []
     if not drifted(

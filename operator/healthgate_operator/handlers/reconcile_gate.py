@@ -13,7 +13,7 @@ import kopf
 
 from healthgate_operator import constants
 from healthgate_operator.builders import conditions, config, injection, manifests
-from healthgate_operator.handlers import ensure_configmap
+from healthgate_operator.handlers import ensure_configmap, guard_outage
 from healthgate_operator.kube import KubeError
 from healthgate_operator.runtime import Runtime
 
@@ -57,7 +57,9 @@ async def reconcile(*, runtime: Runtime, body: Json, patch: kopf.Patch) -> None:
         patch.fns.append(status_patch({"observedGeneration": generation}, condition))
         raise kopf.PermanentError(message) from exc
     try:
-        await ensure_configmap.write(runtime.kube, manifests.build_configmap(body, rendered))
+        # The ConfigMap also names the keys the sidecars trust (not the pod: no restart).
+        signed = config.render_config(spec, directives=guard_outage.settings(runtime, body))
+        await ensure_configmap.write(runtime.kube, manifests.build_configmap(body, signed))
     except ensure_configmap.Conflict as exc:
         if not is_conflict_reported(body):
             ensure_configmap.warn(body, "ConfigMapConflict", str(exc))

@@ -16,9 +16,16 @@ from typing import Any, cast
 import kopf
 
 from healthgate_operator import constants
-from healthgate_operator.builders import admission, conditions, injection, manifests, selectors
+from healthgate_operator.builders import (
+    admission,
+    conditions,
+    injection,
+    manifests,
+    selectors,
+    shared_outage,
+)
 from healthgate_operator.builders import status as status_builder
-from healthgate_operator.handlers import ensure_configmap, restart_workloads
+from healthgate_operator.handlers import ensure_configmap, guard_outage, restart_workloads
 from healthgate_operator.kube import KubeError
 from healthgate_operator.runtime import Runtime
 
@@ -166,6 +173,9 @@ async def refresh(
     port = injection.sidecar_port(spec, runtime.config.sidecar_port)
     with runtime.metrics.refresh_seconds.time():  # asking every sidecar: the cycle's cost
         found = await reports(runtime, name, port, pods)
+    verdict, policy = await guard_outage.advance(
+        runtime, body, found, pods, port=port, memory=memory
+    )
     # What this loop last saw wins over the body: if a status write was lost, the body is
     # behind and would make the same transition fire twice.
     previous = memory.get(LAST_SEEN) or (body.get("status") or {}).get("dependencies")
@@ -176,12 +186,14 @@ async def refresh(
         "conflicts": manifests.conflicts(
             name, [p["metadata"].get("labels") or {} for p in pods], gates
         ),
+        "sharedOutage": sorted(verdict.active),
     }
     updates = status_builder.health_conditions(summary, generation) + repaired
+    updates.append(shared_outage.condition(verdict, policy, generation))
     if not await write_status(runtime, body, fields, updates):
         return False
     memory[LAST_SEEN], memory[REPORTED] = summary.dependencies, summary.reported
-    events = list(summary.events)
+    events = list(summary.events) + shared_outage.events(verdict)
     if summary.blocked and summary.blocked != memory.get(BLOCKED):
         events.append(
             ("Warning", "PodsCannotStart", "pods cannot start: " + "; ".join(summary.blocked))
@@ -191,7 +203,7 @@ async def refresh(
         kopf.event(
             kopf.Body(cast(kopf.RawBody, body)), type=event_type, reason=reason, message=message
         )
-    runtime.metrics.gates.update(namespace, name, summary)
+    runtime.metrics.gates.update(namespace, name, summary, guard_outage.gauge(spec, verdict))
     await maybe_restart(runtime, body, pods, gates, logger)
     return True
 

@@ -92,6 +92,7 @@ def test_valid_gates_are_accepted(k8s: Kube, namespace: str) -> None:
     # No port default in the schema: an unset port is the operator's --sidecar-port.
     assert "port" not in body["spec"]["sidecar"]
     assert body["spec"]["sidecar"]["drainSeconds"] == 5  # other sidecar defaults still apply
+    assert body["spec"]["sharedOutage"] == {"policy": "FailOpen"}  # the tuning: operator defaults
 
 
 def dep(**changes: Any) -> Json:
@@ -162,6 +163,13 @@ INVALID: list[tuple[str, Any, list[str]]] = [
     ("expression-without-values", lambda s: s.update(
         selector={"matchExpressions": [{"key": "app", "operator": "In"}]}),
      ["spec.selector.matchExpressions[0]", "values must be non-empty"]),
+    ("fail-closed-with-tuning", lambda s: s.update(
+        sharedOutage={"policy": "FailClosed", "thresholdPercent": 50}),
+     ["spec.sharedOutage", "apply to policy FailOpen only"]),
+    ("shared-outage-threshold-range", lambda s: s.update(sharedOutage={"thresholdPercent": 0}),
+     ["spec.sharedOutage.thresholdPercent", "greater than or equal to 1"]),
+    ("shared-outage-bad-policy", lambda s: s.update(sharedOutage={"policy": "Panic"}),
+     ["spec.sharedOutage.policy", "Unsupported value"]),
 ]  # fmt: skip
 
 

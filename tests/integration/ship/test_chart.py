@@ -11,6 +11,8 @@ import kubernetes_validate
 import pytest
 import yaml
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from healthgate_operator import config
 from tests.integration.ship.conftest import (
@@ -205,6 +207,7 @@ def test_webhook_certificate_sources(render: Render, values: Path | None, secret
     volumes = by_kind(objects, "Deployment")[0]["spec"]["template"]["spec"]["volumes"]
     assert {"name": "webhook-tls", "secret": {"secretName": secret}} in volumes
     secrets = [o["metadata"]["name"] for o in by_kind(objects, "Secret")]
+    secrets.remove("hg-healthgate-directive-key")  # every scenario: see the test below
     certificates = by_kind(objects, "Certificate")
     if values is None:
         assert secrets == [secret]
@@ -218,7 +221,7 @@ def test_webhook_certificate_sources(render: Render, values: Path | None, secret
 
 
 def test_generated_certificate_names_the_service_and_carries_its_ca(render: Render) -> None:
-    (secret,) = by_kind(render(), "Secret")
+    (secret,) = [s for s in by_kind(render(), "Secret") if s["type"] == "kubernetes.io/tls"]
     chain = base64.b64decode(secret["data"]["tls.crt"])
     certs = x509.load_pem_x509_certificates(chain)
     ca = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["ca.crt"]))
@@ -227,6 +230,24 @@ def test_generated_certificate_names_the_service_and_carries_its_ca(render: Rend
     names = certs[0].extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert "hg-healthgate.healthgate-system.svc" in names.get_values_for_type(x509.DNSName)
     certs[0].verify_directly_issued_by(ca)
+
+
+def test_directive_key_is_generated_once_and_mounted_as_a_file(render: Render) -> None:
+    objects = render()
+    (secret,) = [s for s in by_kind(objects, "Secret") if s["type"] == "Opaque"]
+    assert secret["metadata"]["name"] == "hg-healthgate-directive-key"
+    key = serialization.load_pem_private_key(base64.b64decode(secret["data"]["key.pem"]), None)
+    assert isinstance(key, ed25519.Ed25519PrivateKey)
+    pod = by_kind(objects, "Deployment")[0]["spec"]["template"]["spec"]
+    assert {"name": "directive-key", "secret": {"secretName": secret["metadata"]["name"]}} in (
+        pod["volumes"]
+    )
+    parsed = config.parse(_args(objects), environ={})
+    assert str(parsed.directive_key) == "/etc/healthgate/directive-key/key.pem"
+    own = render(sets=["directiveKey.existingSecret=my-key"])
+    assert [s for s in by_kind(own, "Secret") if s["type"] == "Opaque"] == []
+    volumes = by_kind(own, "Deployment")[0]["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "directive-key", "secret": {"secretName": "my-key"}} in volumes
 
 
 @pytest.mark.parametrize(

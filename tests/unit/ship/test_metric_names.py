@@ -98,6 +98,7 @@ def test_exported_names_include_the_suffixed_series() -> None:
     assert "healthgate_dependency_checks_total" in names
     assert "healthgate_dependency_check_duration_seconds_bucket" in names
     assert "healthgate_webhook_admissions_total" in names
+    assert "healthgate_operator_last_refresh_age_seconds" in names
     assert "healthgate_gate_status" in names
     assert "healthgate_dependency_up" in names
 
@@ -119,10 +120,11 @@ def test_dashboard_queries_only_exported_metrics() -> None:
 
 def test_alerts_query_only_exported_metrics() -> None:
     exprs = alert_exprs()
-    assert len(exprs) == 6, exprs
+    assert len(exprs) == 7, exprs
     names: set[str] = set().union(*(metric_names(e) for e in exprs))
     assert "up" in names
     assert "healthgate_webhook_admissions_total" in names
+    assert "healthgate_operator_last_refresh_age_seconds" in names
     assert names <= all_exported(), names - all_exported()
 
 
