@@ -20,7 +20,7 @@ import base64
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -49,20 +49,20 @@ class Verifier:
     """Checks directives against one gate's keys; remembers the last accepted issue time."""
 
     def __init__(self, settings: DirectiveSettings) -> None:
-        # Imported here: a sidecar without directives never loads the crypto library.
-        from cryptography.hazmat.primitives.asymmetric import ed25519  # noqa: PLC0415
-
         self.gate = settings.gate
-        self.keys = [
-            ed25519.Ed25519PublicKey.from_public_bytes(base64.b64decode(key))
-            for key in settings.public_keys
-        ]
+        self.raw_keys = [base64.b64decode(key) for key in settings.public_keys]
+        self._keys: list[Any] | None = None  # ed25519 public keys, made on first use
         self.last_issued = float("-inf")
 
     def _signed(self, payload: bytes, signature: bytes) -> bool:
+        # Imported on the first well-formed directive, not at config load: the library adds
+        # ~9 MiB to every sidecar, and most never receive a directive.
         from cryptography.exceptions import InvalidSignature  # noqa: PLC0415
+        from cryptography.hazmat.primitives.asymmetric import ed25519  # noqa: PLC0415
 
-        for key in self.keys:
+        if self._keys is None:
+            self._keys = [ed25519.Ed25519PublicKey.from_public_bytes(k) for k in self.raw_keys]
+        for key in self._keys:
             try:
                 key.verify(signature, payload)
             except InvalidSignature:
