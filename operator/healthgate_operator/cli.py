@@ -65,7 +65,9 @@ class RoutineFilter(logging.Filter):
 
 
 def configure_logging(level: str) -> None:
-    kopf.configure(debug=level == "debug", quiet=level in ("warning", "error"))
+    # log_prefix: every line about a gate names it ([namespace/name]); with several shards
+    # that is how one tells which replica handles which gate.
+    kopf.configure(debug=level == "debug", quiet=level in ("warning", "error"), log_prefix=True)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     if level != "debug":
         logging.getLogger("kopf.objects").addFilter(RoutineFilter())
@@ -82,7 +84,7 @@ async def run(config: OperatorConfig, *, stop_flag: asyncio.Event | None = None)
         clusterwide=config.clusterwide,
         namespaces=list(config.namespaces),
         standalone=config.peering is None,
-        peering_name=config.peering,
+        peering_name=config.peering_name,
         liveness_endpoint=f"http://{config.listen_host}:{config.health_port}/healthz",
         stop_flag=stop_flag,
     )
@@ -92,11 +94,12 @@ def main_entry(argv: Sequence[str] | None = None) -> int:
     config = config_module.parse(argv)
     configure_logging(config.log_level)
     logging.getLogger(__name__).info(
-        "healthgate-operator: %s, webhook %s (failurePolicy %s), peering %s",
+        "healthgate-operator: %s, webhook %s (failurePolicy %s), peering %s, shard %s",
         "all namespaces" if config.clusterwide else ",".join(config.namespaces),
         config.advertised_url,
         config.webhook_failure_policy,
-        config.peering or "standalone",
+        config.peering_name or "standalone",
+        config.shard.label(),
     )
     asyncio.run(run(config))
     return 0

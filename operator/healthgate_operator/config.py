@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from healthgate_operator import __version__, constants, flagvalues
+from healthgate_operator import __version__, constants, flagvalues, sharding
 from healthgate_operator.builders.injection import SidecarDefaults
 from healthgate_operator.crd import parts
 
@@ -79,6 +79,11 @@ class OperatorConfig:
     """Pods probed at once across all gates: bounds sockets and CPU with many pods."""
     peering: str | None = "healthgate"
     """Kopf peering object; replicas coordinate through it. None: standalone."""
+    shard_count: int = 1
+    """Active replicas splitting the gates by a hash of namespace/name, each shard with its own
+    peering object (the peering name suffixed -shard-INDEX). 1: one active replica for all."""
+    shard_index: int = 0
+    """This replica's shard, 0 to --shard-count minus 1 (see docs/design.md, Sharding)."""
     priority: int = field(default_factory=lambda: random.randint(1, 2**31 - 1))
     """Peering priority. Random by default: the highest replica works, the others stand by."""
     operator_namespace: str | None = None
@@ -91,6 +96,15 @@ class OperatorConfig:
     directive_trusted_keys: tuple[str, ...] = ()
     """Further Ed25519 public keys (comma-separated base64 of the raw 32 bytes) the sidecars
     accept besides this operator's own: the next key during a rotation."""
+
+    @property
+    def shard(self) -> sharding.Shard:
+        return sharding.Shard(index=self.shard_index, count=self.shard_count)
+
+    @property
+    def peering_name(self) -> str | None:
+        """The peering object this replica joins: one per shard."""
+        return self.shard.peering(self.peering)
 
     @property
     def clusterwide(self) -> bool:
@@ -170,6 +184,8 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         ("refresh-stale-after", float, opt.refresh_stale_after),
         ("health-timeout", float, opt.health_timeout),
         ("health-concurrency", int, opt.health_concurrency),
+        ("shard-count", int, opt.shard_count),
+        ("shard-index", int, opt.shard_index),
         ("priority", int, None),
         ("operator-namespace", str, None),
         ("directive-key", Path, None),
@@ -234,6 +250,10 @@ def parse(
         raise SystemExit(
             "healthgate-operator: --refresh-stale-after: must exceed --status-interval"
         )
+    try:
+        sharding.Shard(index=args.shard_index, count=args.shard_count)
+    except ValueError as exc:
+        raise SystemExit(f"healthgate-operator: {exc}") from None
     json_flags: dict[str, Any] = {}
     for dest, parse_value in (("sidecar_resources", flagvalues.resources),):
         try:
@@ -263,6 +283,8 @@ def parse(
         refresh_stale_after=args.refresh_stale_after,
         health_timeout=args.health_timeout,
         health_concurrency=args.health_concurrency,
+        shard_count=args.shard_count,
+        shard_index=args.shard_index,
         peering=None if args.standalone else args.peering,
         operator_namespace=_operator_namespace(args.operator_namespace, environ),
         log_level=args.log_level,

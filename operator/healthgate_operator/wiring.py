@@ -12,7 +12,7 @@ from typing import Any
 
 import kopf
 
-from healthgate_operator import constants, runtime, watchdog
+from healthgate_operator import constants, runtime, sharding, watchdog
 from healthgate_operator.config import OperatorConfig
 from healthgate_operator.handlers import (
     ensure_peering,
@@ -118,17 +118,33 @@ def without_finalizers(registry: kopf.OperatorRegistry) -> None:
     ]
 
 
+def owned_by(shard: sharding.Shard) -> Any:
+    """Kopf's ``when=`` filter: this replica's shard owns the gate.
+
+    Kopf evaluates it for every event and before spawning a daemon, so a gate is reconciled,
+    refreshed, restarted and told of shared outages by its shard's active replica only.
+    """
+
+    def owned(namespace: str | None, name: str | None, **_: Any) -> bool:
+        return shard.owns(namespace, name)
+
+    return owned
+
+
 def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
-    """Attach every handler to ``registry``."""
+    """Attach every handler to ``registry``; gate handlers only for this shard's gates."""
+    owned = owned_by(config.shard)
     kopf.on.login(registry=registry)(login)
     kopf.on.startup(registry=registry)(startup)
     kopf.on.cleanup(registry=registry)(cleanup)
     for on in (kopf.on.create, kopf.on.update, kopf.on.resume):
-        on(*GATES, registry=registry, backoff=5)(reconcile)
-    kopf.daemon(*GATES, registry=registry, cancellation_timeout=5.0)(refresh)
+        on(*GATES, registry=registry, backoff=5, when=owned)(reconcile)
+    kopf.daemon(*GATES, registry=registry, cancellation_timeout=5.0, when=owned)(refresh)
     kopf.on.probe(id="refresh-age", registry=registry)(liveness)
     without_finalizers(registry)
-    kopf.on.event(*GATES, registry=registry, when=is_deletion)(forget)
+    kopf.on.event(*GATES, registry=registry, when=kopf.all_([owned, is_deletion]))(forget)
+    # Admission is not sharded: the API server calls any replica behind the Service, and every
+    # replica answers for every gate from its cache of all gates (gatecache.py).
     kopf.on.mutate(
         "v1",
         "pods",

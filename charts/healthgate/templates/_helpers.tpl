@@ -117,3 +117,19 @@ service:
   path: /{{ .path }}
   port: {{ .root.Values.service.webhookPort }}
 {{- end -}}
+
+{{/*
+The Kopf peering objects the replicas use (RBAC resourceNames): one, or one per shard
+(the operator suffixes the name with -shard-INDEX when --shard-count > 1).
+*/}}
+{{- define "healthgate.peeringNames" -}}
+{{- if gt (int .Values.shards) 1 -}}
+{{- $names := list -}}
+{{- range $shard := until (int .Values.shards) -}}
+{{- $names = append $names (printf "healthgate-shard-%d" $shard) -}}
+{{- end -}}
+{{- toJson $names -}}
+{{- else -}}
+[healthgate]
+{{- end -}}
+{{- end -}}

@@ -18,21 +18,20 @@ PEERING_API = "/apis/kopf.dev/v1"
 
 
 def peering_objects(config: OperatorConfig) -> list[tuple[str, Json]]:
-    """(collection path, object) pairs this configuration needs."""
-    if config.peering is None:
+    """(collection path, object) pairs this configuration needs (this shard's own object)."""
+    name = config.peering_name
+    if name is None:
         return []
     if config.clusterwide:
         body = {"apiVersion": "kopf.dev/v1", "kind": "ClusterKopfPeering"}
-        return [
-            (f"{PEERING_API}/clusterkopfpeerings", {**body, "metadata": {"name": config.peering}})
-        ]
+        return [(f"{PEERING_API}/clusterkopfpeerings", {**body, "metadata": {"name": name}})]
     return [
         (
             f"{PEERING_API}/namespaces/{ns}/kopfpeerings",
             {
                 "apiVersion": "kopf.dev/v1",
                 "kind": "KopfPeering",
-                "metadata": {"name": config.peering, "namespace": ns},
+                "metadata": {"name": name, "namespace": ns},
             },
         )
         for ns in config.namespaces

@@ -399,3 +399,30 @@ def test_allowed_sidecar_images_reach_the_operator(render: Render) -> None:
     sets = ["sidecar.allowedImages={registry.example.com/healthgate/*,ghcr.io/healthgate/*}"]
     parsed = config.parse(_args(render(sets=sets)), environ={})
     assert parsed.allowed_images == ("registry.example.com/healthgate/*", "ghcr.io/healthgate/*")
+
+
+def test_shards_render_one_deployment_each_with_its_own_peering(render: Render) -> None:
+    (plain,) = by_kind(render(), "Deployment")
+    assert plain["metadata"]["name"] == "hg-healthgate"  # unsharded: name and selector kept
+    assert "healthgate.io/shard" not in plain["spec"]["selector"]["matchLabels"]
+    objects = render(CHART / "ci" / "sharded-values.yaml")
+    deployments = by_kind(objects, "Deployment")
+    assert [d["metadata"]["name"] for d in deployments] == [
+        f"hg-healthgate-shard-{i}" for i in range(3)
+    ]
+    selectors = [d["spec"]["selector"]["matchLabels"]["healthgate.io/shard"] for d in deployments]
+    assert selectors == ["0", "1", "2"]  # disjoint: no Deployment adopts another's pods
+    peerings = []
+    for deployment in deployments:
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        assert deployment["spec"]["replicas"] == 2
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert labels.items() >= deployment["spec"]["selector"]["matchLabels"].items()
+        peerings.append(config.parse(container["args"], {}).peering_name)
+    (service,) = by_kind(objects, "Service")
+    assert "healthgate.io/shard" not in service["spec"]["selector"]  # webhooks: every replica
+    (role,) = by_kind(objects, "ClusterRole")
+    (named,) = [
+        r for r in role["rules"] if "resourceNames" in r and "kopfpeerings" in r["resources"]
+    ]
+    assert named["resourceNames"] == peerings == [f"healthgate-shard-{i}" for i in range(3)]
