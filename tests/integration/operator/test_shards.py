@@ -54,16 +54,27 @@ def shards(
     workdir = env_root / "shards-operator"
     workdir.mkdir(parents=True, exist_ok=True)
     kubeconfig = operator_env.service_account_kubeconfig(own_cluster, workdir / "op.kubeconfig")
-    ops = [
-        operator_env.OperatorProcess(
+
+    def replica(index: int, priority: int, name: str) -> operator_env.OperatorProcess:
+        return operator_env.OperatorProcess(
             cluster=own_cluster,
             kubeconfig=kubeconfig,
             workdir=workdir,  # one certificate, as replicas mount one Secret
-            name=f"healthgate-operator-shard-{index}",
-            args=["--all-namespaces", "--shard-count=2", f"--shard-index={index}"],
+            name=name,
+            args=[
+                "--all-namespaces",
+                "--shard-count=2",
+                f"--shard-index={index}",
+                f"--priority={priority}",
+            ],
             status_interval=1,
         )
-        for index in (0, 1)
+
+    # Shard 0 gets a standby (lower priority, same peering object); shard 1 runs alone.
+    ops = [
+        replica(0, 100, "healthgate-operator-shard-0"),
+        replica(0, 1, "healthgate-operator-shard-0-standby"),
+        replica(1, 100, "healthgate-operator-shard-1"),
     ]
     try:
         for op in ops:
@@ -97,6 +108,7 @@ def exports(op: operator_env.OperatorProcess, gates: set[str]) -> Callable[[], b
 def test_two_shards_split_the_gates_and_admission_serves_all(
     own_cluster: kube.KubeCluster, shards: list[operator_env.OperatorProcess]
 ) -> None:
+    """Shard 1's replica (started last) is the one the API server calls for admission."""
     cluster = own_cluster
     owners = {name: sharding.shard_of(NS, name, 2) for name in GATES}
     assert set(owners.values()) == {0, 1}  # the names are chosen so that both shards own some
@@ -119,9 +131,22 @@ def test_two_shards_split_the_gates_and_admission_serves_all(
     )
     # Each status has one writer: a replica exports a gate's series only after writing its
     # status, and a series never goes away while the gate exists.
-    for index, op in enumerate(shards):
+    active, standby = [shards[0], shards[2]], shards[1]
+    for index, op in enumerate(active):
         mine = {n for n, owner in owners.items() if owner == index}
         wait_for(f"every gate of shard {index} refreshed", exports(op, mine))
         assert handled(op.log(), "reconcile") == mine  # the other shard's gates: never
-        peering = cluster.kubectl("get", "clusterkopfpeering", f"healthgate-shard-{index}")
-        assert peering.returncode == 0
+    # Per shard, active/standby: shard 0's standby shares its peering object and does nothing,
+    # while shard 1's replica, alone in its own object, works.
+    priorities = {
+        index: sorted(p["priority"] for p in (peering(cluster, index).get("status") or {}).values())
+        for index in (0, 1)
+    }
+    assert priorities == {0: [1, 100], 1: [100]}
+    assert "Handler 'reconcile'" not in standby.log()
+    assert metric_gates(standby.metrics()) == set()
+
+
+def peering(cluster: kube.KubeCluster, index: int) -> Json:
+    proc = cluster.kubectl("get", "clusterkopfpeering", f"healthgate-shard-{index}", "-o", "json")
+    return dict(json.loads(proc.stdout))
