@@ -14,8 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from healthgate_operator import sharding
+from healthgate_operator import directives, sharding
 from tests.env import kube
 from tests.env import operator as operator_env
 from tests.env.common import wait_for
@@ -25,6 +28,7 @@ pytestmark = pytest.mark.integration
 Json = dict[str, Any]
 NS = "split"
 GATES = [f"gate-{i}" for i in range(8)]
+DIRECTIVE_KEY = ed25519.Ed25519PrivateKey.generate()
 TCP: Json = {"name": "db", "type": "tcp", "tcp": {"host": "127.0.0.1", "port": 1}}
 
 
@@ -54,6 +58,14 @@ def shards(
     workdir = env_root / "shards-operator"
     workdir.mkdir(parents=True, exist_ok=True)
     kubeconfig = operator_env.service_account_kubeconfig(own_cluster, workdir / "op.kubeconfig")
+    key_file = workdir / "directive.pem"  # the chart's directive-key Secret, in every replica
+    key_file.write_bytes(
+        DIRECTIVE_KEY.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
 
     def replica(index: int, priority: int, name: str) -> operator_env.OperatorProcess:
         return operator_env.OperatorProcess(
@@ -66,6 +78,7 @@ def shards(
                 "--shard-count=2",
                 f"--shard-index={index}",
                 f"--priority={priority}",
+                f"--directive-key={key_file}",
             ],
             status_interval=1,
         )
@@ -145,6 +158,15 @@ def test_two_shards_split_the_gates_and_admission_serves_all(
     assert priorities == {0: [1, 100], 1: [100]}
     assert "Handler 'reconcile'" not in standby.log()
     assert metric_gates(standby.metrics()) == set()
+    # Whichever shard signs for a gate, its sidecars trust that one shared key.
+    trusted = {tuple(published_keys(cluster, name)) for name in GATES}
+    assert trusted == {(directives.raw_public(DIRECTIVE_KEY.public_key()),)}
+
+
+def published_keys(cluster: kube.KubeCluster, gate: str) -> list[str]:
+    proc = cluster.kubectl("get", "configmap", f"{gate}-healthgate", "-n", NS, "-o", "json")
+    rendered = yaml.safe_load(json.loads(proc.stdout)["data"]["config.yaml"])
+    return list(rendered["directives"]["publicKeys"])
 
 
 def peering(cluster: kube.KubeCluster, index: int) -> Json:
