@@ -82,7 +82,7 @@ class Runtime:
                     f"--metrics-port: cannot listen on {where}: {exc}"
                 ) from exc
         if self._kube is None:
-            self._kube = kube.Kube(await kube.connect())
+            self._kube = await kube.connect()
         if self._gates is None:
             self._gates = GateCache(self._kube, self.config.namespaces)
             self._gates.start()
@@ -104,7 +104,7 @@ class Runtime:
         if self._prober is not None:
             await self._prober.close()
         if self._kube is not None:
-            await self._kube.api.close()
+            await self._kube.close()
 
 
 def of(memo: Any) -> Runtime:

@@ -32,6 +32,11 @@ RELEASE = "healthgate-operator"
 ADMISSION_TEMPLATES = ("templates/admission.yaml", "templates/admission-policies.yaml")
 T = TypeVar("T")
 Json = dict[str, Any]
+# The operator's entry point with kubernetes_asyncio unimportable (None in sys.modules).
+WITHOUT_CLIENT_LIBRARY = (
+    "import sys; sys.modules['kubernetes_asyncio'] = None; "
+    "from healthgate_operator.cli import main; sys.exit(main())"
+)
 
 
 def install(cluster: kube.KubeCluster) -> None:
@@ -114,6 +119,9 @@ class OperatorProcess:
     health_port: int = field(default_factory=common.free_port)
     process: common.Process | None = None
     starts: int = 0
+    client_library: bool = False
+    """False: kubernetes_asyncio is blocked from import, as in the image, which lacks the
+    optional extra; so the tests log in the way a cluster install does."""
 
     @property
     def pid(self) -> int:
@@ -132,8 +140,11 @@ class OperatorProcess:
         return given[-1] if given else f"https://127.0.0.1:{self.webhook_port}"
 
     def argv(self) -> list[str | Path]:
+        entry: list[str | Path] = [BIN / "healthgate-operator"]
+        if not self.client_library:
+            entry = [sys.executable, "-c", WITHOUT_CLIENT_LIBRARY]
         return [
-            BIN / "healthgate-operator",
+            *entry,
             "--webhook-host=127.0.0.1",
             f"--webhook-port={self.webhook_port}",
             "--listen-host=127.0.0.1",
