@@ -23,9 +23,9 @@ APPLY = "application/apply-patch+yaml"
 MERGE = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 FIELD_MANAGER = constants.MANAGER
-# Connections to the API server at once: status refreshes of many gates queue for a slot
-# instead of opening one TLS connection (~150 KiB of buffers) each; two are long watches.
-CONNECTIONS = 16
+# Connections to the API server at once (as kubernetes_asyncio's pool had): callers bound
+# their own concurrency (Kopf's workers, the status rounds); this only caps a runaway.
+CONNECTIONS = 100
 Login = Callable[[], Awaitable[kopf.ConnectionInfo]]
 
 

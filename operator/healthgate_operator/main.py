@@ -53,7 +53,7 @@ async def refresh(
 
 
 def liveness(memo: kopf.Memo, **_: Any) -> float:
-    """/healthz: fails (Kopf answers 500) when no gate's status was written for too long."""
+    """/healthz: fails (Kopf answers 500) when no gate's status was refreshed for too long."""
     try:
         return runtime.of(memo).watchdog.check()
     except watchdog.Stalled as exc:

@@ -13,13 +13,16 @@ from typing import Any
 import kopf
 from aiohttp import web
 
-from healthgate_operator import kube, metrics
+from healthgate_operator import kube, metrics, rounds
 from healthgate_operator.config import OperatorConfig
 from healthgate_operator.gatecache import ConfigMapCache, GateCache
 from healthgate_operator.probe import HealthProber
 from healthgate_operator.watchdog import Watchdog
 
 MEMO_KEY = "healthgate"
+# Gates refreshed at once in a status round: bounds the pod LISTs in flight; a gate stuck on a
+# frozen sidecar holds one worker for at most --health-timeout.
+STATUS_WORKERS = 32
 
 
 @dataclass
@@ -34,10 +37,16 @@ class Runtime:
     """(gate uid, injection hash) already told that workload restarts are forbidden."""
     _configmaps: ConfigMapCache | None = None
     watchdog: Watchdog = field(init=False)
+    rounds: rounds.Rounds = field(init=False)
 
     def __post_init__(self) -> None:
         self.watchdog = Watchdog(stale_after=self.config.refresh_stale_after)
         self.metrics.refresh_age.set_function(self.watchdog.age)
+        self.rounds = rounds.Rounds(
+            interval=self.config.status_interval,
+            workers=STATUS_WORKERS,
+            observe=self.metrics.round_seconds.observe,
+        )
 
     @property
     def kube(self) -> kube.Kube:
@@ -94,8 +103,10 @@ class Runtime:
                 timeout=self.config.health_timeout, concurrency=self.config.health_concurrency
             )
             await self._prober.open()
+            self.rounds.start()
 
     async def close(self) -> None:
+        await self.rounds.stop()
         for cache in (self._gates, self._configmaps):
             if cache is not None:
                 await cache.stop()
