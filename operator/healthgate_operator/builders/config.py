@@ -42,7 +42,9 @@ class InvalidSpec(ValueError):
         self.problems = problems
 
 
-RENDER_CACHE = 512  # specs; a few KiB each
+# Specs, ~6 KiB each. Above the number of gates: the status rounds visit every gate in turn,
+# which an LRU smaller than that set would miss every time.
+RENDER_CACHE = 2048
 
 
 @dataclass(frozen=True)
