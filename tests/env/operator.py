@@ -32,11 +32,10 @@ RELEASE = "healthgate-operator"
 ADMISSION_TEMPLATES = ("templates/admission.yaml", "templates/admission-policies.yaml")
 T = TypeVar("T")
 Json = dict[str, Any]
-# The operator's entry point with kubernetes_asyncio unimportable (None in sys.modules).
-WITHOUT_CLIENT_LIBRARY = (
-    "import sys; sys.modules['kubernetes_asyncio'] = None; "
-    "from healthgate_operator.cli import main; sys.exit(main())"
-)
+# The operator's entry point, run with ``python -c``; BLOCK_CLIENT_LIBRARY makes
+# kubernetes_asyncio unimportable (None in sys.modules), as in the image.
+ENTRY = "import sys\nfrom healthgate_operator.cli import main\nsys.exit(main())\n"
+BLOCK_CLIENT_LIBRARY = "import sys\nsys.modules['kubernetes_asyncio'] = None\n"
 
 
 def install(cluster: kube.KubeCluster) -> None:
@@ -122,6 +121,8 @@ class OperatorProcess:
     client_library: bool = False
     """False: kubernetes_asyncio is blocked from import, as in the image, which lacks the
     optional extra; so the tests log in the way a cluster install does."""
+    prelude: str = ""
+    """Python run before the entry point (benchmarks: tracemalloc)."""
 
     @property
     def pid(self) -> int:
@@ -140,11 +141,11 @@ class OperatorProcess:
         return given[-1] if given else f"https://127.0.0.1:{self.webhook_port}"
 
     def argv(self) -> list[str | Path]:
-        entry: list[str | Path] = [BIN / "healthgate-operator"]
-        if not self.client_library:
-            entry = [sys.executable, "-c", WITHOUT_CLIENT_LIBRARY]
+        code = ("" if self.client_library else BLOCK_CLIENT_LIBRARY) + self.prelude + ENTRY
         return [
-            *entry,
+            sys.executable,
+            "-c",
+            code,
             "--webhook-host=127.0.0.1",
             f"--webhook-port={self.webhook_port}",
             "--listen-host=127.0.0.1",
