@@ -101,10 +101,11 @@ async def health(request: web.Request) -> web.Response:
 
     def build() -> bytes:
         if ietf:
-            return json.dumps(render.ietf(comps, ready=ready, full=full)).encode()
-        return json.dumps(render.health(comps, overall, ready=ready, full=full)).encode()
+            return render.dumps(render.ietf(comps, ready=ready, full=full), "checks")
+        return render.dumps(render.health(comps, overall, ready=ready, full=full), "components")
 
     body = await request.app[BODIES].get(("health", full, ietf), eng.version, build)
+    await request.app[BODIES].turn()
     return _response(body, ietf=ietf, ok=ready)
 
 
@@ -141,6 +142,7 @@ async def metrics_handler(request: web.Request) -> web.Response:
 
     version = eng.version + exposer.changes
     body = await request.app[BODIES].get(("metrics", content_type), version, build)
+    await request.app[BODIES].turn()
     response = web.Response(body=body)
     response.headers["Content-Type"] = content_type
     return response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,8 +12,9 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 from prometheus_client import CollectorRegistry
 
-from healthgate_sidecar import server
+from healthgate_sidecar import bodies, render, server, state
 from healthgate_sidecar.contract import SidecarConfig
+from healthgate_sidecar.state import Component
 from tests.unit.sidecar.helpers import Script, config, dependency, hangs, refused, wait_for
 
 
@@ -185,3 +187,46 @@ async def test_health_bodies_follow_every_change(make_app) -> None:  # type: ign
     assert json.loads(body(second))["components"]["cache"]["reason"] == "connect"
     one = json.loads(body(await call(app, "/health/cache")))
     assert one["status"] == "unhealthy"
+
+
+@pytest.mark.parametrize("names", [[], ["a"], ["a", "b\u00e9", 'q"uote']])
+def test_bodies_encoded_entry_by_entry_are_those_of_one_json_dumps(names: list[str]) -> None:
+    comps = [Component(name=n, type="env", message=f"m {n}") for n in names]
+    health = render.health(comps, state.aggregate(comps), ready=True, full=True)
+    assert render.dumps(health, "components") == json.dumps(health).encode()
+    ietf = render.ietf(comps, ready=False, full=True)
+    assert render.dumps(ietf, "checks") == json.dumps(ietf).encode()
+
+
+async def test_cached_metrics_body_follows_a_state_change(make_app) -> None:  # type: ignore[no-untyped-def]
+    script = Script()
+    app = await make_app(config(dependency("cache", failureThreshold=1)), script)
+    eng = app[server.ENGINE]
+    await wait_for(lambda: eng.ready)
+    assert "healthgate_ready 1.0" in body(await call(app, "/metrics"))
+    cached = body(await call(app, "/metrics"))
+    script.behaviours["cache"] = refused
+    await wait_for(lambda: not eng.ready)
+    for _ in range(300):  # a body may be reused for a few render times, not for good
+        text = body(await call(app, "/metrics"))
+        if "healthgate_ready 0.0" in text:
+            break
+        await asyncio.sleep(0.01)
+    assert "healthgate_ready 0.0" in text, text
+    assert 'healthgate_dependency_up{critical="true",dependency="cache",type="env"} 0.0' in text
+    assert text != cached
+
+
+async def test_one_big_response_leaves_per_loop_turn_in_arrival_order() -> None:
+    paced = bodies.Bodies()
+    order: list[int] = []
+
+    async def send(n: int) -> None:
+        await paced.turn()
+        order.append(n)
+
+    tasks = [asyncio.create_task(send(n)) for n in range(3)]
+    await asyncio.sleep(0)  # one turn of the loop: the first sender goes, the others wait
+    assert order == [0]
+    await asyncio.gather(*tasks)
+    assert order == [0, 1, 2]
