@@ -12,9 +12,12 @@ loop up to a switch interval (the convoy effect): renders are paced. After a ren
 time per body: nothing for a small config (a 2 ms render is at most 38 ms stale), a ~100 ms
 render of 300 dependencies' metrics about once every 2 s, however many clients ask.
 
-Sending is paced too: :meth:`Bodies.turn` lets one big response out per turn of the loop, in
-arrival order. Sixteen scrapers on keep-alive connections would otherwise put sixteen big writes
-into every turn, and a probe that arrives waits for all of them; now it waits for one.
+Sending is paced too: :meth:`Bodies.turn` lets big responses out one at a time, in arrival
+order, at most one per turn of the loop and one per ``SEND_GAP``. Sixteen scrapers on keep-alive
+connections otherwise put sixteen big writes into every turn (a 300-dependency exposition is
+600 KB) and keep the loop saturated, and a probe waits behind all of them. A real scraper comes
+every few seconds and never notices; a flood is served at ``1 / SEND_GAP`` responses a second,
+and the loop keeps its other turns for probes and checks.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from healthgate_sidecar import offload
 
 DUTY = 19.0  # a body is reused for DUTY times its render time: renders take <= 5 %
 MAX_REUSE = 5.0  # seconds: however slow the render, a body is at most this stale plus a render
+SEND_GAP = 0.004  # seconds between two big responses: at most 250 a second, however many ask
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,13 +50,13 @@ class Bodies:
         self._turns = asyncio.Semaphore(1)  # FIFO: no sender waits behind later arrivals
 
     async def turn(self) -> None:
-        """Wait for this turn's slot: at most one big response is sent per turn of the loop.
+        """Wait for the sending slot: one big response per turn of the loop and per SEND_GAP.
 
-        The slot is held until the next turn, so a second sender waits for it; probes and
-        checks get the turns in between.
+        The slot is held for SEND_GAP after it is taken, so a second sender waits for it in
+        arrival order; probes and checks get the turns in between.
         """
         await self._turns.acquire()
-        asyncio.get_running_loop().call_soon(self._turns.release)
+        asyncio.get_running_loop().call_later(SEND_GAP, self._turns.release)
 
     def cached(self, key: Hashable, version: int) -> bytes | None:
         hit = self._done.get(key)

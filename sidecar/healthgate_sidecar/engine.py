@@ -199,6 +199,11 @@ class Engine:
             self.metrics.observe(runner.dep.name, result)
         if previous is not None:
             logs.transition(runner.component, previous)
+        if previous is None and self.started:
+            # Same statuses, so the same aggregate: skip the pass over every component, which
+            # made 300 results a second cost 90,000 component visits a second.
+            self.version += 1
+            return
         self._refresh()
 
     def _refresh(self) -> None:
