@@ -23,6 +23,7 @@ and the loop keeps its other turns for probes and checks.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -32,6 +33,28 @@ from healthgate_sidecar import offload
 DUTY = 19.0  # a body is reused for DUTY times its render time: renders take <= 5 %
 MAX_REUSE = 5.0  # seconds: however slow the render, a body is at most this stale plus a render
 SEND_GAP = 0.004  # seconds between two big responses: at most 250 a second, however many ask
+
+
+def accepts_gzip(header: str) -> bool:
+    """Whether an ``Accept-Encoding`` header takes gzip (Prometheus always sends it)."""
+    for item in header.split(","):
+        coding, _, params = item.partition(";")
+        if coding.strip().lower() in ("gzip", "*"):
+            quality = params.strip().removeprefix("q=").strip() if "q=" in params else "1"
+            try:
+                return float(quality) > 0
+            except ValueError:
+                return False
+    return False
+
+
+def encode(body: bytes, *, gzipped: bool) -> bytes:
+    """The body as sent: compressed once per render, in the worker (zlib lets go of the GIL).
+
+    Level 1: an exposition shrinks about tenfold all the same, and the loop then writes a tenth
+    of the bytes per scrape.
+    """
+    return gzip.compress(body, compresslevel=1, mtime=0) if gzipped else body
 
 
 @dataclass(frozen=True, slots=True)

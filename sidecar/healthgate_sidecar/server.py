@@ -136,15 +136,19 @@ async def metrics_handler(request: web.Request) -> web.Response:
     snapshot, accept = eng.snapshot(), request.headers.get("Accept", "")
     # Keyed by the format, not the raw header: clients must not be able to grow the cache.
     content_type = exposition.choose_encoder(accept)[1]
+    gzipped = bodies.accepts_gzip(request.headers.get("Accept-Encoding", ""))
 
     def build() -> bytes:
-        return exposer.expose(snapshot, accept)[0]
+        return bodies.encode(exposer.expose(snapshot, accept)[0], gzipped=gzipped)
 
     version = eng.version + exposer.changes
-    body = await request.app[BODIES].get(("metrics", content_type), version, build)
+    body = await request.app[BODIES].get(("metrics", content_type, gzipped), version, build)
     await request.app[BODIES].turn()
     response = web.Response(body=body)
     response.headers["Content-Type"] = content_type
+    response.headers["Vary"] = "Accept-Encoding"
+    if gzipped:
+        response.headers["Content-Encoding"] = "gzip"
     return response
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -230,3 +231,17 @@ async def test_one_big_response_leaves_per_loop_turn_in_arrival_order() -> None:
     assert order == [0]
     await asyncio.gather(*tasks)
     assert order == [0, 1, 2]
+
+
+async def test_metrics_compressed_once_for_clients_that_take_gzip(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = await make_app(config(dependency("cache")), Script())
+    await wait_for(lambda: app[server.ENGINE].ready)
+    plain = await call(app, "/metrics", **{"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in plain.headers
+    packed = await call(app, "/metrics", **{"Accept-Encoding": "gzip, deflate"})
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert packed.headers["Vary"] == "Accept-Encoding"
+    assert isinstance(packed.body, bytes)
+    assert "healthgate_ready 1.0" in gzip.decompress(packed.body).decode()
+    refused = await call(app, "/metrics", **{"Accept-Encoding": "gzip;q=0"})
+    assert "Content-Encoding" not in refused.headers
