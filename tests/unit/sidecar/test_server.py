@@ -245,3 +245,20 @@ async def test_metrics_compressed_once_for_clients_that_take_gzip(make_app) -> N
     assert "healthgate_ready 1.0" in gzip.decompress(packed.body).decode()
     refused = await call(app, "/metrics", **{"Accept-Encoding": "gzip;q=0"})
     assert "Content-Encoding" not in refused.headers
+
+
+async def test_health_body_follows_results_that_change_no_status(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = await make_app(config(dependency("cache")), Script())
+    eng = app[server.ENGINE]
+    await wait_for(lambda: eng.started)
+    comp = eng.runners["cache"].component
+    first, version = comp.last_checked, eng.version
+    await wait_for(lambda: comp.last_checked != first)  # another healthy result, same status
+    assert comp.status == "healthy"
+    assert eng.version > version  # what keys the cached bodies
+    for _ in range(300):
+        shown = json.loads(body(await call(app, "/health")))["components"]["cache"]
+        if shown["lastChecked"] != render.iso(first):
+            break
+        await asyncio.sleep(0.01)
+    assert shown["lastChecked"] != render.iso(first)
