@@ -37,15 +37,15 @@ SEND_GAP = 0.004  # seconds between two big responses: at most 250 a second, how
 
 def accepts_gzip(header: str) -> bool:
     """Whether an ``Accept-Encoding`` header takes gzip (Prometheus always sends it)."""
+    quality: dict[str, float] = {}
     for item in header.split(","):
         coding, _, params = item.partition(";")
-        if coding.strip().lower() in ("gzip", "*"):
-            quality = params.strip().removeprefix("q=").strip() if "q=" in params else "1"
-            try:
-                return float(quality) > 0
-            except ValueError:
-                return False
-    return False
+        value = params.strip().removeprefix("q=") if params.strip().startswith("q=") else "1"
+        try:
+            quality[coding.strip().lower()] = float(value)
+        except ValueError:
+            quality[coding.strip().lower()] = 0.0
+    return quality.get("gzip", quality.get("*", 0.0)) > 0
 
 
 def encode(body: bytes, *, gzipped: bool) -> bytes:

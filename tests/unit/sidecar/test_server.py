@@ -262,3 +262,13 @@ async def test_health_body_follows_results_that_change_no_status(make_app) -> No
             break
         await asyncio.sleep(0.01)
     assert shown["lastChecked"] != render.iso(first)
+
+
+@pytest.mark.parametrize(
+    ("header", "gzipped"),
+    [("", False), ("gzip", True), ("GZIP, deflate", True), ("gzip;q=0", False),
+     ("deflate, gzip;q=0.5", True), ("*", True), ("*;q=0, gzip", True), ("identity", False),
+     ("gzip;q=x", False), ("br;q=1.0,gzip;q=0.8,*;q=0.1", True)],
+)  # fmt: skip
+def test_accept_encoding(header: str, gzipped: bool) -> None:
+    assert bodies.accepts_gzip(header) is gzipped
