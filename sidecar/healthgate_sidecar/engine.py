@@ -61,6 +61,9 @@ class Engine:
         self.started = False  # latches: startup never fails again once complete
         self.draining = False
         self.version = 0  # bumped on every change a probe could see: lets handlers cache bodies
+        # Bumped when a status, readiness or the set of dependencies may have changed: a cached
+        # body may lag behind ``version`` (timings, details) for a few render times, never this.
+        self.status_version = 0
         self.metrics = metrics
         self.lag: LagMonitor | None = None  # set by the server; ``check`` runs without one
         self._create = create
@@ -208,6 +211,7 @@ class Engine:
 
     def _refresh(self) -> None:
         self.version += 1
+        self.status_version += 1
         components = self.components()
         self.overall = state.aggregate(components)
         if not self.started and self.config is not None and state.startup_complete(components):
@@ -218,6 +222,7 @@ class Engine:
         if not self.draining:
             self.draining = True
             self.version += 1
+            self.status_version += 1
             logs.event("draining: readiness is now false", level=logging.WARNING)
 
 

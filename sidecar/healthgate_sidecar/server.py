@@ -104,7 +104,8 @@ async def health(request: web.Request) -> web.Response:
             return render.dumps(render.ietf(comps, ready=ready, full=full), "checks")
         return render.dumps(render.health(comps, overall, ready=ready, full=full), "components")
 
-    body = await request.app[BODIES].get(("health", full, ietf), eng.version, build)
+    key = ("health", full, ietf)
+    body = await request.app[BODIES].get(key, eng.version, eng.status_version, build)
     await request.app[BODIES].turn()
     return _response(body, ietf=ietf, ok=ready)
 
@@ -141,8 +142,9 @@ async def metrics_handler(request: web.Request) -> web.Response:
     def build() -> bytes:
         return bodies.encode(exposer.expose(snapshot, accept)[0], gzipped=gzipped)
 
-    version = eng.version + exposer.changes
-    body = await request.app[BODIES].get(("metrics", content_type, gzipped), version, build)
+    version, epoch = eng.version + exposer.changes, eng.status_version + exposer.changes
+    key = ("metrics", content_type, gzipped)
+    body = await request.app[BODIES].get(key, version, epoch, build)
     await request.app[BODIES].turn()
     response = web.Response(body=body)
     response.headers["Content-Type"] = content_type

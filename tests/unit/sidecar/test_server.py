@@ -272,3 +272,17 @@ async def test_health_body_follows_results_that_change_no_status(make_app) -> No
 )  # fmt: skip
 def test_accept_encoding(header: str, gzipped: bool) -> None:
     assert bodies.accepts_gzip(header) is gzipped
+
+
+async def test_a_paced_body_lags_on_timings_never_across_a_status_change(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(bodies, "DUTY", 1e9)  # every body stays fresh for the whole test
+    monkeypatch.setattr(bodies, "MAX_REUSE", 1e9)
+    paced = bodies.Bodies()
+    assert await paced.get("k", 1, 1, lambda: b"v1") == b"v1"
+    # Newer results, same statuses (epoch 1): the fresh body is served as it is.
+    assert await paced.get("k", 2, 1, lambda: b"v2") == b"v1"
+    # A status changed (epoch 2): rendered afresh, whatever the pacing.
+    assert await paced.get("k", 3, 2, lambda: b"v3") == b"v3"
+    assert await paced.get("k", 3, 2, lambda: b"again") == b"v3"  # once per version
