@@ -5,64 +5,40 @@ restricted (UID 65532, read-only root) and reaches the API server through the ``
 Service (:mod:`tests.env.realnode.apiservice`); the API server calls its webhook through the
 chart's Service (kube-proxy); the webhook injects the native sidecar into an app Deployment; the
 kubelet's own probes make the pods Ready; the gate's status aggregates what the sidecars report;
-Redis, a pod behind a Service, goes away and comes back. The tests run in file order.
+Redis, a pod behind a Service, goes away and comes back. The tests run in file order; the
+figures they print (``-s``) are measurements, never assertions.
 """
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.error
-import urllib.request
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.env import kube
+from tests.env import kube, prometheus
 from tests.env.common import progress, wait_for
 from tests.env.realnode import buildah, images, release
 from tests.env.realnode import node as realnode
 
+from .realflow import (
+    APP,
+    PASSWORD,
+    REPLICAS,
+    UID,
+    Flow,
+    Json,
+    app_container,
+    deployment,
+    gate,
+    health,
+    query,
+    ready,
+    redis,
+)
+
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
-Json = dict[str, Any]
-APP, REPLICAS, PASSWORD = "story-api", 2, "real-node-secret"
-UID = 65532
-RESTRICTED = {
-    "runAsNonRoot": True,
-    "runAsUser": UID,
-    "runAsGroup": UID,
-    "readOnlyRootFilesystem": True,
-    "allowPrivilegeEscalation": False,
-    "capabilities": {"drop": ["ALL"]},
-    "seccompProfile": {"type": "RuntimeDefault"},
-}
-
-
-@dataclass
-class Flow:
-    cluster: kube.KubeCluster
-    node: realnode.RealNode
-    release: release.Release
-    apps: str  # the namespace the operator serves
-
-    def json(self, *args: str) -> Json:
-        got: Json = json.loads(self.cluster.kubectl(*args, "-o", "json").stdout)
-        return got
-
-    def apply(self, *items: Json) -> None:
-        manifest = {"apiVersion": "v1", "kind": "List", "items": list(items)}
-        self.cluster.kubectl("apply", "-n", self.apps, "-f", "-", input=json.dumps(manifest))
-
-    def pods(self, app: str) -> list[Json]:
-        found: list[Json] = self.json("get", "pods", "-n", self.apps, "-l", f"app={app}")["items"]
-        return [p for p in found if not p["metadata"].get("deletionTimestamp")]
-
-    def gate(self) -> Json:
-        status: Json = self.json("get", "hg", APP, "-n", self.apps).get("status") or {}
-        return status
 
 
 @pytest.fixture(scope="module")
@@ -84,173 +60,60 @@ def flow(real_node: realnode.RealNode, kube_cluster: kube.KubeCluster) -> Iterat
         kube_cluster.kubectl("delete", "namespace", apps, "--wait=false", check=False)
 
 
-def ready(pod: Json) -> bool:
-    conditions = pod.get("status", {}).get("conditions", [])
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
-
-
-def test_operator_runs_restricted_from_the_chart(flow: Flow) -> None:
-    pods = wait_for(
-        "both operator replicas Ready",
-        lambda: (
-            got if len(got := _operator_pods(flow)) == 2 and all(ready(p) for p in got) else None
-        ),
-        timeout=120,
-    )
-    for pod in pods:
-        assert pod["spec"]["nodeName"] == flow.node.name
-        assert pod["status"]["containerStatuses"][0]["restartCount"] == 0
-        logs = flow.cluster.kubectl(
-            "logs", pod["metadata"]["name"], "-n", flow.release.namespace
-        ).stdout
-        # e.g. Kopf retrying a list the chart's RBAC forbids
-        assert "[ERROR" not in logs, logs
-
-    def run(pod: Json, code: str) -> str:
-        name = pod["metadata"]["name"]
-        argv = ["exec", name, "-n", flow.release.namespace, "--", "python", "-c", code]
-        proc = flow.cluster.kubectl(*argv, check=False)
-        return proc.stdout + proc.stderr
-
-    assert run(pods[0], "import os; print(os.getuid())").strip() == str(UID)
-    assert "Read-only file system" in run(pods[0], "open('/opt/x', 'w')")
-
-
-def _operator_pods(flow: Flow) -> list[Json]:
-    selector = f"app.kubernetes.io/instance={flow.release.name}"
-    found = flow.json("get", "pods", "-n", flow.release.namespace, "-l", selector)["items"]
-    return [
-        p for p in found if p["metadata"]["labels"].get("app.kubernetes.io/component") != "test"
-    ]
-
-
 @pytest.fixture(scope="module")
 def redis_service(flow: Flow) -> str:
-    """Debian's redis-server as a Deployment and Service ``redis``; returns the ClusterIP (pods
-    have no cluster DNS yet)."""
+    """Redis as a pod behind the Service ``redis``; its ClusterIP (pods have no cluster DNS)."""
     ref, archive = buildah.redis()
     assert flow.node.containerd is not None
     flow.node.containerd.import_archive(archive)
-    labels = {"app": "redis"}
-    server = {
-        "name": "redis",
-        "image": ref,
-        "imagePullPolicy": "Never",
-        "command": ["redis-server", "--port", "6379", "--requirepass", PASSWORD, "--save", ""],
-        "args": ["--appendonly", "no", "--dir", "/data"],
-        "securityContext": RESTRICTED,
-        "volumeMounts": [{"name": "data", "mountPath": "/data"}],
-        "readinessProbe": {"tcpSocket": {"port": 6379}, "periodSeconds": 1},
-    }
-    spec = {
-        **release.on_node(flow.node),
-        "terminationGracePeriodSeconds": 1,
-        "volumes": [{"name": "data", "emptyDir": {}}],
-        "containers": [server],
-    }
-    flow.apply(
-        _deployment("redis", 1, spec),
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": "redis"},
-            "spec": {"selector": labels, "ports": [{"name": "redis", "port": 6379}]},
-        },
-    )
+    flow.apply(*redis(flow.node, ref))
     wait_for("Redis Ready", lambda: [p for p in flow.pods("redis") if ready(p)], timeout=120)
     ip: str = flow.json("get", "service", "redis", "-n", flow.apps)["spec"]["clusterIP"]
     return ip
-
-
-def _deployment(name: str, replicas: int, spec: Json) -> Json:
-    labels = {"app": name}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": labels},
-            "template": {"metadata": {"labels": labels}, "spec": spec},
-        },
-    }
-
-
-def _gate() -> Json:
-    cache = {
-        "name": "cache",
-        "type": "redis",
-        "intervalSeconds": 1,
-        "timeoutSeconds": 0.5,
-        "failureThreshold": 1,
-        "redis": {"urlFrom": {"secretKeyRef": {"name": "redis-auth", "key": "url"}}},
-    }
-    return {
-        "apiVersion": "healthgate.io/v1alpha1",
-        "kind": "HealthGate",
-        "metadata": {"name": APP},
-        "spec": {
-            "selector": {"matchLabels": {"app": APP}},
-            "dependencies": [cache],
-            "probes": {
-                "readiness": {"periodSeconds": 1, "failureThreshold": 1, "timeoutSeconds": 1},
-                "startup": {"periodSeconds": 1, "failureThreshold": 60},
-            },
-        },
-    }
 
 
 @pytest.fixture(scope="module")
 def app(flow: Flow, redis_service: str) -> list[Json]:
     """The gate, then an app Deployment it selects; returns its pods once all are Ready."""
     url = f"redis://:{PASSWORD}@{redis_service}:6379/0"
-    secret = {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": "redis-auth"},
-        "stringData": {"url": url},
-    }
-    flow.apply(secret, _gate())
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "redis-auth"}}
+    flow.apply({**secret, "stringData": {"url": url}}, gate())
+    configmap = ("get", "configmap", f"{APP}-healthgate", "-n", flow.apps)
     wait_for(
         "the gate's ConfigMap",
-        lambda: (
-            flow.cluster.kubectl(
-                "get", "configmap", f"{APP}-healthgate", "-n", flow.apps, check=False
-            ).returncode
-            == 0
-        ),
+        lambda: flow.cluster.kubectl(*configmap, check=False).returncode == 0,
         timeout=60,
     )
-    busybox = flow.node.import_image(images.busybox())
-    container = {
-        "name": "api",
-        "image": busybox,
-        "imagePullPolicy": "Never",
-        "command": ["sleep", "100000"],
-        "securityContext": RESTRICTED,
-    }
+    container = app_container(flow.node.import_image(images.busybox()))
     spec = {**release.on_node(flow.node), "terminationGracePeriodSeconds": 1}
     started = time.monotonic()
-    flow.apply(_deployment(APP, REPLICAS, {**spec, "containers": [container]}))
-    pods = wait_for("the app's pods Ready", lambda: _all(flow, ready), timeout=180)
+    flow.apply(deployment(APP, REPLICAS, {**spec, "containers": [container]}))
+    pods = wait_for("the app's pods Ready", lambda: flow.all(ready), timeout=180)
     progress(f"app Deployment applied -> {REPLICAS} pods Ready: {time.monotonic() - started:.1f}s")
     return pods
 
 
-def _all(flow: Flow, predicate: Any) -> list[Json] | None:
-    pods = flow.pods(APP)
-    return pods if len(pods) == REPLICAS and all(predicate(p) for p in pods) else None
+def test_operator_runs_restricted_from_the_chart(flow: Flow) -> None:
+    pods = wait_for(
+        "both operator replicas Ready",
+        lambda: got if len(got := flow.operator_pods()) == 2 and all(map(ready, got)) else None,
+        timeout=120,
+    )
+    for pod in pods:
+        assert pod["spec"]["nodeName"] == flow.node.name
+        assert pod["status"]["containerStatuses"][0]["restartCount"] == 0
+        name = pod["metadata"]["name"]
+        logs = flow.cluster.kubectl("logs", name, "-n", flow.release.namespace).stdout
+        assert "[ERROR" not in logs, logs  # e.g. Kopf retrying what the chart's RBAC forbids
 
+    def run(code: str) -> str:
+        name = pods[0]["metadata"]["name"]
+        argv = ["exec", name, "-n", flow.release.namespace, "--", "python", "-c", code]
+        proc = flow.cluster.kubectl(*argv, check=False)
+        return proc.stdout + proc.stderr
 
-def health(pod: Json) -> Json:
-    """The sidecar's /health at the pod's IP (on the node's bridge); a 503 still has the body."""
-    url = f"http://{pod['status']['podIP']}:8086/health"
-    try:
-        with urllib.request.urlopen(url, timeout=5) as resp:
-            body: Json = json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        body = json.loads(err.read())
-    return body
+    assert run("import os; print(os.getuid())").strip() == str(UID)
+    assert "Read-only file system" in run("open('/opt/x', 'w')")
 
 
 def test_webhook_injects_through_the_service_and_the_kubelet_makes_pods_ready(
@@ -258,10 +121,8 @@ def test_webhook_injects_through_the_service_and_the_kubelet_makes_pods_ready(
 ) -> None:
     hook = flow.json("get", "mutatingwebhookconfiguration", f"{flow.release.name}.healthgate.io")
     service = hook["webhooks"][0]["clientConfig"]["service"]
-    assert (service["name"], service["namespace"]) == (
-        flow.release.deployment,
-        flow.release.namespace,
-    )
+    assert service["name"] == flow.release.deployment
+    assert service["namespace"] == flow.release.namespace
     for pod in app:
         sidecars = [c for c in pod["spec"]["initContainers"] if c["name"] == "healthgate"]
         assert len(sidecars) == 1
@@ -273,27 +134,32 @@ def test_webhook_injects_through_the_service_and_the_kubelet_makes_pods_ready(
     started = time.monotonic()
     status = wait_for(
         "the gate Healthy 2/2",
-        lambda: (g if (g := flow.gate()).get("status") == "Healthy" and g.get("ready") == "2/2"
-                 else None),
+        lambda: (
+            g if (g := flow.gate()).get("status") == "Healthy" and g["ready"] == "2/2" else None
+        ),
         timeout=60,
-    )  # fmt: skip
+    )
     progress(f"pods Ready -> gate Healthy {status['ready']}: {time.monotonic() - started:.1f}s")
     assert status["pods"]["injected"] == REPLICAS
+    mean, calls = flow.webhook_seconds()
+    assert calls >= REPLICAS  # the API server called it for each pod
+    progress(f"pod webhook through the Service, as the API server measures it: {calls} calls, "
+             f"mean {mean * 1000:.1f} ms")  # fmt: skip
 
 
-def _scale_redis(flow: Flow, replicas: int) -> None:
-    flow.cluster.kubectl("scale", "deployment/redis", "-n", flow.apps, f"--replicas={replicas}")
+def _scale(flow: Flow, name: str, replicas: int) -> None:
+    flow.cluster.kubectl("scale", f"deployment/{name}", "-n", flow.apps, f"--replicas={replicas}")
 
 
 def test_redis_outage_turns_the_gate_unhealthy_and_back(flow: Flow, app: list[Json]) -> None:
     """Asserted on the gate and on each sidecar's view of the dependency, not on pod readiness
     (what an outage does to readiness is a policy that may change)."""
-    _scale_redis(flow, 0)
+    _scale(flow, "redis", 0)
     started = time.monotonic()
     try:
         wait_for(
             "every sidecar seeing Redis down",
-            lambda: _all(flow, lambda p: health(p)["components"]["cache"]["status"] != "healthy"),
+            lambda: flow.all(lambda p: health(p)["components"]["cache"]["status"] != "healthy"),
             timeout=60,
         )
         seen = time.monotonic() - started
@@ -304,13 +170,87 @@ def test_redis_outage_turns_the_gate_unhealthy_and_back(flow: Flow, app: list[Js
         for pod in flow.pods(APP):  # readiness, never liveness: no restarts
             assert all(s["restartCount"] == 0 for s in pod["status"]["initContainerStatuses"])
     finally:
-        _scale_redis(flow, 1)
+        _scale(flow, "redis", 1)
     started = time.monotonic()
     wait_for(
         "every sidecar seeing Redis back",
-        lambda: _all(flow, lambda p: health(p)["components"]["cache"]["status"] == "healthy"),
+        lambda: flow.all(lambda p: health(p)["components"]["cache"]["status"] == "healthy"),
         timeout=120,
     )
     wait_for("the gate Healthy", lambda: flow.gate().get("status") == "Healthy", timeout=60)
     progress(f"Redis scaled to 1 -> gate Healthy: {time.monotonic() - started:.1f}s")
-    wait_for("the app's pods Ready again", lambda: _all(flow, ready), timeout=60)
+    wait_for("the app's pods Ready again", lambda: flow.all(ready), timeout=60)
+
+
+def test_active_replica_deleted_the_other_takes_over(flow: Flow, app: list[Json]) -> None:
+    """Kopf peering: the replica of highest priority works (its identity is its pod name, from
+    POD_ID); deleted, another works the gates and the webhook keeps injecting."""
+    peers = wait_for("both replicas in the peering", flow.peers, timeout=60)
+    active = max(peers, key=lambda name: peers[name]["priority"])
+    flow.cluster.kubectl("delete", "pod", active, "-n", flow.release.namespace, "--wait=false")
+    started = time.monotonic()
+    _scale(flow, APP, 3)
+    status = wait_for(
+        "the gate Healthy 3/3",
+        lambda: (
+            g if (g := flow.gate()).get("ready") == "3/3" and g["status"] == "Healthy" else None
+        ),
+        timeout=120,
+    )
+    progress(f"active replica deleted -> gate Healthy 3/3: {time.monotonic() - started:.1f}s")
+    assert status["pods"]["injected"] == 3
+    assert active not in (flow.peers() or {})
+
+
+def test_gate_edit_reaches_running_sidecars(flow: Flow, app: list[Json]) -> None:
+    """Through the ConfigMap volume, as fast as the kubelet refreshes it (its sync period)."""
+    closed = {"host": "127.0.0.1", "port": 9}  # nothing listens in the pod: `connect` fails
+    extra = {"name": "llm-gateway", "type": "tcp", "critical": False, "tcp": closed}
+    started = time.monotonic()
+    flow.apply(gate({**extra, "intervalSeconds": 1, "timeoutSeconds": 0.5}))
+    wait_for(
+        "the new dependency in every sidecar",
+        lambda: flow.all(lambda p: "llm-gateway" in health(p)["components"], replicas=3),
+        timeout=180,
+    )
+    progress(f"gate edit -> every running sidecar checks it: {time.monotonic() - started:.1f}s")
+    wait_for("the gate Degraded", lambda: flow.gate().get("status") == "Degraded", timeout=60)
+    assert flow.all(ready, replicas=3), "a non-critical dependency keeps pods Ready"
+
+
+def test_prometheus_scrapes_every_sidecar_at_its_pod_ip(
+    flow: Flow, app: list[Json], make_prometheus: Callable[[str], prometheus.PrometheusServer]
+) -> None:
+    """Pod discovery through the API server and the annotations the webhook set; the scrapes
+    go to the pods' IPs on the node's bridge."""
+    flow.cluster.kubectl("apply", "-f", "-", input=prometheus.PROMETHEUS_RBAC)
+    pair = flow.cluster.ca.issue("prometheus", "healthgate-local-prometheus", client=True)
+    server = make_prometheus(
+        prometheus.kubernetes_pods_config(
+            api_server=flow.cluster.server,
+            ca_file=flow.cluster.ca.cert,
+            cert_file=pair.cert,
+            key_file=pair.key,
+        )
+    )
+    ips = {p["status"]["podIP"] for p in flow.pods(APP)}
+
+    def scraped() -> list[Json] | None:
+        up = [s for s in query(server, f'up{{namespace="{flow.apps}"}}') if s["value"][1] == "1"]
+        return up if len(up) == len(ips) else None
+
+    targets = wait_for("every sidecar scraped", scraped, timeout=60)
+    assert {t["metric"]["instance"].split(":")[0] for t in targets} == ips
+    cache = f'healthgate_dependency_up{{namespace="{flow.apps}",dependency="cache"}}'
+    pods = {p["metadata"]["name"] for p in flow.pods(APP)}
+    assert {s["metric"]["pod"] for s in query(server, cache)} == pods
+
+
+def test_helm_test_passes(flow: Flow) -> None:
+    """The chart's test pod reads the operator's /metrics through the Service (by its
+    variables: these pods have no cluster DNS)."""
+    proc = flow.cluster.helm(
+        "test", flow.release.name, "-n", flow.release.namespace, "--timeout=120s", check=False
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Succeeded" in proc.stdout
