@@ -126,7 +126,9 @@ class Env:
         )
         return name
 
-    def start_operator(self, *args: str, status_interval: float) -> operator_env.OperatorProcess:
+    def start_operator(
+        self, *args: str, status_interval: float, prelude: str = ""
+    ) -> operator_env.OperatorProcess:
         """The operator as the tests run it: least-privilege token, shared certificate."""
         workdir = self.workdir / "operator"
         workdir.mkdir(parents=True, exist_ok=True)
@@ -139,6 +141,7 @@ class Env:
             workdir=workdir,
             args=["--all-namespaces", "--standalone", *args],
             status_interval=status_interval,
+            prelude=prelude,
         )
         self.operator.start()
         return self.operator

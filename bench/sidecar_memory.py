@@ -4,22 +4,28 @@ Drivers are imported only for the types in use, so the figure depends on the con
 dependency at all, the common redis+http+tcp trio, and every type (redis, neo4j, postgres,
 http, llm, tcp, dns, env). RSS is read after every dependency has a first result (so clients
 exist), plus a second. Neo4j and PostgreSQL are pointed at closed ports: their driver and client
-are loaded all the same, without starting those servers. Targets: < 45 MiB for redis+http+tcp,
-< 80 MiB with every type.
+are loaded all the same, without starting those servers. Goals (issue 16): < 40 MiB for
+redis+http+tcp, < 75 MiB with every type.
+
+The floor is measured the same way: the smallest aiohttp server that serves ``/livez`` and a
+prometheus_client ``/metrics``, started and read after a second. Then what each import adds on
+top of the previous ones (cumulative, in the sidecar's order), which is where the memory goes.
 
 Run: ``python -m bench.sidecar_memory``. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench._sidecar_env import nginx, rss_mib, sidecar, table, wait_started
+from bench._sidecar_env import CORE_UNDER_TEST, nginx, pin, rss_mib, sidecar, table, wait_started
 from tests.env import common, redis
 
 
@@ -53,6 +59,82 @@ def measure(deps: list[dict[str, Any]]) -> float:
         return rss_mib(proc.pid)
 
 
+# The floor: nothing but an aiohttp server and prometheus_client's exposition.
+FLOOR_SERVER = """
+import sys
+from aiohttp import web
+from prometheus_client import REGISTRY, Counter, exposition
+hits = Counter("hits", "Requests.")
+async def livez(request):
+    hits.inc()
+    return web.Response(text="ok")
+async def metrics(request):
+    return web.Response(body=exposition.generate_latest(REGISTRY))
+app = web.Application()
+app.router.add_get("/livez", livez)
+app.router.add_get("/metrics", metrics)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+"""
+
+
+@contextlib.contextmanager
+def floor_server() -> Iterator[int]:
+    port = common.free_port()
+    popen = subprocess.Popen(
+        [sys.executable, "-c", FLOOR_SERVER, str(port)],
+        preexec_fn=lambda: pin(CORE_UNDER_TEST),  # noqa: PLW1509
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not common.port_open("127.0.0.1", port) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        yield popen.pid
+    finally:
+        popen.terminate()
+        popen.wait(10)
+
+
+def floor() -> float:
+    with floor_server() as pid:
+        time.sleep(1)
+        return rss_mib(pid)
+
+
+# Cumulative: each step imports on top of the previous ones, as the sidecar would.
+IMPORT_STEPS = (
+    ("python (bare)", ""),
+    ("+ asyncio (ssl, socket, concurrent.futures)", "asyncio"),
+    ("+ aiohttp (server and client)", "aiohttp.web"),
+    ("+ prometheus_client", "prometheus_client"),
+    ("+ pydantic, yaml", "pydantic,yaml"),
+    ("+ the sidecar (contract models, engine, server)", "healthgate_sidecar.cli"),
+    ("+ redis driver (redis.asyncio)", "healthgate_sidecar.checks.redis"),
+    ("+ postgres driver (psycopg)", "healthgate_sidecar.checks.postgres"),
+    ("+ dns (dnspython)", "healthgate_sidecar.checks.dns"),
+    ("+ neo4j driver", "healthgate_sidecar.checks.neo4j"),
+)
+STEPPER = """
+import importlib, sys
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4 / 1024
+for step in sys.argv[1:]:
+    for name in filter(None, step.split(",")):
+        importlib.import_module(name)
+    print(rss(), len(sys.modules))
+"""
+
+
+def import_steps() -> list[tuple[str, float, int]]:
+    out = subprocess.run(
+        [sys.executable, "-c", STEPPER, *(modules or "," for _, modules in IMPORT_STEPS)],
+        capture_output=True, text=True, check=True,
+    ).stdout.split("\n")  # fmt: skip
+    readings = [line.split() for line in out if line]
+    labels = [label for label, _ in IMPORT_STEPS]
+    return [(label, float(r[0]), int(r[1])) for label, r in zip(labels, readings, strict=True)]
+
+
 IMPORTS_ONLY = """
 import healthgate_sidecar.cli
 for line in open("/proc/self/status"):
@@ -74,17 +156,27 @@ def main() -> None:
         server = redis.start(Path(tmp))
         try:
             rows = [
-                ("imports only, not serving", 0, imports_only(), "-"),
-                ("no dependency", 0, measure([]), "-"),
-                ("redis + http + tcp", 3, measure(trio(server.url, target)), "< 45"),
-                ("every type (8 types)", 8, measure(every_type(server.url, target)), "< 80"),
-            ]
+                ("floor: bare aiohttp server + prometheus_client", "-", floor(), "-"),
+                ("sidecar, imports only, not serving", 0, imports_only(), "-"),
+                ("sidecar, no dependency", 0, measure([]), "-"),
+                ("sidecar, redis + http + tcp", 3, measure(trio(server.url, target)), "< 40"),
+                ("sidecar, every type", 8, measure(every_type(server.url, target)), "< 75"),
+            ]  # fmt: skip
         finally:
             server.stop()
     table(
         "Sidecar resident memory after start",
-        ("config", "dependencies", "RSS MiB", "target MiB"),
+        ("process", "dependencies", "RSS MiB", "goal MiB"),
         [(name, n, f"{mib:.1f}", goal) for name, n, mib, goal in rows],
+    )
+    rows_by_step, before = [], None
+    for label, mib, loaded in import_steps():
+        rows_by_step.append((label, f"{mib:.1f}", f"{mib - (before or mib):+.1f}", loaded))
+        before = mib
+    table(
+        "Where it goes: RSS after each import, cumulative (not serving)",
+        ("import", "RSS MiB", "added MiB", "modules loaded"),
+        rows_by_step,
     )
 
 

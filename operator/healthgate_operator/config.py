@@ -71,8 +71,9 @@ class OperatorConfig:
     status_interval: float = 10.0
     """Seconds between status refreshes of each gate."""
     refresh_stale_after: float = 180.0
-    """Seconds without any gate status written after which /healthz fails, so that the kubelet
-    restarts an operator whose refreshes stopped; must exceed --status-interval."""
+    """Seconds without any gate status refreshed (written, or found current) after which /healthz
+    fails, so that the kubelet restarts an operator whose refreshes stopped; must exceed
+    --status-interval."""
     health_timeout: float = 1.0
     """Seconds to wait for one pod's /health; a slow sidecar counts as unreachable."""
     health_concurrency: int = 32

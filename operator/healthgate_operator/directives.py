@@ -112,7 +112,6 @@ async def _post(
 
 
 async def push(
-    session: aiohttp.ClientSession,
     targets: list[tuple[str, int]],
     body: bytes,
     *,
@@ -128,9 +127,12 @@ async def push(
         f"http://{f'[{ip}]' if ':' in ip else ip}:{port}{directive_format.PATH}"
         for ip, port in targets
     ]
-    problems = [
-        p for p in await asyncio.gather(*(_post(session, u, body, limit) for u in urls)) if p
-    ]
+    # A session per push: directives go out only during a shared outage, so nothing is worth
+    # pooling; no proxies from the environment (pod IPs are local), no kept connections.
+    connector = aiohttp.TCPConnector(limit=0, force_close=True)
+    async with aiohttp.ClientSession(connector=connector, trust_env=False) as session:
+        answers = await asyncio.gather(*(_post(session, u, body, limit) for u in urls))
+    problems = [p for p in answers if p]
     if problems:
         log.warning(
             "Directive not applied by %d of %d sidecars, e.g. %s",

@@ -29,14 +29,16 @@ SYNC_WAIT_SECONDS = 2.0  # an admission waits this long for the first sync, then
 
 
 def slim(gate: Json) -> Json:
-    """Only what admission and conflict detection read: names, deletion mark, spec, and the
-    Reconciled condition (a gate whose ConfigMap is not written must not inject)."""
+    """Only what admission, conflict detection and the status rounds read: names, uid, deletion
+    mark, spec, and the Reconciled condition (a gate whose ConfigMap is not written must not
+    inject)."""
     meta = gate.get("metadata", {})
     reconciled = conditions.find((gate.get("status") or {}).get("conditions"), "Reconciled")
     return {
         "metadata": {
             "name": meta.get("name"),
             "namespace": meta.get("namespace"),
+            "uid": meta.get("uid"),
             "deletionTimestamp": meta.get("deletionTimestamp"),
         },
         "spec": gate.get("spec") or {},

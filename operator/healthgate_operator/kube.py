@@ -1,29 +1,32 @@
 """A thin JSON client for the few API calls the operator makes itself (Kopf makes the rest).
 
-Built on kubernetes_asyncio's ``ApiClient`` for authentication (kubeconfig, in-cluster service
-account, exec plugins, token refresh), but requests and answers stay plain JSON dicts: the
-generated model classes cost a lot of CPU and memory for pod lists and buy nothing here.
-Only ConfigMaps, Pods, HealthGates, workloads and the webhook caBundle are touched;
-the operator never reads Secrets (its RBAC forbids it, too).
+Plain aiohttp on the credentials of :mod:`healthgate_operator.login` (the same as Kopf's), with
+plain JSON dicts in and out: no client library's generated model classes, which cost a lot of
+CPU and memory for pod lists and buy nothing here. Only ConfigMaps, Pods, HealthGates,
+workloads and the webhook caBundle are touched; the operator never reads Secrets (its RBAC
+forbids it, too).
 """
 
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
-from kubernetes_asyncio import client, config
+import kopf
 
-from healthgate_operator import constants
+from healthgate_operator import constants, login
 
 Json = dict[str, Any]
 APPLY = "application/apply-patch+yaml"
 MERGE = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 FIELD_MANAGER = constants.MANAGER
+# Connections to the API server at once (as kubernetes_asyncio's pool had): callers bound
+# their own concurrency (Kopf's workers, the status rounds); this only caps a runaway.
+CONNECTIONS = 100
+Login = Callable[[], Awaitable[kopf.ConnectionInfo]]
 
 
 class KubeError(Exception):
@@ -39,22 +42,54 @@ class KubeError(Exception):
         return self.status in (0, 409, 429) or self.status >= 500
 
 
-async def connect() -> client.ApiClient:
+async def connect(relogin: Login = login.connection_info) -> Kube:
     """An authenticated client: in-cluster when running in a pod, else the kubeconfig."""
-    if os.environ.get("KUBERNETES_SERVICE_HOST") and not os.environ.get("KUBECONFIG"):
-        config.load_incluster_config()  # type: ignore[no-untyped-call]
-        return client.ApiClient()
-    configuration = client.Configuration()
-    await config.load_kube_config(client_configuration=configuration)
-    return client.ApiClient(configuration)
+    return Kube(await relogin(), relogin=relogin)
 
 
 class Kube:
     """The operator's own API calls, as JSON."""
 
-    def __init__(self, api: client.ApiClient, *, timeout: float = 10.0) -> None:
-        self.api = api
+    def __init__(
+        self, info: kopf.ConnectionInfo, *, relogin: Login | None = None, timeout: float = 10.0
+    ) -> None:
+        self.server = info.server.rstrip("/")
+        self.relogin = relogin
         self.timeout = timeout
+        connector = aiohttp.TCPConnector(limit=CONNECTIONS, ssl=info.as_ssl_context())
+        self.session = aiohttp.ClientSession(
+            connector=connector,
+            headers={**info.as_http_headers(), "User-Agent": constants.MANAGER},
+            proxy=info.proxy_url,
+            trust_env=False,
+        )
+
+    async def close(self) -> None:
+        await self.session.close()
+
+    async def _refresh_login(self) -> bool:
+        """After a 401: fresh credentials (a rotated token). False: nothing to refresh with."""
+        if self.relogin is None:
+            return False
+        info = await self.relogin()
+        self.session.headers.update(info.as_http_headers())
+        return True
+
+    async def _send(
+        self, method: str, path: str, limits: aiohttp.ClientTimeout, **kwargs: Any
+    ) -> aiohttp.ClientResponse:
+        """The response (status < 400 or not), logging in again once after a 401."""
+        for attempt in range(2):
+            try:
+                resp = await self.session.request(
+                    method, self.server + path, timeout=limits, **kwargs
+                )
+            except (OSError, TimeoutError, aiohttp.ClientError) as exc:
+                raise KubeError(0, f"{type(exc).__name__}: {exc}") from exc
+            if resp.status != 401 or attempt or not await self._refresh_login():
+                return resp
+            resp.release()
+        raise AssertionError("unreachable")
 
     async def request(
         self,
@@ -65,45 +100,36 @@ class Kube:
         body: Any = None,
         content_type: str = "application/json",
     ) -> Json:
+        headers = {"Accept": "application/json"}
+        data = None
+        if body is not None:
+            headers["Content-Type"] = content_type
+            data = json.dumps(body).encode()
+        timeout = aiohttp.ClientTimeout(total=self.timeout)
+        resp = await self._send(
+            method, path, timeout, params=query or [], data=data, headers=headers
+        )
         try:
-            resp = await self.api.call_api(
-                path,
-                method,
-                query_params=query or [],
-                header_params={"Content-Type": content_type, "Accept": "application/json"},
-                body=body,
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _request_timeout=self.timeout,
-            )
+            async with resp:
+                raw = await resp.read()
         except (OSError, TimeoutError, aiohttp.ClientError) as exc:
             raise KubeError(0, f"{type(exc).__name__}: {exc}") from exc
-        async with resp:
-            data = await resp.read()
         if resp.status >= 400:
-            raise KubeError(resp.status, _message(data))
-        parsed: Json = json.loads(data) if data else {}
+            raise KubeError(resp.status, _message(raw))
+        parsed: Json = json.loads(raw) if raw else {}
         return parsed
 
     async def stream(
         self, path: str, query: list[tuple[str, str]], *, read_timeout: float
     ) -> AsyncIterator[Json]:
         """The events of a watch, one JSON object per line, until the server ends it."""
-        try:
-            resp = await self.api.call_api(
-                path,
-                "GET",
-                query_params=query,
-                header_params={"Accept": "application/json"},
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                # No total limit for a watch: connect quickly, then allow quiet periods.
-                _request_timeout=aiohttp.ClientTimeout(
-                    connect=self.timeout, sock_connect=self.timeout, sock_read=read_timeout
-                ),
-            )
-        except (OSError, TimeoutError, aiohttp.ClientError) as exc:
-            raise KubeError(0, f"{type(exc).__name__}: {exc}") from exc
+        # No total limit for a watch: connect quickly, then allow quiet periods.
+        timeout = aiohttp.ClientTimeout(
+            connect=self.timeout, sock_connect=self.timeout, sock_read=read_timeout
+        )
+        resp = await self._send(
+            "GET", path, timeout, params=query, headers={"Accept": "application/json"}
+        )
         async with resp:
             if resp.status >= 400:
                 raise KubeError(resp.status, _message(await resp.read()))

@@ -121,9 +121,22 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
             registry=self.registry,
         )
+        self.round_seconds = Histogram(
+            "healthgate_status_round_duration_seconds",
+            "Time to refresh every served gate once (one status round).",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+            registry=self.registry,
+        )
+        self.status_writes = Counter(
+            "healthgate_status_writes",
+            "Status refreshes by outcome: written, or unchanged (no API call).",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.refresh_age = Gauge(
             "healthgate_operator_last_refresh_age_seconds",
-            "Seconds since any gate's status was last written (0 while no gate is served); "
+            "Seconds since any gate's status was last refreshed (written, or found current; 0 "
+            "while no gate is served); "
             "/healthz fails above --refresh-stale-after.",
             registry=self.registry,
         )

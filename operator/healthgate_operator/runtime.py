@@ -13,13 +13,16 @@ from typing import Any
 import kopf
 from aiohttp import web
 
-from healthgate_operator import directives, kube, metrics
+from healthgate_operator import directives, kube, metrics, rounds
 from healthgate_operator.config import OperatorConfig
 from healthgate_operator.gatecache import ConfigMapCache, GateCache
 from healthgate_operator.probe import HealthProber
 from healthgate_operator.watchdog import Watchdog
 
 MEMO_KEY = "healthgate"
+# Gates refreshed at once in a status round: bounds the pod LISTs in flight; a gate stuck on a
+# frozen sidecar holds one worker for at most --health-timeout.
+STATUS_WORKERS = 32
 
 
 @dataclass
@@ -35,6 +38,7 @@ class Runtime:
     _configmaps: ConfigMapCache | None = None
     watchdog: Watchdog = field(init=False)
     signer: directives.Signer = field(init=False)
+    rounds: rounds.Rounds = field(init=False)
 
     def __post_init__(self) -> None:
         # Raises DirectiveKeyError (named flag) at start, before anything is served.
@@ -43,6 +47,11 @@ class Runtime:
         )
         self.watchdog = Watchdog(stale_after=self.config.refresh_stale_after)
         self.metrics.refresh_age.set_function(self.watchdog.age)
+        self.rounds = rounds.Rounds(
+            interval=self.config.status_interval,
+            workers=STATUS_WORKERS,
+            observe=self.metrics.round_seconds.observe,
+        )
 
     @property
     def kube(self) -> kube.Kube:
@@ -87,7 +96,7 @@ class Runtime:
                     f"--metrics-port: cannot listen on {where}: {exc}"
                 ) from exc
         if self._kube is None:
-            self._kube = kube.Kube(await kube.connect())
+            self._kube = await kube.connect()
         if self._gates is None:
             self._gates = GateCache(self._kube, self.config.namespaces)
             self._gates.start()
@@ -99,8 +108,10 @@ class Runtime:
                 timeout=self.config.health_timeout, concurrency=self.config.health_concurrency
             )
             await self._prober.open()
+            self.rounds.start()
 
     async def close(self) -> None:
+        await self.rounds.stop()
         for cache in (self._gates, self._configmaps):
             if cache is not None:
                 await cache.stop()
@@ -109,7 +120,7 @@ class Runtime:
         if self._prober is not None:
             await self._prober.close()
         if self._kube is not None:
-            await self._kube.api.close()
+            await self._kube.close()
 
 
 def of(memo: Any) -> Runtime:

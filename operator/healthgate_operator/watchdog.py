@@ -1,4 +1,4 @@
-"""The refresh watchdog: how long ago a gate's status was last written, and whether that is stale.
+"""The refresh watchdog: how long ago a gate's status was last refreshed, and whether that is stale.
 
 Status refresh loops survive any error (see ``handlers/update_status.py``), but "survives" must
 be checkable from outside: an operator whose loops all stopped writing (a bug, a wedged event
@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 
 
 class Stalled(Exception):
-    """No gate's status was written for longer than the allowed age."""
+    """No gate's status was refreshed (written, or found current) for longer than allowed."""
 
 
 @dataclass
 class Watchdog:
     stale_after: float
-    """Seconds without a successful status write after which the operator counts as stalled."""
+    """Seconds without a successful refresh after which the operator counts as stalled."""
     clock: Callable[[], float] = time.monotonic
     """Injected in unit tests; monotonic so that wall-clock jumps never trip the watchdog."""
     loops: int = 0
@@ -46,7 +46,7 @@ class Watchdog:
         self.last = self.clock()
 
     def age(self) -> float:
-        """Seconds since the last status write of any gate; 0 when no loop runs."""
+        """Seconds since the last refresh of any gate; 0 when no gate is served."""
         return 0.0 if self.loops == 0 else max(0.0, self.clock() - self.last)
 
     def check(self) -> float:
@@ -54,7 +54,7 @@ class Watchdog:
         age = self.age()
         if age > self.stale_after:
             raise Stalled(
-                f"no gate status written for {age:.0f}s (limit {self.stale_after:.0f}s, "
+                f"no gate status refreshed for {age:.0f}s (limit {self.stale_after:.0f}s, "
                 f"{self.loops} refresh loops)"
             )
         return age

@@ -25,7 +25,6 @@ from typing import Any
 
 import kopf
 
-from healthgate_operator import certs
 from healthgate_operator.builders import manifests
 from healthgate_operator.kube import KubeError
 from healthgate_operator.runtime import Runtime
@@ -56,6 +55,9 @@ class WebhookEndpoint:
         config = self.runtime.config
         cert, key = config.webhook_cert, config.webhook_key
         if cert is None or key is None:
+            # Imported here: cryptography costs ~10 MiB of memory, needed only for this.
+            from healthgate_operator import certs  # noqa: PLC0415
+
             host = urllib.parse.urlsplit(config.advertised_url).hostname or "localhost"
             directory = Path(tempfile.mkdtemp(prefix="healthgate-webhook-"))
             cert, key = certs.write_self_signed(directory, [host, config.webhook_host])

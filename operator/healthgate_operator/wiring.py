@@ -13,6 +13,7 @@ from typing import Any
 import kopf
 
 from healthgate_operator import constants, runtime, sharding, watchdog
+from healthgate_operator import login as login_module
 from healthgate_operator.config import OperatorConfig
 from healthgate_operator.handlers import (
     ensure_peering,
@@ -27,8 +28,8 @@ GATES = (constants.GROUP, constants.VERSION, constants.PLURAL)
 
 
 async def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-    # The same client library as our own calls: kubeconfig, in-cluster token, exec plugins.
-    return await kopf.login_via_async_client(**kwargs)
+    # The same credentials as our own calls: in-cluster token, kubeconfig, exec plugins.
+    return await login_module.connection_info(**kwargs)
 
 
 async def startup(memo: kopf.Memo, logger: Logger, **_: Any) -> None:
@@ -52,7 +53,7 @@ async def refresh(
 
 
 def liveness(memo: kopf.Memo, **_: Any) -> float:
-    """/healthz: fails (Kopf answers 500) when no gate's status was written for too long."""
+    """/healthz: fails (Kopf answers 500) when no gate's status was refreshed for too long."""
     try:
         return runtime.of(memo).watchdog.check()
     except watchdog.Stalled as exc:

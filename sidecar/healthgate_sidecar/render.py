@@ -6,6 +6,7 @@ handlers and the ``check`` command share them and unit tests call them directly.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -57,14 +58,26 @@ def health(
     full: bool,
     fail_open: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "status": overall.status,
-        "ready": ready,
-        "components": {c.name: component(c, full=full) for c in components},
-    }
+    body: dict[str, Any] = {"status": overall.status, "ready": ready}
     if fail_open:  # only then: the body of a gate without a shared outage is as it was
         body["failingOpen"] = dict(fail_open)
+    # components last: dumps() writes it entry by entry.
+    body["components"] = {c.name: component(c, full=full) for c in components}
     return body
+
+
+def dumps(body: dict[str, Any], key: str) -> bytes:
+    """``json.dumps(body).encode()``, with ``body[key]`` (a mapping, the last key) entry by entry.
+
+    Same bytes as one ``json.dumps``, but that C call holds the GIL from start to end (3 ms for
+    300 components on a busy machine) while the loop waits; entry by entry, a render in a worker
+    lets the loop in between.
+    """
+    assert list(body)[-1] == key  # so that the bytes are those of json.dumps(body)
+    head = json.dumps({k: v for k, v in body.items() if k != key})
+    entries = ", ".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in body[key].items())
+    joint = ", " if len(body) > 1 else ""
+    return f"{head[:-1]}{joint}{json.dumps(key)}: {{{entries}}}}}".encode()
 
 
 def _ietf_check(comp: Component, *, full: bool) -> dict[str, Any]:

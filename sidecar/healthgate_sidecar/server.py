@@ -116,11 +116,13 @@ async def health(request: web.Request) -> web.Response:
 
     def build() -> bytes:
         if ietf:
-            return json.dumps(render.ietf(comps, ready=ready, full=full)).encode()
+            return render.dumps(render.ietf(comps, ready=ready, full=full), "checks")
         body = render.health(comps, overall, ready=ready, full=full, fail_open=opened)
-        return json.dumps(body).encode()
+        return render.dumps(body, "components")
 
-    body = await request.app[BODIES].get(("health", full, ietf), eng.version, build)
+    key = ("health", full, ietf)
+    body = await request.app[BODIES].get(key, eng.version, eng.status_version, build)
+    await request.app[BODIES].turn()
     return _response(body, ietf=ietf, ok=ready)
 
 
@@ -151,14 +153,20 @@ async def metrics_handler(request: web.Request) -> web.Response:
     snapshot, accept = eng.snapshot(), request.headers.get("Accept", "")
     # Keyed by the format, not the raw header: clients must not be able to grow the cache.
     content_type = exposition.choose_encoder(accept)[1]
+    gzipped = bodies.accepts_gzip(request.headers.get("Accept-Encoding", ""))
 
     def build() -> bytes:
-        return exposer.expose(snapshot, accept)[0]
+        return bodies.encode(exposer.expose(snapshot, accept)[0], gzipped=gzipped)
 
-    version = eng.version + exposer.changes
-    body = await request.app[BODIES].get(("metrics", content_type), version, build)
+    version, epoch = eng.version + exposer.changes, eng.status_version + exposer.changes
+    key = ("metrics", content_type, gzipped)
+    body = await request.app[BODIES].get(key, version, epoch, build)
+    await request.app[BODIES].turn()
     response = web.Response(body=body)
     response.headers["Content-Type"] = content_type
+    response.headers["Vary"] = "Accept-Encoding"
+    if gzipped:
+        response.headers["Content-Encoding"] = "gzip"
     return response
 
 

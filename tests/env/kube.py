@@ -59,6 +59,27 @@ def ensure_installed() -> Binaries:
     )
 
 
+AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1",
+    "kind": "Policy",
+    "omitStages": ["RequestReceived", "ResponseStarted"],
+    "rules": [
+        {
+            "level": "Metadata",
+            "verbs": ["patch", "update"],
+            "resources": [{"group": "healthgate.io", "resources": ["healthgates/status"]}],
+        },
+        {"level": "None"},
+    ],
+}
+
+
+def _audit_policy(workdir: Path) -> Path:
+    path = workdir / "audit-policy.json"
+    path.write_text(json.dumps(AUDIT_POLICY))
+    return path
+
+
 @dataclass
 class KubeCluster:
     """A running control plane and the files a client needs to reach it."""
@@ -69,6 +90,22 @@ class KubeCluster:
     kubeconfig: Path
     ca: pki.CertificateAuthority
     processes: list[common.Process] = field(default_factory=list)
+
+    @property
+    def audit_log(self) -> Path:
+        """JSON lines: every patch or update of a HealthGate's status (see AUDIT_POLICY)."""
+        return self.workdir / "audit.log"
+
+    def status_writes(self, namespace: str, name: str) -> int:
+        """Writes of one HealthGate's status the API server has answered so far."""
+        if not self.audit_log.exists():
+            return 0
+        count = 0
+        for line in self.audit_log.read_text().splitlines():
+            ref = json.loads(line).get("objectRef") or {}
+            if (ref.get("namespace"), ref.get("name")) == (namespace, name):
+                count += 1
+        return count
 
     def kubectl(
         self, *args: str, input: str | None = None, check: bool = True
@@ -296,6 +333,11 @@ def start(workdir: Path, *, controllers: bool = True) -> KubeCluster:
                 "--allow-privileged=true",
                 "--profiling=false",
                 f"--cert-dir={workdir / 'pki'}",
+                # Writes to HealthGate status, so tests can count them per object.
+                f"--audit-policy-file={_audit_policy(workdir)}",
+                f"--audit-log-path={cluster.audit_log}",
+                "--audit-log-format=json",
+                "--audit-log-mode=blocking",
             ],
             log_dir=workdir,
         )

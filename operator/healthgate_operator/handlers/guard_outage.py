@@ -63,14 +63,11 @@ async def advance(
     verdict = rule.step(policy, tracker(memory, body), observed)
     if verdict.active or verdict.exited:
         directive = directives.build(meta["uid"], verdict, runtime.config.status_interval)
-        session = runtime.prober.session
-        if session is not None:
-            await directives.push(
-                session,
-                targets(meta["name"], port, pods),
-                runtime.signer.sign(directive),
-                seconds=runtime.config.health_timeout,
-            )
+        await directives.push(
+            targets(meta["name"], port, pods),
+            runtime.signer.sign(directive),
+            seconds=runtime.config.health_timeout,
+        )
     return verdict, policy
 
 

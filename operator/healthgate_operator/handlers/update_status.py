@@ -1,15 +1,17 @@
-"""The status loop: read the selected pods' sidecars and write the gate's status, forever.
+"""The status refresh: read the selected pods' sidecars and write the gate's status, forever.
 
-One loop per gate, run as a Kopf daemon (Kopf starts it, stops it on a standby replica) but
-writing the status itself: a Kopf timer hands its patch to Kopf, whose retries end after 54 s
-and then end the timer for good, silently (issue 11). A failure here (API unavailable, pods
-unreachable) becomes part of the status or a log line, never the end of the loop.
+Each gate has a Kopf daemon (Kopf starts it, stops it on a standby replica) that registers the
+gate in the shared status rounds (``rounds.py``), which refresh every gate once an interval.
+The status is written here, not by Kopf: a Kopf timer hands its patch to Kopf, whose retries
+end after 54 s and then end the timer for good, silently (issue 11). A failure (API
+unavailable, pods unreachable) becomes part of the status or a log line, never the end of the
+refreshes. A status that would not change is not written: at 1,000 gates every 10 s that was
+100 API writes a second for nothing.
 """
 
 from __future__ import annotations
 
 import logging
-import zlib
 from collections.abc import Mapping, MutableMapping
 from typing import Any, cast
 
@@ -86,15 +88,28 @@ def merged_status(body: Json, fields: Json, updates: list[Json]) -> Json:
     return {"metadata": {"resourceVersion": version}, "status": {**fields, "conditions": merged}}
 
 
+def unchanged(body: Json, patch: Json) -> bool:
+    """Whether the body already shows every field of the status patch."""
+    current = body.get("status") or {}
+    return all(current.get(key) == value for key, value in patch["status"].items())
+
+
 async def write_status(runtime: Runtime, body: Json, fields: Json, updates: list[Json]) -> bool:
-    """Write the status; on a conflict once more from a fresh read. False: the gate is gone."""
+    """Write the status unless unchanged; on a conflict once more from a fresh read.
+
+    False: the gate is gone.
+    """
     meta = body["metadata"]
     namespace, name, uid = meta["namespace"], meta["name"], meta.get("uid")
     for attempt in range(2):
+        patch = merged_status(body, fields, updates)
+        if unchanged(body, patch):
+            runtime.metrics.status_writes.labels(outcome="unchanged").inc()
+            runtime.watchdog.refreshed()
+            return await still_there(runtime, body)
         try:
-            await runtime.kube.patch_gate_status(
-                namespace, name, merged_status(body, fields, updates)
-            )
+            await runtime.kube.patch_gate_status(namespace, name, patch)
+            runtime.metrics.status_writes.labels(outcome="written").inc()
         except KubeError as exc:
             if exc.status == 404:
                 return False
@@ -109,48 +124,61 @@ async def write_status(runtime: Runtime, body: Json, fields: Json, updates: list
     return True
 
 
+async def still_there(runtime: Runtime, body: Json) -> bool:
+    """Whether the gate exists, when no write answered 404 to tell (Kopf does not stop the
+    daemon of a gate deleted without a finalizer). The gate cache says so without a call;
+    only a gate missing from it is read, since the cache may not have seen a new gate yet."""
+    meta = body["metadata"]
+    cached = runtime.gates.get(meta["namespace"], meta["name"]) or {"metadata": {}}
+    if not runtime.gates.synced.is_set() or cached["metadata"].get("uid") == meta.get("uid"):
+        return True
+    try:
+        fresh = await runtime.kube.get(
+            constants.API_VERSION, constants.PLURAL, meta["namespace"], meta["name"]
+        )
+    except KubeError as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return bool(fresh["metadata"].get("uid") == meta.get("uid"))
+
+
 def unavailable(generation: int | None, error: Exception) -> tuple[Json, list[Json]]:
     message = f"cannot list the selected pods: {error}"
     ready = conditions.condition("Ready", "Unknown", "StatusUnavailable", message, generation)
     return {"status": "Unknown"}, [ready]
 
 
-def phase_offset(uid: str, interval: float) -> float:
-    """A stable offset in [0, interval) per gate.
-
-    Gates applied together would otherwise refresh together forever: bursts of pod LISTs and
-    status PATCHes, and as many API connections. A one-time delay derived from the uid spreads
-    them over the interval.
-    """
-    return (zlib.crc32(uid.encode()) % 1000) / 1000 * interval
-
-
 async def run(
     *, runtime: Runtime, body: Mapping[str, Any], stopped: kopf.DaemonStopped, logger: Logger
 ) -> None:
-    """One gate's refresh loop: from Kopf's daemon start until Kopf stops it or the gate is gone.
+    """One gate's part in the status rounds: from Kopf's daemon start until Kopf stops it or
+    the gate is gone.
 
-    Nothing escapes it. An error (the API server gone for minutes, a bug on odd input) is
-    logged and the next round runs one interval later, so status resumes within one interval
-    of the API server's return. ``body`` is Kopf's live view: each round reads the latest spec.
+    Nothing escapes a refresh. An error (the API server gone for minutes, a bug on odd input)
+    is logged and the next round tries again, so status resumes within one interval of the API
+    server's return. ``body`` is Kopf's live view: each round reads the latest spec.
     """
     interval = runtime.config.status_interval
     memory: dict[str, Any] = {}
+
+    async def once() -> bool:
+        try:
+            return await refresh(runtime=runtime, body=dict(body), logger=logger, memory=memory)
+        except KubeError as exc:
+            logger.warning("Status not written, next try in %.0fs: %s", interval, exc)
+        except Exception:  # the gate must outlive any error; see the docstring
+            logger.exception("Status refresh failed, next try in %.0fs", interval)
+        return True
+
     runtime.watchdog.started()
     try:
-        await stopped.wait(phase_offset(str(body["metadata"].get("uid", "")), interval))
-        while not stopped:
-            try:
-                if not await refresh(
-                    runtime=runtime, body=dict(body), logger=logger, memory=memory
-                ):
-                    logger.info("The gate is gone; its status loop ends.")
-                    return
-            except KubeError as exc:
-                logger.warning("Status not written, next try in %.0fs: %s", interval, exc)
-            except Exception:  # the loop must outlive any error; see the docstring
-                logger.exception("Status refresh failed, next try in %.0fs", interval)
-            await stopped.wait(interval)
+        with runtime.rounds.registered(str(body["metadata"].get("uid", "")), once) as entry:
+            # Polled once an interval: a round ends the registration of a gone gate itself.
+            while not stopped and not entry.gone.is_set():
+                await stopped.wait(interval)
+        if entry.gone.is_set():
+            logger.info("The gate is gone; its status refresh ends.")
     finally:
         runtime.watchdog.stopped()
 

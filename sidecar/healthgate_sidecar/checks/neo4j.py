@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import neo4j
-import neo4j.exceptions
-
+from healthgate_sidecar import optional
 from healthgate_sidecar.checks.base import CheckFailure, Details, Prober, failure_from, read_secret
 from healthgate_sidecar.contract import Neo4jParams
+
+# numpy, pandas, pyarrow: for Result.to_df(), never called here (numpy alone is +47 MiB RSS).
+with optional.without("numpy", "pandas", "pyarrow"):
+    import neo4j
+    import neo4j.exceptions
 
 
 def _driver(params: Neo4jParams, password: str, timeout: float) -> neo4j.AsyncDriver:

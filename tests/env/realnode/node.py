@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.env import common, kube, versions
-from tests.env.realnode import agents, host, images, runtime
+from tests.env.realnode import agents, apiservice, host, images, runtime
 
 NAME = "healthgate-node"
 # Debian packages of the node: runtime, OCI runtime, CNI plugins, iptables for kube-proxy, the
@@ -33,6 +33,7 @@ PACKAGES = {
     "catatonit": "catatonit",
     "/bin/busybox": "busybox-static",
     "umoci": "umoci",
+    "socat": "socat",  # the pods' way to the loopback API server (:mod:`.apiservice`)
 }
 
 
@@ -96,6 +97,9 @@ class RealNode:
                 self.cluster, self.workdir / "kube-proxy", name=self.name, binary=bins.kube_proxy
             )
             self.processes.append(proxy)
+            relay, port = apiservice.start_relay(self.cluster, self.workdir / "relay")
+            self.processes.append(relay)
+            apiservice.publish(self.cluster, port)
             common.wait_until("the kubelet's Node Ready", self.ready, timeout=timeout, proc=kubelet)
         except BaseException:
             self.stop()
@@ -134,6 +138,7 @@ class RealNode:
         self.processes.clear()
         self.containerd = None
         cleanup(self.workdir, self.changes)
+        apiservice.withdraw(self.cluster)
         # A restarted node must register afresh, not look Ready from its last status.
         self.cluster.kubectl("delete", "node", self.name, "--ignore-not-found", check=False)
 

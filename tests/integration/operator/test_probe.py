@@ -23,6 +23,17 @@ async def handler(request: web.Request) -> web.StreamResponse:
         return web.Response(text="<html>")
     if mode == "teapot":
         return web.Response(status=418)
+    if mode == "huge":
+        return web.Response(body=b'{"status": "' + b"x" * (2 << 20) + b'"}')
+    if mode == "split":  # the body arrives in two packets: the length says when it is complete
+        body = b'{"status": "healthy", "components": {}}'
+        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+        resp.content_length = len(body)
+        await resp.prepare(request)
+        await resp.write(body[:10])
+        await asyncio.sleep(0.05)
+        await resp.write(body[10:])
+        return resp
     status = 503 if mode == "not-ready" else 200
     return web.json_response({"status": "healthy", "components": {}}, status=status)
 
@@ -44,8 +55,10 @@ async def server() -> AsyncIterator[tuple[web.Application, int]]:
     [
         ("ok", {"status": "healthy", "components": {}}),
         ("not-ready", {"status": "healthy", "components": {}}),
+        ("split", {"status": "healthy", "components": {}}),
         ("garbage", None),
         ("teapot", None),
+        ("huge", None),
         ("slow", None),
     ],
 )
@@ -67,3 +80,22 @@ async def test_closed_port_is_none() -> None:
         assert await prober.many([("127.0.0.1", common.free_port())]) == [None]
     finally:
         await prober.close()
+
+
+async def test_a_frozen_sidecar_costs_only_its_own_answer(
+    server: tuple[web.Application, int],
+) -> None:
+    """A peer that accepts and never answers (a frozen sidecar) is None after the timeout,
+    while the other targets in the same call answer."""
+    _, port = server
+    frozen = await asyncio.start_server(lambda r, w: asyncio.sleep(3600), "127.0.0.1", 0)
+    frozen_port = frozen.sockets[0].getsockname()[1]
+    prober = HealthProber(timeout=0.3, concurrency=2)
+    try:
+        answers = await prober.many(
+            [("127.0.0.1", frozen_port), ("127.0.0.1", port), ("127.0.0.1", port)]
+        )
+    finally:
+        frozen.close()
+    healthy = {"status": "healthy", "components": {}}
+    assert answers == [None, healthy, healthy]

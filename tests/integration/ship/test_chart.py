@@ -302,6 +302,24 @@ def test_chart_rbac_equals_deploy_rbac(render: Render) -> None:
     assert chart_role["rules"] == deploy_role["rules"]
 
 
+def test_namespaced_install_may_list_namespaces_and_only_then(render: Render) -> None:
+    """Kopf, serving listed namespaces, watches which exist; all-namespaces mode does not."""
+    rule = {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list", "watch"]}
+    (everywhere,) = by_kind(render(), "ClusterRole")
+    assert rule not in everywhere["rules"]
+    (listed,) = by_kind(render(sets=["watchNamespaces={team-a}"]), "ClusterRole")
+    assert rule in listed["rules"]
+
+
+def test_operator_pods_name_their_kopf_identity(render: Render) -> None:
+    """Kopf's peering identity is POD_ID; without it Kopf asks for the user name of UID 65532,
+    which the image does not have, and the operator crashes at start."""
+    pod_id = {"name": "POD_ID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
+    for objects in (render(), _deploy("operator.yaml")):
+        (deployment,) = by_kind(objects, "Deployment")
+        assert pod_id in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+
+
 def test_workload_rbac_only_when_the_installer_enables_it(render: Render) -> None:
     """restartOnChange's patch on workloads: off by default in the chart and in deploy/."""
     for role in by_kind(render(), "ClusterRole") + by_kind(_deploy("rbac.yaml"), "ClusterRole"):

@@ -102,7 +102,12 @@ def test_slim_keeps_what_admission_reads() -> None:
     gate = make_gate("a")
     gate["metadata"]["managedFields"] = [{"big": "x" * 1000}]
     out = slim(gate)
-    assert out["metadata"] == {"name": "a", "namespace": "tta", "deletionTimestamp": None}
+    assert out["metadata"] == {
+        "name": "a",
+        "namespace": "tta",
+        "uid": "uid-a",
+        "deletionTimestamp": None,
+    }
     assert out["spec"] == gate["spec"]
 
 

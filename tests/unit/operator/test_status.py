@@ -183,8 +183,21 @@ def test_status_fields() -> None:
     assert fields["pods"] == {"total": 1, "injected": 1, "ready": 1, "notInjected": 0}
 
 
-def test_phase_offsets_are_stable_and_spread() -> None:
-    offsets = [update_status.phase_offset(f"uid-{i}", 10.0) for i in range(200)]
-    assert all(0 <= o < 10 for o in offsets)
-    assert update_status.phase_offset("uid-1", 10.0) == offsets[1]
-    assert len({int(o) for o in offsets}) == 10  # every second of the interval gets some
+def test_a_status_already_shown_is_not_written_again() -> None:
+    summary = status.summarize(
+        NAMES, [PodReport("a", True, True, health("healthy", cache="healthy"))], None
+    )
+    fields = status.status_fields(summary)
+    updates = status.health_conditions(summary, 1)
+    body: dict[str, Any] = {"metadata": {"resourceVersion": "1"}, "status": {}}
+    first = update_status.merged_status(body, fields, updates)
+    assert not update_status.unchanged(body, first)
+    body["status"] = {**first["status"], "injectionHash": "h"}  # as stored; other owners' fields
+    assert update_status.unchanged(body, update_status.merged_status(body, fields, updates))
+    sick = status.summarize(
+        NAMES, [PodReport("a", True, True, health("unhealthy", cache="unhealthy"))], None
+    )
+    changed = update_status.merged_status(
+        body, status.status_fields(sick), status.health_conditions(sick, 1)
+    )
+    assert not update_status.unchanged(body, changed)

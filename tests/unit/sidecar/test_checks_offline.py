@@ -91,3 +91,23 @@ def certificate(not_after: dt.datetime) -> bytes:
 )
 def test_certificate_expiry_is_read_from_der(when: dt.datetime) -> None:
     assert tcp.not_after(certificate(when)) == when
+
+
+def test_optional_without_blocks_only_inside_and_only_what_is_not_imported() -> None:
+    code = """
+import json, sys
+from healthgate_sidecar import optional
+with optional.without("json", "wave"):
+    import json as again  # already imported elsewhere: left alone
+    try:
+        import wave
+        blocked = False
+    except ImportError:
+        blocked = True
+import wave  # after the block, a normal import again
+print(blocked, again is json)
+"""
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert proc.stdout.split() == ["True", "True"]

@@ -12,6 +12,7 @@ from healthgate_sidecar import engine, redact
 from healthgate_sidecar.checks.base import CheckFailure, Details, Prober
 from healthgate_sidecar.contract import Dependency
 from tests.unit.sidecar.helpers import (
+    Behaviour,
     Script,
     config,
     dependency,
@@ -219,12 +220,27 @@ async def test_stop_closes_clients(running: list[engine.Engine]) -> None:
 
 
 async def test_check_once_runs_everything_concurrently() -> None:
-    script = Script(a=slow(0.04), b=slow(0.04), c=refused)
-    cfg = config(dependency("a"), dependency("b"), dependency("c", critical=False))
-    loop = asyncio.get_running_loop()
-    began = loop.time()
+    # a and b each finish only once both have started: run one after the other, they would
+    # time out instead of being healthy.
+    started: list[str] = []
+    both = asyncio.Event()
+
+    def meets(name: str) -> Behaviour:
+        async def check() -> Details:
+            started.append(name)
+            if len(started) == 2:
+                both.set()
+            await both.wait()
+            return {}
+
+        return check
+
+    script = Script(a=meets("a"), b=meets("b"), c=refused)
+    generous = {"intervalSeconds": 2, "timeoutSeconds": 1}  # a loaded machine is no failure
+    cfg = config(
+        dependency("a", **generous), dependency("b", **generous), dependency("c", critical=False)
+    )
     eng = await engine.check_once(cfg, create=script)
-    assert loop.time() - began < 0.07  # concurrent, not 0.08+
     assert [c.status for c in eng.components()] == ["healthy", "healthy", "unhealthy"]
     assert eng.ready  # c is not critical
     assert eng.overall.status == "degraded"

@@ -1,0 +1,251 @@
+"""The status loop at scale: 10,000 injected pods in 1,000 HealthGates (issue 16, item 3).
+
+Pods and gates are real API objects on the real API server, injected by the operator's webhook;
+their ``status.podIP`` is patched to a loopback address. The sidecars are a SIMULATION: one
+process (``bench/_sidecar_fleet.py``) answers ``/health`` on all 10,000 addresses, so the
+figures are the operator's and the API server's, not 10,000 sidecars'.
+
+Phases: steady state (every pod healthy, nothing changes: status writes should be 0), a change
+(10 gates' pods turn unhealthy: about 10 writes), and frozen sidecars (one pod in each of 10
+gates accepts connections and never answers: the other gates' refreshes must not slow down).
+API-server writes are counted from the API server's own ``apiserver_request_total``.
+
+Run: ``python -m bench.operator_status_scale [PODS_PER_GATE]``. Prints figures with their goals
+and the load average (the machine may be shared); asserts nothing about time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from bench._operator_env import GATES, Api, Env, environment, gate, rss_mib, wait_count
+from bench._sidecar_fleet import address
+from tests.env import common
+from tests.integration.operator import objects
+
+GATE_COUNT = 1000
+NAMESPACES = 10
+INTERVAL = 10.0
+TIMEOUT = 1.0  # --health-timeout: the per-pod bound a frozen sidecar may cost its own gate
+WINDOW = 6 * INTERVAL
+CHANGED = 10  # gates whose pods turn unhealthy
+FROZEN = 10  # gates with one frozen sidecar
+STATUS_PATCH = 'resource="healthgates",scope="resource",subresource="status",verb="PATCH"'
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def counter(text: str, name: str, match: str = "") -> float:
+    return sum(
+        float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith(name) and match in line and not line.startswith("#")
+    )
+
+
+def histogram(text: str, name: str) -> dict[float, float]:
+    out: dict[float, float] = {}
+    for line in text.splitlines():
+        if line.startswith(f"{name}_bucket{{"):
+            le = line.split('le="')[1].split('"')[0]
+            out[float("inf") if le == "+Inf" else float(le)] = float(line.split()[-1])
+    return out
+
+
+def over(before: dict[float, float], after: dict[float, float], bound: float) -> tuple[int, int]:
+    """(samples above ``bound``, all samples) between two readings of a histogram."""
+    total = after.get(float("inf"), 0) - before.get(float("inf"), 0)
+    under = after.get(bound, 0) - before.get(bound, 0)
+    return int(total - under), int(total)
+
+
+class Reading:
+    """What a window is measured by: operator CPU and metrics, API-server writes."""
+
+    def __init__(self, env: Env) -> None:
+        op = env.running()
+        self.at = time.monotonic()
+        self.cpu = cpu_seconds(op.pid)
+        self.rss = rss_mib(op.pid)
+        self.metrics = op.metrics()
+        api = Api(env.cluster)
+        api.conn.request("GET", "/metrics")
+        self.writes = counter(
+            api.conn.getresponse().read().decode(), "apiserver_request_total", STATUS_PATCH
+        )
+
+
+def window(env: Env, seconds: float) -> tuple[Reading, Reading]:
+    first = Reading(env)
+    time.sleep(seconds)
+    return first, Reading(env)
+
+
+def report(title: str, a: Reading, b: Reading, pods: int) -> None:
+    elapsed = b.at - a.at
+    cpu = b.cpu - a.cpu
+    writes = b.writes - a.writes
+    rounds = elapsed / INTERVAL
+    name = "healthgate_status_round_duration_seconds"
+    rb, ra = histogram(b.metrics, name), histogram(a.metrics, name)
+    count = counter(b.metrics, f"{name}_count") - counter(a.metrics, f"{name}_count")
+    total = counter(b.metrics, f"{name}_sum") - counter(a.metrics, f"{name}_sum")
+    slow, _ = over(ra, rb, 2.0)
+    print(f"--- {title} ({elapsed:.0f} s, {load()})")
+    if count:
+        print(f"  full refresh (all gates), mean   {total / count:6.2f} s   goal < 2 s; "
+              f"rounds over 2 s: {slow} of {count:.0f}")  # fmt: skip
+    print(
+        f"  operator CPU                     {100 * cpu / elapsed:6.1f} % of a core   goal < 30 %"
+    )
+    print(
+        f"  per-pod cost                     {1000 * cpu / (pods * rounds):6.3f} ms CPU "
+        "per pod and refresh"
+    )
+    print(f"  status writes (API server)       {writes / elapsed:6.2f} /s "
+          f"({writes:.0f} in the window)   goal: only on change")  # fmt: skip
+    print(f"  operator RSS                     {b.rss:6.1f} MiB")
+
+
+def fleet_control(port: int, path: str) -> None:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as resp:
+        resp.read()
+
+
+def populate(env: Env, namespaces: list[str], per_gate: int) -> None:
+    local = threading.local()
+    retries: list[int] = []
+
+    def api() -> Api:
+        if not hasattr(local, "api"):
+            local.api = Api(env.cluster)
+        client: Api = local.api
+        return client
+
+    def create_gate(i: int) -> None:
+        ns = namespaces[i % NAMESPACES]
+        for _ in range(30):  # a validation timing out under the burst is retried, and counted
+            status, body = api().call(
+                "POST", GATES.format(ns=ns), gate(f"g{i:04d}", ns, app=f"a{i:04d}")
+            )
+            if status != 500:
+                break
+            retries.append(i)
+            time.sleep(1)
+        assert status == 201, (status, body)
+
+    def create_pod(k: int) -> None:
+        i = k // per_gate
+        ns, name = namespaces[i % NAMESPACES], f"p{k:05d}"
+        pod = objects.pod(name, ns, app=f"a{i:04d}")
+        status, body = api().call("POST", f"/api/v1/namespaces/{ns}/pods", pod)
+        assert status == 201, (status, body)
+        assert "healthgate.io/gate" in body["metadata"].get("annotations", {}), "not injected"
+        ip = address(k)
+        patch: dict[str, Any] = {"status": {
+            "phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
+            "conditions": [{"type": "Ready", "status": "True"}],
+        }}  # fmt: skip
+        api().conn.request(
+            "PATCH", f"/api/v1/namespaces/{ns}/pods/{name}/status",
+            body=json.dumps(patch),
+            headers={"Content-Type": "application/merge-patch+json"},
+        )  # fmt: skip
+        resp = api().conn.getresponse()
+        assert resp.status == 200, resp.read()[:300]
+        resp.read()
+
+    def configmaps() -> int:
+        _, body = Api(env.cluster).call(
+            "GET", "/api/v1/configmaps?labelSelector=healthgate.io/gate"
+        )
+        return len(body.get("items", []))
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(create_gate, range(GATE_COUNT)))
+    wait_count("ConfigMaps", configmaps, GATE_COUNT, timeout=900)
+    time.sleep(5)  # the webhook's gate cache sees Reconciled
+    print(
+        f"{GATE_COUNT} gates reconciled in {time.monotonic() - started:.0f} s, "
+        f"{len(retries)} creates retried after a webhook timeout ({load()})",
+        flush=True,
+    )
+    started = time.monotonic()
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(create_pod, range(GATE_COUNT * per_gate)))
+    print(f"{GATE_COUNT * per_gate} pods injected and given loopback IPs in "
+          f"{time.monotonic() - started:.0f} s ({load()})", flush=True)  # fmt: skip
+
+
+def healthy_gates(env: Env, per_gate: int) -> int:
+    _, body = Api(env.cluster).call("GET", "/apis/healthgate.io/v1alpha1/healthgates")
+    return sum(
+        1
+        for g in body.get("items", [])
+        if (g.get("status") or {}).get("status") == "Healthy"
+        and (g["status"].get("pods") or {}).get("injected") == per_gate
+    )
+
+
+def main() -> None:
+    per_gate = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    pods = GATE_COUNT * per_gate
+    print(f"SIMULATION: one process answers /health for all {pods} pods on loopback addresses; "
+          "pods and gates are real API objects.", flush=True)  # fmt: skip
+    with environment() as env:
+        port, control = common.free_port(), common.free_port()
+        fleet = subprocess.Popen(
+            [sys.executable, "-m", "bench._sidecar_fleet", str(pods), str(port), str(control)],
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert fleet.stdout is not None
+            assert fleet.stdout.readline().strip() == "ready"
+            namespaces = [env.namespace(f"team-{i}") for i in range(NAMESPACES)]
+            env.start_operator(
+                f"--sidecar-port={port}", f"--health-timeout={TIMEOUT}", status_interval=INTERVAL
+            )
+            populate(env, namespaces, per_gate)
+            wait_count("Healthy gates", lambda: healthy_gates(env, per_gate), GATE_COUNT, 600)
+            time.sleep(INTERVAL)
+            report("steady state: nothing changes", *window(env, WINDOW), pods)
+            for g in range(CHANGED):
+                fleet_control(control, f"/status/unhealthy/{g * per_gate}/{per_gate}")
+            report(f"{CHANGED} gates turn unhealthy", *window(env, 3 * INTERVAL), pods)
+            for g in range(CHANGED, CHANGED + FROZEN):
+                fleet_control(control, f"/freeze/{g * per_gate}")
+            before = Reading(env)
+            time.sleep(WINDOW)
+            after = Reading(env)
+            report(f"{FROZEN} gates with one frozen sidecar", before, after, pods)
+            name = "healthgate_status_refresh_duration_seconds"
+            slow, total = over(
+                histogram(before.metrics, name), histogram(after.metrics, name), TIMEOUT
+            )
+            print(f"  gate refreshes over the per-pod timeout: {slow} of {total} "
+                  f"(gates with a frozen sidecar: {FROZEN} per round; "
+                  "goal: no others)")  # fmt: skip
+        finally:
+            fleet.kill()
+            fleet.wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""Webhook under a burst (issue 16, item 5): 50 pod creations a second for 30 s, 100 gates.
+
+Creations are sent on a fixed schedule (open loop: a slow answer does not slow the sender) by a
+pool of clients, each on its own keep-alive HTTPS connection. Latency is shown three ways: the
+pod create call as the client sees it, the API server's own
+``apiserver_admission_webhook_admission_duration_seconds`` for the injection webhook, and the
+operator's ``healthgate_webhook_admission_duration_seconds`` (request in, answer out). Every
+create that is not a 201 with the sidecar injected counts as an error.
+
+Run: ``python -m bench.operator_webhook_burst``. Prints figures next to the goal with the load
+average (the machine may be shared); asserts nothing about time.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from bench._operator_env import GATES, Api, environment, gate, percentiles, wait_count
+from bench.operator_webhook import (
+    METRIC,
+    OPERATOR_METRIC,
+    buckets_of,
+    histogram_quantiles,
+    operator_metrics,
+)
+from tests.integration.operator import objects
+
+GATE_COUNT = 100
+RATE = 50  # pod creations per second
+SECONDS = 30
+CLIENTS = 16
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def main() -> None:
+    with environment() as env:
+        env.start_operator(status_interval=30)
+        ns = env.namespace("burst")
+        api = Api(env.cluster)
+        for i in range(GATE_COUNT):
+            # One gate selects the pods; the other 99 select other apps but are still read.
+            body = gate(f"g{i:03d}", ns, app="api" if i == 0 else f"other-{i}")
+            assert api.call("POST", GATES.format(ns=ns), body)[0] == 201
+
+        def configmaps() -> int:
+            path = f"/api/v1/namespaces/{ns}/configmaps?labelSelector=healthgate.io/gate"
+            return len(api.call("GET", path)[1].get("items", []))
+
+        wait_count("ConfigMaps", configmaps, GATE_COUNT, timeout=300)
+        time.sleep(3)  # the gate cache sees every Reconciled condition
+        local = threading.local()
+        samples: list[float] = []
+        errors: list[str] = []
+
+        def create(i: int, due: float) -> None:
+            if not hasattr(local, "api"):
+                local.api = Api(env.cluster)
+            time.sleep(max(0.0, due - time.monotonic()))
+            started = time.perf_counter()
+            try:
+                status, body = local.api.call(
+                    "POST", f"/api/v1/namespaces/{ns}/pods", objects.pod(f"p{i:05d}", ns)
+                )
+            except OSError as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
+                local.api = Api(env.cluster)
+                return
+            samples.append(time.perf_counter() - started)
+            if status != 201:
+                errors.append(f"HTTP {status}: {str(body.get('message'))[:200]}")
+            elif "healthgate.io/gate" not in body["metadata"].get("annotations", {}):
+                errors.append("admitted without the sidecar")
+
+        api.conn.request("GET", "/metrics")
+        server_before = buckets_of(
+            api.conn.getresponse().read().decode(), METRIC, 'name="inject.healthgate.io"'
+        )
+        operator_before = buckets_of(operator_metrics(env), OPERATOR_METRIC)
+        load_before = load()
+        began = time.monotonic() + 1.0
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            for i in range(RATE * SECONDS):
+                pool.submit(create, i, began + i / RATE)
+        elapsed = time.monotonic() - began
+        api = Api(env.cluster)
+        api.conn.request("GET", "/metrics")
+        server = histogram_quantiles(
+            buckets_of(
+                api.conn.getresponse().read().decode(), METRIC, 'name="inject.healthgate.io"'
+            ),
+            server_before,
+        )
+        inside = histogram_quantiles(
+            buckets_of(operator_metrics(env), OPERATOR_METRIC), operator_before
+        )
+        sent = RATE * SECONDS
+        print(f"burst: {sent} pod creations at {RATE}/s over {SECONDS} s with {GATE_COUNT} "
+              f"gates, took {elapsed:.1f} s ({load_before} before, {load()} after)")  # fmt: skip
+        print(f"  pod create via the API server: {percentiles(samples)}")
+        print(f"  API server's view of the webhook: {server}   goal p99 < 25 ms")
+        print(f"  operator's view (in -> out):     {inside}")
+        print(
+            f"  errors: {len(errors)} of {sent}   goal 0"
+            + (f"; first: {errors[0]}" if errors else "")
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""A serving sidecar imports only what its config needs: memory is multiplied by every pod.
+
+The real CLI runs as a subprocess (``python -m healthgate_sidecar.cli serve``, through a wrapper
+that writes ``sys.modules`` to a file at exit) while it starts, checks and serves every endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.env import common
+from tests.integration.sidecar.conftest import Served
+
+DRIVERS = ("redis", "neo4j", "psycopg", "psycopg_binary", "dns", "re2")
+# aiohttp still imports aiodns (1 MiB) where installed; only the dev tools install it, not the
+# image, and the sidecar resolves through its own ThreadedResolver either way.
+UNUSED_EXTRAS = ("numpy", "pandas", "pyarrow")
+
+
+# Runs ``-m healthgate_sidecar.cli ...`` as __main__, and at exit lists what was imported.
+WRAPPER = """
+import atexit, json, runpy, sys
+out = sys.argv[1]
+atexit.register(lambda: open(out, "w").write(json.dumps(sorted(sys.modules))))
+sys.argv = sys.argv[4:]
+runpy.run_module("healthgate_sidecar.cli", run_name="__main__", alter_sys=True)
+"""
+
+
+def serve_and_exercise(
+    serve: Callable[..., Served], tmp_path: Path, deps: list[dict[str, Any]]
+) -> set[str]:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"dependencies": deps, "drainSeconds": 0}))
+    listing = tmp_path / "modules.json"
+    served = serve(config, wrap=[sys.executable, "-c", WRAPPER, str(listing)])
+    served.wait(lambda: served.get("/startupz")[0] == 200, timeout=30)  # every check ran once
+    for path in ("/livez", "/readyz", "/health", "/metrics", f"/health/{deps[0]['name']}"):
+        served.get(path)
+    served.proc.send_signal(signal.SIGTERM)
+    assert served.proc.wait(10) == 0, served.log.read_text()[-2000:]
+    return {name.split(".")[0] for name in json.loads(listing.read_text())}
+
+
+def test_an_http_only_sidecar_loads_no_driver(serve: Callable[..., Served], tmp_path: Path) -> None:
+    closed = common.free_port()
+    deps = [{"name": "api", "type": "http", "http": {"url": f"http://127.0.0.1:{closed}/"}}]
+    found = serve_and_exercise(serve, tmp_path, deps)
+    assert "aiohttp" in found  # the log is complete: the http check's own client is there
+    assert found.isdisjoint(DRIVERS + UNUSED_EXTRAS), found & set(DRIVERS + UNUSED_EXTRAS)
+
+
+def test_the_neo4j_driver_comes_without_numpy_pandas_pyarrow(
+    serve: Callable[..., Served], tmp_path: Path
+) -> None:
+    # numpy is installed with the dev tools (checkov -> rustworkx): neo4j would load it.
+    closed = common.free_port()
+    deps = [
+        {"name": "graph", "type": "neo4j", "critical": False,
+         "neo4j": {"uri": f"bolt://127.0.0.1:{closed}", "passwordFromEnv": "HOME"}},
+    ]  # fmt: skip
+    found = serve_and_exercise(serve, tmp_path, deps)
+    assert "neo4j" in found
+    assert found.isdisjoint(UNUSED_EXTRAS), found & set(UNUSED_EXTRAS)
