@@ -223,7 +223,12 @@ def main() -> None:
                 f"--sidecar-port={port}", f"--health-timeout={TIMEOUT}", status_interval=INTERVAL
             )
             populate(env, namespaces, per_gate)
-            wait_count("Healthy gates", lambda: healthy_gates(env, per_gate), GATE_COUNT, 600)
+            # Nearly all: on a starved machine a few gates' probes time out in some round.
+            settled = wait_count(
+                "Healthy gates", lambda: healthy_gates(env, per_gate), GATE_COUNT * 98 // 100, 900
+            )
+            print(f"{healthy_gates(env, per_gate)} of {GATE_COUNT} gates Healthy after "
+                  f"{settled:.0f} s ({load()})", flush=True)  # fmt: skip
             time.sleep(INTERVAL)
             report("steady state: nothing changes", *window(env, WINDOW), pods)
             for g in range(CHANGED):
