@@ -27,15 +27,16 @@ FEW = 40  # a typical install; the figure issue 11 asked about
 NAMESPACES = 10
 STATUS_INTERVAL = 10.0
 TRACEMALLOC = """
-import signal, tracemalloc
+import os, signal, tracemalloc
 tracemalloc.start(1)
 def _dump(*_):
     snapshot = tracemalloc.take_snapshot()
-    with open({path!r}, "w") as out:
+    with open({path!r} + ".part", "w") as out:
         for key, count in (("filename", 25), ("lineno", 25)):
             for stat in snapshot.statistics(key)[:count]:
                 out.write(f"{{stat}}\\n")
             out.write("\\n")
+    os.replace({path!r} + ".part", {path!r})  # complete when it appears
 signal.signal(signal.SIGUSR1, _dump)
 """
 
@@ -99,8 +100,7 @@ def main() -> None:
         )
         if prelude:
             os.kill(operator.pid, signal.SIGUSR1)
-            wait_count("the tracemalloc dump", lambda: int(trace.exists()), 1, timeout=60)
-            time.sleep(2)
+            wait_count("the tracemalloc dump", lambda: int(trace.exists()), 1, timeout=300)
             print(f"largest allocation sites at {GATE_COUNT} gates:\n{trace.read_text()}")
 
 
