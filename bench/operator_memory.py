@@ -27,15 +27,16 @@ FEW = 40  # a typical install; the figure issue 11 asked about
 NAMESPACES = 10
 STATUS_INTERVAL = 10.0
 TRACEMALLOC = """
-import signal, tracemalloc
+import os, signal, tracemalloc
 tracemalloc.start(1)
 def _dump(*_):
     snapshot = tracemalloc.take_snapshot()
-    with open({path!r}, "w") as out:
+    with open({path!r} + ".part", "w") as out:
         for key, count in (("filename", 25), ("lineno", 25)):
             for stat in snapshot.statistics(key)[:count]:
                 out.write(f"{{stat}}\\n")
             out.write("\\n")
+    os.replace({path!r} + ".part", {path!r})  # complete when it appears
 signal.signal(signal.SIGUSR1, _dump)
 """
 
@@ -50,12 +51,18 @@ def main() -> None:
         idle = rss_mib(operator.pid)
         print(f"operator RSS, no gates: {idle:.1f} MiB", flush=True)
         local = threading.local()
+        retries: list[int] = []
 
         def create(i: int) -> None:
             if not hasattr(local, "api"):
                 local.api = Api(env.cluster)
             ns = namespaces[i % NAMESPACES]
-            status, _ = local.api.call("POST", GATES.format(ns=ns), gate(f"g{i:04d}", ns))
+            for _ in range(30):  # a validation timing out under the burst is retried, and counted
+                status, _ = local.api.call("POST", GATES.format(ns=ns), gate(f"g{i:04d}", ns))
+                if status != 500:
+                    break
+                retries.append(i)
+                time.sleep(1)
             assert status == 201, status
 
         def configmaps() -> int:
@@ -72,7 +79,7 @@ def main() -> None:
         few = rss_mib(operator.pid)
         print(f"operator RSS, {FEW} gates, 2 status rounds: {few:.1f} MiB", flush=True)
         started = time.monotonic()
-        with ThreadPoolExecutor(8) as pool:
+        with ThreadPoolExecutor(4) as pool:
             list(pool.map(create, range(FEW, GATE_COUNT)))
         wait_count("ConfigMaps", configmaps, GATE_COUNT, timeout=900)
         reconciled = time.monotonic() - started
@@ -82,7 +89,9 @@ def main() -> None:
         cpu = cpu_seconds(operator.pid)
         print(f"operator RSS, no gates:               {idle:.1f} MiB")
         print(
-            f"operator RSS, {GATE_COUNT} gates reconciled:    {loaded:.1f} MiB ({reconciled:.0f} s)"
+            f"operator RSS, {GATE_COUNT} gates reconciled:    {loaded:.1f} MiB "
+            f"({reconciled:.0f} s, "
+            f"{len(retries)} creates retried after a webhook timeout; {load()})"
         )
         print(
             f"operator RSS, {GATE_COUNT} gates, 2 status rounds: {steady:.1f} MiB "
@@ -91,9 +100,12 @@ def main() -> None:
         )
         if prelude:
             os.kill(operator.pid, signal.SIGUSR1)
-            wait_count("the tracemalloc dump", lambda: int(trace.exists()), 1, timeout=60)
-            time.sleep(2)
+            wait_count("the tracemalloc dump", lambda: int(trace.exists()), 1, timeout=300)
             print(f"largest allocation sites at {GATE_COUNT} gates:\n{trace.read_text()}")
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def cpu_seconds(pid: int) -> float:

@@ -101,12 +101,13 @@ def report(title: str, a: Reading, b: Reading, pods: int) -> None:
     elapsed = b.at - a.at
     cpu = b.cpu - a.cpu
     writes = b.writes - a.writes
-    rounds = elapsed / INTERVAL
     name = "healthgate_status_round_duration_seconds"
     rb, ra = histogram(b.metrics, name), histogram(a.metrics, name)
     count = counter(b.metrics, f"{name}_count") - counter(a.metrics, f"{name}_count")
     total = counter(b.metrics, f"{name}_sum") - counter(a.metrics, f"{name}_sum")
     slow, _ = over(ra, rb, 2.0)
+    # Rounds that ran (a round longer than the interval is followed at once by the next).
+    rounds = count or elapsed / INTERVAL
     print(f"--- {title} ({elapsed:.0f} s, {load()})")
     if count:
         print(f"  full refresh (all gates), mean   {total / count:6.2f} s   goal < 2 s; "
@@ -223,7 +224,12 @@ def main() -> None:
                 f"--sidecar-port={port}", f"--health-timeout={TIMEOUT}", status_interval=INTERVAL
             )
             populate(env, namespaces, per_gate)
-            wait_count("Healthy gates", lambda: healthy_gates(env, per_gate), GATE_COUNT, 600)
+            # Nearly all: on a starved machine a few gates' probes time out in some round.
+            settled = wait_count(
+                "Healthy gates", lambda: healthy_gates(env, per_gate), GATE_COUNT * 98 // 100, 900
+            )
+            print(f"{healthy_gates(env, per_gate)} of {GATE_COUNT} gates Healthy after "
+                  f"{settled:.0f} s ({load()})", flush=True)  # fmt: skip
             time.sleep(INTERVAL)
             report("steady state: nothing changes", *window(env, WINDOW), pods)
             for g in range(CHANGED):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Iterable
 from typing import Any
 
@@ -62,15 +63,20 @@ def build_restart_patch(injection_hash: str, now: str) -> Json:
 def conflicts(
     name: str, pod_labels: Iterable[dict[str, str]], others: Iterable[Json]
 ) -> list[Json]:
-    """Other gates selecting some of this gate's pods, and who wins (alphabetically first)."""
-    labels = list(pod_labels)
+    """Other gates selecting some of this gate's pods, and who wins (alphabetically first).
+
+    Pods are matched per distinct label set: a workload's pods share theirs, so 10 pods and
+    100 other gates are 100 matches, not 1,000 (every gate, every status round).
+    """
+    distinct = collections.Counter(tuple(sorted(labels.items())) for labels in pod_labels)
+    label_sets = [(dict(key), count) for key, count in distinct.items()]
     out = []
     for other in sorted(others, key=lambda g: str(g["metadata"]["name"])):
         other_name = str(other["metadata"]["name"])
         if other_name == name:
             continue
         selector = other.get("spec", {}).get("selector") or {}
-        shared = sum(selectors.matches(selector, pod) for pod in labels)
+        shared = sum(n for labels, n in label_sets if selectors.matches(selector, labels))
         if shared:
             out.append({"gate": other_name, "pods": shared, "winner": min(name, other_name)})
     return out

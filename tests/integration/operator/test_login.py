@@ -112,3 +112,28 @@ def test_an_exec_plugin_without_the_client_library_names_the_extra(
     proc = run(exec_kubeconfig(k8s.cluster, tmp_path), blocked=True)
     assert proc.returncode != 0
     assert "healthgate[kubeclient]" in proc.stderr
+
+
+def test_in_a_pod_the_service_account_files_are_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In-cluster: the address from the pod's environment, the token and CA from the mounted
+    service account, read again at each login (the kubelet rotates the token)."""
+    from healthgate_operator import login  # noqa: PLC0415 - after the environment is set
+
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "fd00::1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "6443")
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    (tmp_path / "token").write_text("first\n")
+    (tmp_path / "ca.crt").write_text("not read here")
+    (tmp_path / "namespace").write_text("healthgate-system")
+    assert login.in_cluster()
+    info = login.service_account(tmp_path)
+    assert (info.server, info.token, info.default_namespace) == (
+        "https://[fd00::1]:6443",
+        "first",
+        "healthgate-system",
+    )
+    assert info.ca_path == str(tmp_path / "ca.crt")
+    (tmp_path / "token").write_text("rotated")
+    assert login.service_account(tmp_path).token == "rotated"
