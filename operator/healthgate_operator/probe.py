@@ -10,6 +10,11 @@ pod with a fresh connection, this takes ~0.5 ms. Connections are not kept: the s
 an idle one after 10 s (its header-read guard), the default interval, so a pooled connection
 would be gone by the next round. The request is one fixed line; the answer is the sidecar's
 own (``Content-Length``, JSON); anything else counts as no answer.
+
+Why not h11 (the well-kept HTTP/1.1 state machine) for the framing: tried, it cost 0.88-0.96 ms
+of CPU per request against 0.62-0.65 ms for this exchange (3,000 requests to a local server,
+same machine, interleaved runs), and the only peer is our own sidecar, which always answers
+with a Content-Length. A response framed any other way (chunked, garbage) is simply no answer.
 """
 
 from __future__ import annotations
