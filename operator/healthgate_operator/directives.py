@@ -16,17 +16,16 @@ import base64
 import logging
 import time
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from healthgate_operator.builders.shared_outage import Verdict
+from healthgate_operator.kubetypes import Json
 from healthgate_sidecar import directive_format
 from healthgate_sidecar.directive_format import Directive, FailOpen
 
-Json = dict[str, Any]
 LIFETIME_REFRESHES = 3  # a directive outlives this many status intervals, then lapses
 MIN_LIFETIME = 5.0  # seconds, so a very short --status-interval leaves room for a slow POST
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-Json = dict[str, Any]
+from healthgate_operator.kubetypes import Json
 
 # resource.Quantity's grammar (apimachinery): a signed decimal, then a binary SI suffix, a decimal
 # SI suffix or an exponent.

@@ -15,14 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
 
 from healthgate_operator import constants
 from healthgate_operator.builders import conditions
 from healthgate_operator.kube import Kube, KubeError
+from healthgate_operator.kubetypes import Json
 
 logger = logging.getLogger(__name__)
-Json = dict[str, Any]
 RETRY_MAX_SECONDS = 30.0
 WATCH_SECONDS = 300
 SYNC_WAIT_SECONDS = 2.0  # an admission waits this long for the first sync, then LISTs

@@ -17,8 +17,8 @@ import aiohttp
 import kopf
 
 from healthgate_operator import constants, login
+from healthgate_operator.kubetypes import Json
 
-Json = dict[str, Any]
 APPLY = "application/apply-patch+yaml"
 MERGE = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
 
-Json = dict[str, Any]
+from healthgate_operator.kubetypes import Json
+
 MAX_BODY = 1 << 20  # a sidecar's answer is a few KiB; anything bigger is not a sidecar
 ANSWERS = (b"200", b"503")  # 503 is a valid answer ("not ready"), with the same JSON body
 

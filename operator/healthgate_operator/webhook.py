@@ -30,7 +30,6 @@ from healthgate_operator.kube import KubeError
 from healthgate_operator.runtime import Runtime
 
 logger = logging.getLogger(__name__)
-Json = dict[str, Any]
 RETRY_MAX_SECONDS = 30.0
 
 

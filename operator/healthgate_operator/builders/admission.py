@@ -10,12 +10,10 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from healthgate_operator import constants
 from healthgate_operator.builders import conditions, config, injection, selectors
-
-Json = dict[str, Any]
+from healthgate_operator.kubetypes import Json
 
 
 @dataclass

@@ -9,9 +9,8 @@ condition types, never overwrite each other's.
 from __future__ import annotations
 
 import datetime
-from typing import Any
 
-Json = dict[str, Any]
+from healthgate_operator.kubetypes import Json
 
 
 def now_rfc3339() -> str:

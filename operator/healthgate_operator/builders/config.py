@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from healthgate_operator.crd.secrets import ENV_SUFFIX, FILE_SUFFIX, FROM_SUFFIX
+from healthgate_operator.kubetypes import Json
 from healthgate_sidecar import contract
 
 ENV_PREFIX = "HG_"
@@ -32,7 +33,6 @@ SECRETS_DIR = "/var/run/healthgate/secrets"  # the projected Secret volume's mou
 # spec.sidecar keys that shape the container, not the sidecar process; ``directives`` is the
 # operator's to render (the CRD prunes it; dropped here too, for a spec from an older CRD).
 CONTAINER_KEYS = frozenset({"image", "port", "resources", "directives"})
-Json = dict[str, Any]
 
 
 class InvalidSpec(ValueError):

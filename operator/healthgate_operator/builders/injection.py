@@ -12,14 +12,13 @@ import copy
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
 
 from healthgate_operator import constants
 from healthgate_operator.builders import config
 from healthgate_operator.builders.config import RenderedConfig
 from healthgate_operator.crd import parts
+from healthgate_operator.kubetypes import Json
 
-Json = dict[str, Any]
 PROBE_FIELDS = ("readiness", "liveness", "startup")
 SECRETS_VOLUME = "healthgate-secrets"
 # The projected Secret volume's sources ride along in the container dict, so that

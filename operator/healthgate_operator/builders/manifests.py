@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import collections
 from collections.abc import Iterable
-from typing import Any
 
 from healthgate_operator import constants
 from healthgate_operator.builders import selectors
 from healthgate_operator.builders.config import RenderedConfig
-
-Json = dict[str, Any]
+from healthgate_operator.kubetypes import Json
 
 
 def owner_reference(gate: Json) -> Json:

@@ -15,12 +15,11 @@ dependency does not toggle it (nor send an Event pair) every refresh. Pure funct
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from healthgate_operator.builders import conditions
 from healthgate_operator.builders.status import PodReport
+from healthgate_operator.kubetypes import Json
 
-Json = dict[str, Any]
 CONDITION = "SharedOutage"
 
 

@@ -8,11 +8,10 @@ Degraded conditions, and the events of dependencies that turned unhealthy or rec
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from healthgate_operator.builders import conditions
+from healthgate_operator.kubetypes import Json
 
-Json = dict[str, Any]
 POD_STATUSES = ("healthy", "degraded", "unhealthy", "unknown")
 # Rank of a pod's overall status; the gate takes the worst reported one. The same order as the
 # sidecar's (healthgate_sidecar.state.SEVERITY) and docs/design.md: no result yet cannot count as

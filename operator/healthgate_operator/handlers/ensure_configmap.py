@@ -19,9 +19,9 @@ import kopf
 from healthgate_operator.builders import conditions, config, manifests
 from healthgate_operator.handlers import guard_outage
 from healthgate_operator.kube import Kube, KubeError
+from healthgate_operator.kubetypes import Json
 from healthgate_operator.runtime import Runtime
 
-Json = dict[str, Any]
 Logger = logging.Logger | logging.LoggerAdapter[Any]
 
 

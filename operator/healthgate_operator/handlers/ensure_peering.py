@@ -12,8 +12,8 @@ from typing import Any
 
 from healthgate_operator.config import OperatorConfig
 from healthgate_operator.kube import Kube, KubeError
+from healthgate_operator.kubetypes import Json
 
-Json = dict[str, Any]
 PEERING_API = "/apis/kopf.dev/v1"
 
 

@@ -15,9 +15,9 @@ from healthgate_operator import directives
 from healthgate_operator.builders import injection
 from healthgate_operator.builders import shared_outage as rule
 from healthgate_operator.builders.status import PodReport
+from healthgate_operator.kubetypes import Json
 from healthgate_operator.runtime import Runtime
 
-Json = dict[str, Any]
 TRACKER = "healthgate.shared-outage"
 
 

@@ -17,9 +17,8 @@ from healthgate_operator import constants
 from healthgate_operator.builders import admission
 from healthgate_operator.gatecache import slim
 from healthgate_operator.kube import KubeError
+from healthgate_operator.kubetypes import Json
 from healthgate_operator.runtime import Runtime
-
-Json = dict[str, Any]
 
 
 def replace_body(new: Json) -> Any:

@@ -15,9 +15,9 @@ from healthgate_operator import constants
 from healthgate_operator.builders import conditions, config, injection, manifests
 from healthgate_operator.handlers import ensure_configmap, guard_outage
 from healthgate_operator.kube import KubeError
+from healthgate_operator.kubetypes import Json
 from healthgate_operator.runtime import Runtime
 
-Json = dict[str, Any]
 RETRY_DELAY = 5.0
 
 

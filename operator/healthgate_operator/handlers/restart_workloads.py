@@ -17,9 +17,9 @@ import kopf
 from healthgate_operator import constants
 from healthgate_operator.builders import conditions, manifests
 from healthgate_operator.kube import Kube, KubeError
+from healthgate_operator.kubetypes import Json
 from healthgate_operator.runtime import Runtime
 
-Json = dict[str, Any]
 Logger = logging.Logger | logging.LoggerAdapter[Any]
 Workload = tuple[str, str, str]  # (apiVersion, plural, name)
 

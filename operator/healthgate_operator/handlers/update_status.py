@@ -29,9 +29,9 @@ from healthgate_operator.builders import (
 from healthgate_operator.builders import status as status_builder
 from healthgate_operator.handlers import ensure_configmap, guard_outage, restart_workloads
 from healthgate_operator.kube import KubeError
+from healthgate_operator.kubetypes import Json
 from healthgate_operator.runtime import Runtime
 
-Json = dict[str, Any]
 LAST_SEEN = "healthgate.dependencies"
 REPORTED = "healthgate.reported"
 BLOCKED = "healthgate.blocked"

@@ -20,8 +20,7 @@ import kopf
 
 from healthgate_operator.builders.admission import image_allowed
 from healthgate_operator.kube import Kube, KubeError
-
-Json = dict[str, Any]
+from healthgate_operator.kubetypes import Json
 
 
 @dataclass(frozen=True)
