@@ -11,13 +11,14 @@ and, for the steady state, the operator's status refresh duration (its own histo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -131,11 +132,12 @@ def measure(
     print(f"Redis started -> every pod Ready:    {back:6.2f} s")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--pods", type=int, default=50)
-    args = parser.parse_args(argv)
-    root = Path(tempfile.mkdtemp(prefix="healthgate-bench-e2e-"))
+@contextlib.contextmanager
+def stack(
+    prefix: str,
+) -> Iterator[tuple[kube.KubeCluster, redis.RedisServer, operator_env.OperatorProcess]]:
+    """API server, local node, Redis and the operator (status every 1 s); all stopped after."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
     root.chmod(0o755)
     cluster = kube.start(root / "kube")
     node = launcher.LocalNode(cluster, workdir=root / "node")
@@ -149,6 +151,20 @@ def main(argv: list[str] | None = None) -> int:
             cluster=cluster, kubeconfig=kubeconfig, workdir=root / "operator", status_interval=1
         )
         op.start()
+        yield cluster, r, op
+    finally:
+        if op is not None:
+            op.stop()
+        node.stop()
+        r.stop()
+        cluster.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--pods", type=int, default=50)
+    args = parser.parse_args(argv)
+    with stack("healthgate-bench-e2e-") as (cluster, r, op):
         cluster.kubectl("create", "namespace", NS)
         common.wait_for(
             "service account",
@@ -176,12 +192,6 @@ def main(argv: list[str] | None = None) -> int:
         cluster.kubectl("apply", "-f", "-", input=json.dumps(deployment(args.pods)))
         print(f"# e2e outage benchmark: {args.pods} pods, readiness period 1 s, check interval 1 s")
         measure(cluster, op, r, args.pods)
-    finally:
-        if op is not None:
-            op.stop()
-        node.stop()
-        r.stop()
-        cluster.stop()
     return 0
 
 

@@ -122,21 +122,28 @@ def operator_metrics(env: Env) -> str:
         return str(resp.read().decode())
 
 
+def apply_gates(api: Api, ns: str) -> None:
+    """GATE_COUNT gates in ``ns``, waiting until each has its ConfigMap.
+
+    One gate selects the pods (label app=api); the other 99 select other apps but are still read.
+    """
+    for i in range(GATE_COUNT):
+        body = gate(f"g{i:03d}", ns, app="api" if i == 0 else f"other-{i}")
+        assert api.call("POST", GATES.format(ns=ns), body)[0] == 201
+
+    def configmaps() -> int:
+        path = f"/api/v1/namespaces/{ns}/configmaps?labelSelector=healthgate.io/gate"
+        return len(api.call("GET", path)[1].get("items", []))
+
+    wait_count("ConfigMaps", configmaps, GATE_COUNT, timeout=300)
+
+
 def main() -> None:
     with environment() as env:
         env.start_operator(status_interval=30)
         ns = env.namespace("hooked")
         api = Api(env.cluster)
-        for i in range(GATE_COUNT):
-            # One gate selects the pods; the other 99 select other apps but are still read.
-            body = gate(f"g{i:03d}", ns, app="api" if i == 0 else f"other-{i}")
-            assert api.call("POST", GATES.format(ns=ns), body)[0] == 201
-
-        def configmaps() -> int:
-            path = f"/api/v1/namespaces/{ns}/configmaps?labelSelector=healthgate.io/gate"
-            return len(api.call("GET", path)[1].get("items", []))
-
-        wait_count("ConfigMaps", configmaps, GATE_COUNT, timeout=300)
+        apply_gates(api, ns)
         direct(env, ns)
         before = buckets_of(operator_metrics(env), OPERATOR_METRIC)
         hooked = create_pods(api, ns, "p")

@@ -18,17 +18,18 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from bench._operator_env import GATES, Api, environment, gate, percentiles, wait_count
+from bench._operator_env import Api, environment, percentiles
 from bench.operator_webhook import (
+    GATE_COUNT,
     METRIC,
     OPERATOR_METRIC,
+    apply_gates,
     buckets_of,
     histogram_quantiles,
     operator_metrics,
 )
 from tests.integration.operator import objects
 
-GATE_COUNT = 100
 RATE = 50  # pod creations per second
 SECONDS = 30
 CLIENTS = 16
@@ -43,16 +44,7 @@ def main() -> None:
         env.start_operator(status_interval=30)
         ns = env.namespace("burst")
         api = Api(env.cluster)
-        for i in range(GATE_COUNT):
-            # One gate selects the pods; the other 99 select other apps but are still read.
-            body = gate(f"g{i:03d}", ns, app="api" if i == 0 else f"other-{i}")
-            assert api.call("POST", GATES.format(ns=ns), body)[0] == 201
-
-        def configmaps() -> int:
-            path = f"/api/v1/namespaces/{ns}/configmaps?labelSelector=healthgate.io/gate"
-            return len(api.call("GET", path)[1].get("items", []))
-
-        wait_count("ConfigMaps", configmaps, GATE_COUNT, timeout=300)
+        apply_gates(api, ns)
         time.sleep(3)  # the gate cache sees every Reconciled condition
         local = threading.local()
         samples: list[float] = []

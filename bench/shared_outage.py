@@ -21,16 +21,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from bench import e2e_outage
 from bench.e2e_outage import APP, NS, deployment, ready_pods
 from tests.env import common, kube, redis
-from tests.env import operator as operator_env
-from tests.env.node import launcher
 
 
 def gate(failure_threshold: int) -> dict[str, Any]:
@@ -113,31 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--replicas", type=int, nargs="+", default=[3, 30])
     args = parser.parse_args(argv)
-    root = Path(tempfile.mkdtemp(prefix="healthgate-bench-shared-"))
-    root.chmod(0o755)
-    cluster = kube.start(root / "kube")
-    node = launcher.LocalNode(cluster, workdir=root / "node")
-    r = redis.start(root / "redis")
-    op: operator_env.OperatorProcess | None = None
-    try:
-        node.start()
-        operator_env.install(cluster)
-        kubeconfig = operator_env.service_account_kubeconfig(cluster, root / "op.kubeconfig")
-        op = operator_env.OperatorProcess(
-            cluster=cluster, kubeconfig=kubeconfig, workdir=root / "operator", status_interval=1
-        )
-        op.start()
+    with e2e_outage.stack("healthgate-bench-shared-") as (cluster, r, _):
         prepare(cluster, r)
         print("# shared outage: check interval 1 s, status refresh 1 s, readiness period 1 s")
         for pods in args.replicas:
             for threshold in (3, 1) if pods == min(args.replicas) else (3,):
                 scenario(cluster, r, pods, threshold)
-    finally:
-        if op is not None:
-            op.stop()
-        node.stop()
-        r.stop()
-        cluster.stop()
     return 0
 
 
