@@ -19,7 +19,17 @@ from pydantic import BaseModel
 from healthgate_sidecar import files, redact
 
 Reason = Literal[
-    "ok", "timeout", "dns", "connect", "tls", "auth", "status", "assertion", "error", "overloaded"
+    "ok",
+    "timeout",
+    "dns",
+    "connect",
+    "tls",
+    "auth",
+    "status",
+    "assertion",
+    "error",
+    "overloaded",
+    "stale",  # no check result, not a check's: the engine's verdict on a check that stopped
 ]
 REASONS: tuple[Reason, ...] = get_args(Reason)
 DetailValue = str | int | float | bool | None
