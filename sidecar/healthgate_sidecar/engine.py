@@ -228,15 +228,15 @@ class Engine:
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(stale.SWEEP_SECONDS)
-            if self.lag is not None and self.lag.overloaded():
-                continue  # late because the sidecar is starved, and reported as such
+            if self._slots.locked() or (self.lag is not None and self.lag.overloaded()):
+                continue  # checks queue or the loop lags: late, not stale, and reported so
             now, changed = loop.time(), False
             for runner in self.runners.values():
-                age = now - runner.last_round
+                age = now - (runner.in_flight_since or runner.last_round)
                 if age <= stale.bound(runner.dep) or runner.component.reason == "stale":
                     continue
                 if self.lag is not None:  # rare: only past the bound is the lag summed
-                    age -= self.lag.lost_since(runner.last_round)
+                    age -= self.lag.lost_since(now - age)
                 if age > stale.bound(runner.dep):
                     previous = runner.component.go_stale(stale.message(age, runner.dep))
                     if previous is not None:

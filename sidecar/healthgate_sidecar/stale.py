@@ -6,10 +6,12 @@ threshold), a scheduler task that died. Until then ``/health`` and ``/readyz`` w
 last status forever (dropwizard/metrics#1355). A dependency whose last round ended more than
 :func:`bound` seconds ago is shown ``unknown`` with reason ``stale`` until a round ends again.
 
-A starved sidecar is not a stale check: rounds skipped as ``overloaded`` count as rounds, no
-component goes stale while the loop is overloaded, and the time the loop lost is taken off the
-age (a check waiting for one of the engine's slots is late because of the sidecar, and that is
-reported by ``healthgate_event_loop_lag_seconds`` and the skipped rounds).
+The age runs from the start of the round in flight, else from the end of the last round. A
+starved sidecar is not a stale check: rounds skipped as ``overloaded`` count as rounds, and
+nothing goes stale while checks queue for the engine's slots or the loop lags (at 1,000
+dependencies every 0.2 s a check waits seconds for a slot; that is the sidecar's overload,
+reported by ``healthgate_event_loop_lag_seconds`` and the skipped rounds). The time the loop
+lost is also taken off the age.
 """
 
 from __future__ import annotations
