@@ -14,6 +14,7 @@ import kopf
 from aiohttp import web
 
 from healthgate_operator import directives, kube, metrics, rounds
+from healthgate_operator.builders import injection
 from healthgate_operator.config import OperatorConfig
 from healthgate_operator.gatecache import ConfigMapCache, GateCache
 from healthgate_operator.probe import HealthProber
@@ -43,14 +44,22 @@ class Runtime:
     def __post_init__(self) -> None:
         # Raises DirectiveKeyError (named flag) at start, before anything is served.
         self.signer = directives.Signer.load(
-            self.config.directive_key, self.config.directive_trusted_keys
+            self.config.directives.key, self.config.directives.trusted_keys
         )
-        self.watchdog = Watchdog(stale_after=self.config.refresh_stale_after)
+        self.watchdog = Watchdog(stale_after=self.config.status.refresh_stale_after)
         self.metrics.refresh_age.set_function(self.watchdog.age)
         self.rounds = rounds.Rounds(
-            interval=self.config.status_interval,
+            interval=self.config.status.interval,
             workers=STATUS_WORKERS,
             observe=self.metrics.round_seconds.observe,
+        )
+
+    @property
+    def sidecar_defaults(self) -> injection.SidecarDefaults:
+        """The ``--sidecar-*`` settings as the injection builder takes them."""
+        sidecar = self.config.sidecar
+        return injection.SidecarDefaults(
+            image=sidecar.image, port=sidecar.port, resources=sidecar.resources
         )
 
     @property
@@ -88,24 +97,27 @@ class Runtime:
         if self._runner is None:
             try:
                 self._runner = await metrics.serve(
-                    self.metrics, self.config.listen_host, self.config.metrics_port
+                    self.metrics,
+                    self.config.endpoints.listen_host,
+                    self.config.endpoints.metrics_port,
                 )
             except OSError as exc:
-                where = f"{self.config.listen_host}:{self.config.metrics_port}"
+                where = f"{self.config.endpoints.listen_host}:{self.config.endpoints.metrics_port}"
                 raise kopf.PermanentError(
                     f"--metrics-port: cannot listen on {where}: {exc}"
                 ) from exc
         if self._kube is None:
             self._kube = await kube.connect()
         if self._gates is None:
-            self._gates = GateCache(self._kube, self.config.namespaces)
+            self._gates = GateCache(self._kube, self.config.scope.namespaces)
             self._gates.start()
         if self._configmaps is None:
-            self._configmaps = ConfigMapCache(self._kube, self.config.namespaces)
+            self._configmaps = ConfigMapCache(self._kube, self.config.scope.namespaces)
             self._configmaps.start()
         if self._prober is None:
             self._prober = HealthProber(
-                timeout=self.config.health_timeout, concurrency=self.config.health_concurrency
+                timeout=self.config.status.health_timeout,
+                concurrency=self.config.status.health_concurrency,
             )
             await self._prober.open()
             self.rounds.start()
