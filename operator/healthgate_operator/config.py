@@ -229,6 +229,8 @@ class PeeringSettings(options.Group):
 
 @dataclass(frozen=True)
 class LogSettings(options.Group):
+    """What the operator logs."""
+
     PREFIX = "log-"
     level: str = setting(
         "info", choices=("debug", "info", "warning", "error"), help="lowest level logged"

@@ -19,9 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-Check = Callable[[Any], str | None]
-"""A limit on a parsed value: why it is refused, or None when it is fine."""
-
 
 class SettingError(ValueError):
     """A setting's value is refused; the message starts with the flag (``--sidecar-port: ...``)."""
@@ -47,10 +44,10 @@ class Option:
     """A one-letter alias (``-n``), or none."""
     parse: Callable[[str], Any] | None = None
     """Text to value; None: derived from the field's type (int, float, str, Path, tuple)."""
-    check: Check | None = None
+    check: Limit | None = None
     """The value's limits, checked whenever the group is built."""
     choices: tuple[str, ...] = ()
-    """The only accepted values, when there are few."""
+    """The only accepted values, when there are few (``--help`` lists them)."""
     exclusive: str = ""
     """Settings sharing this name are alternatives: at most one on the command line."""
     repeat: bool = False
@@ -72,20 +69,32 @@ def setting(
     return dataclasses.field(default=default, metadata=meta)
 
 
-def within(low: float, high: float) -> Check:
-    return lambda value: None if low <= value <= high else f"must be within {low}-{high}"
+@dataclass(frozen=True)
+class Limit:
+    """The values a setting accepts, said once for the error and for the reference."""
+
+    text: str
+    """``within 0-65535``: completes "must be ..." and the reference's Accepted column."""
+    accepts: Callable[[Any], bool]
+
+    def problem(self, value: Any) -> str | None:
+        return None if self.accepts(value) else f"must be {self.text}"
 
 
-def at_least(low: int) -> Check:
-    return lambda value: None if value >= low else f"must be at least {low}"
+def within(low: float, high: float) -> Limit:
+    return Limit(f"within {low}-{high}", lambda value: low <= value <= high)
 
 
-def above(low: float) -> Check:
-    return lambda value: None if value > low else f"must be above {low:g}"
+def at_least(low: int) -> Limit:
+    return Limit(f"at least {low}", lambda value: value >= low)
 
 
-def one_of(choices: Sequence[str]) -> Check:
-    return lambda value: None if value in choices else f"must be one of {', '.join(choices)}"
+def above(low: float) -> Limit:
+    return Limit(f"above {low:g}", lambda value: value > low)
+
+
+def one_of(choices: Sequence[str]) -> Limit:
+    return Limit(f"one of {', '.join(choices)}", lambda value: value in choices)
 
 
 def comma_list(text: str) -> tuple[str, ...]:
@@ -132,6 +141,12 @@ class Spec:
         return "HEALTHGATE_" + self.flag.removeprefix("--").upper().replace("-", "_")
 
     @property
+    def limit(self) -> Limit | None:
+        if self.option.choices:
+            return one_of(self.option.choices)
+        return self.option.check
+
+    @property
     def metavar(self) -> str:
         return self.flag.removeprefix("--").upper().replace("-", "_")
 
@@ -168,11 +183,8 @@ class Group:
     def __post_init__(self) -> None:
         for spec in specs(type(self)):
             value = getattr(self, spec.name)
-            problem = None
-            if spec.option.check is not None and value is not None:
-                problem = spec.option.check(value)
-            if problem is None and spec.option.choices and value not in spec.option.choices:
-                problem = one_of(spec.option.choices)(value)
+            limit = spec.limit
+            problem = None if limit is None or value is None else limit.problem(value)
             if problem is not None:
                 raise SettingError(f"{spec.flag}: {problem}")
 
