@@ -87,7 +87,7 @@ def test_bad_policy_rejected() -> None:
 
 
 def test_every_flag_has_help_text() -> None:
-    """``--help`` teaches every flag; texts come from OperatorConfig's attribute docstrings."""
+    """``--help`` teaches every flag; texts come from the settings fields' metadata."""
     parser = config.build_parser()
     flags = [a for a in parser._actions if a.option_strings and a.dest not in ("help", "version")]
     missing = [
