@@ -8,7 +8,7 @@ the operator's event loop, because aiohttp sessions must be created there.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import kopf
 from aiohttp import web
@@ -24,6 +24,16 @@ MEMO_KEY = "healthgate"
 # Gates refreshed at once in a status round: bounds the pod LISTs in flight; a gate stuck on a
 # frozen sidecar holds one worker for at most --health-timeout.
 STATUS_WORKERS = 32
+
+
+T = TypeVar("T")
+
+
+def _opened(part: T | None) -> T:
+    """A part :meth:`Runtime.open` builds; asking before then is a bug in the wiring."""
+    if part is None:
+        raise RuntimeError("the runtime is not open yet")
+    return part
 
 
 @dataclass
@@ -64,27 +74,19 @@ class Runtime:
 
     @property
     def kube(self) -> kube.Kube:
-        if self._kube is None:
-            raise RuntimeError("the runtime is not open yet")
-        return self._kube
+        return _opened(self._kube)
 
     @property
     def gates(self) -> GateCache:
-        if self._gates is None:
-            raise RuntimeError("the runtime is not open yet")
-        return self._gates
+        return _opened(self._gates)
 
     @property
     def configmaps(self) -> ConfigMapCache:
-        if self._configmaps is None:
-            raise RuntimeError("the runtime is not open yet")
-        return self._configmaps
+        return _opened(self._configmaps)
 
     @property
     def prober(self) -> HealthProber:
-        if self._prober is None:
-            raise RuntimeError("the runtime is not open yet")
-        return self._prober
+        return _opened(self._prober)
 
     async def open(self) -> None:
         """Listen for /metrics first, then build the clients and caches, each exactly once.
