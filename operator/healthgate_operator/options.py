@@ -2,10 +2,10 @@
 
 A settings group (see :mod:`healthgate_operator.config`) is a frozen dataclass whose fields are
 made by :func:`setting`. Everything the command line needs is read from there, so a flag is
-written once: :func:`healthgate_operator.config.build_parser` adds every field in one loop, and
-:class:`Group` checks every field's limits when a group is built, whether from the command line,
-a ``HEALTHGATE_*`` variable or a test's own constructor call. A value out of range is an error
-naming the flag, never silently clamped.
+written once: :func:`build_parser` adds every field in one loop, :func:`parse` reads a flag or
+its variable through the same conversion, and :class:`Group` checks every field's limits when
+a group is built, whether from the command line, a ``HEALTHGATE_*`` variable or a test's own
+constructor call. A value out of range is an error naming the flag, never silently clamped.
 """
 
 from __future__ import annotations
