@@ -18,6 +18,7 @@ from healthgate_operator.builders import config
 from healthgate_operator.builders.config import RenderedConfig
 from healthgate_operator.crd import parts
 from healthgate_operator.kubetypes import Json
+from healthgate_sidecar import wire
 
 PROBE_FIELDS = ("readiness", "liveness", "startup")
 SECRETS_VOLUME = "healthgate-secrets"
@@ -81,8 +82,8 @@ def build_sidecar_container(
         "imagePullPolicy": "IfNotPresent",
         # Native sidecar (Kubernetes 1.29+): starts before the app containers, runs alongside.
         "restartPolicy": "Always",
-        "command": ["healthgate-sidecar", "serve", "--config", constants.CONFIG_PATH],
-        "args": ["--host", "0.0.0.0", "--port", str(port)],
+        "command": wire.serve_command(constants.CONFIG_PATH),
+        "args": wire.serve_args(port=port),
         "ports": [{"name": constants.SIDECAR_NAME, "containerPort": port, "protocol": "TCP"}],
         "env": copy.deepcopy(rendered.env),
         "volumeMounts": [
