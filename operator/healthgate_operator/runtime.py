@@ -1,4 +1,4 @@
-"""What the handlers share at run time: settings, the API client, the prober, the metrics.
+"""What the handlers share at run time: settings, the API client, the /health reader, the metrics.
 
 One :class:`Runtime` lives in Kopf's operator-wide ``memo`` (Kopf hands each handler a shallow
 copy, so everything in it is shared). :meth:`Runtime.open` runs in the startup handler, inside
@@ -8,15 +8,16 @@ the operator's event loop, because aiohttp sessions must be created there.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import kopf
 from aiohttp import web
 
 from healthgate_operator import directives, kube, metrics, rounds
+from healthgate_operator.builders import injection
 from healthgate_operator.config import OperatorConfig
 from healthgate_operator.gatecache import ConfigMapCache, GateCache
-from healthgate_operator.probe import HealthProber
+from healthgate_operator.health_reader import HealthReader
 from healthgate_operator.watchdog import Watchdog
 
 MEMO_KEY = "healthgate"
@@ -25,12 +26,22 @@ MEMO_KEY = "healthgate"
 STATUS_WORKERS = 32
 
 
+T = TypeVar("T")
+
+
+def _opened(part: T | None) -> T:
+    """A part :meth:`Runtime.open` builds; asking before then is a bug in the wiring."""
+    if part is None:
+        raise RuntimeError("the runtime is not open yet")
+    return part
+
+
 @dataclass
 class Runtime:
     config: OperatorConfig
     metrics: metrics.Metrics = field(default_factory=metrics.Metrics)
     _kube: kube.Kube | None = None
-    _prober: HealthProber | None = None
+    _health_reader: HealthReader | None = None
     _runner: web.AppRunner | None = None
     _gates: GateCache | None = None
     restart_refusals: set[tuple[str, str]] = field(default_factory=set)
@@ -43,39 +54,39 @@ class Runtime:
     def __post_init__(self) -> None:
         # Raises DirectiveKeyError (named flag) at start, before anything is served.
         self.signer = directives.Signer.load(
-            self.config.directive_key, self.config.directive_trusted_keys
+            self.config.directives.key, self.config.directives.trusted_keys
         )
-        self.watchdog = Watchdog(stale_after=self.config.refresh_stale_after)
+        self.watchdog = Watchdog(stale_after=self.config.status.refresh_stale_after)
         self.metrics.refresh_age.set_function(self.watchdog.age)
         self.rounds = rounds.Rounds(
-            interval=self.config.status_interval,
+            interval=self.config.status.interval,
             workers=STATUS_WORKERS,
             observe=self.metrics.round_seconds.observe,
         )
 
     @property
+    def sidecar_defaults(self) -> injection.SidecarDefaults:
+        """The ``--sidecar-*`` settings as the injection builder takes them."""
+        sidecar = self.config.sidecar
+        return injection.SidecarDefaults(
+            image=sidecar.image, port=sidecar.port, resources=sidecar.resources
+        )
+
+    @property
     def kube(self) -> kube.Kube:
-        if self._kube is None:
-            raise RuntimeError("the runtime is not open yet")
-        return self._kube
+        return _opened(self._kube)
 
     @property
     def gates(self) -> GateCache:
-        if self._gates is None:
-            raise RuntimeError("the runtime is not open yet")
-        return self._gates
+        return _opened(self._gates)
 
     @property
     def configmaps(self) -> ConfigMapCache:
-        if self._configmaps is None:
-            raise RuntimeError("the runtime is not open yet")
-        return self._configmaps
+        return _opened(self._configmaps)
 
     @property
-    def prober(self) -> HealthProber:
-        if self._prober is None:
-            raise RuntimeError("the runtime is not open yet")
-        return self._prober
+    def health_reader(self) -> HealthReader:
+        return _opened(self._health_reader)
 
     async def open(self) -> None:
         """Listen for /metrics first, then build the clients and caches, each exactly once.
@@ -88,26 +99,29 @@ class Runtime:
         if self._runner is None:
             try:
                 self._runner = await metrics.serve(
-                    self.metrics, self.config.listen_host, self.config.metrics_port
+                    self.metrics,
+                    self.config.endpoints.listen_host,
+                    self.config.endpoints.metrics_port,
                 )
             except OSError as exc:
-                where = f"{self.config.listen_host}:{self.config.metrics_port}"
+                where = f"{self.config.endpoints.listen_host}:{self.config.endpoints.metrics_port}"
                 raise kopf.PermanentError(
                     f"--metrics-port: cannot listen on {where}: {exc}"
                 ) from exc
         if self._kube is None:
             self._kube = await kube.connect()
         if self._gates is None:
-            self._gates = GateCache(self._kube, self.config.namespaces)
+            self._gates = GateCache(self._kube, self.config.scope.namespaces)
             self._gates.start()
         if self._configmaps is None:
-            self._configmaps = ConfigMapCache(self._kube, self.config.namespaces)
+            self._configmaps = ConfigMapCache(self._kube, self.config.scope.namespaces)
             self._configmaps.start()
-        if self._prober is None:
-            self._prober = HealthProber(
-                timeout=self.config.health_timeout, concurrency=self.config.health_concurrency
+        if self._health_reader is None:
+            self._health_reader = HealthReader(
+                timeout=self.config.status.health_timeout,
+                concurrency=self.config.status.health_concurrency,
             )
-            await self._prober.open()
+            await self._health_reader.open()
             self.rounds.start()
 
     async def close(self) -> None:
@@ -117,8 +131,8 @@ class Runtime:
                 await cache.stop()
         if self._runner is not None:
             await self._runner.cleanup()
-        if self._prober is not None:
-            await self._prober.close()
+        if self._health_reader is not None:
+            await self._health_reader.close()
         if self._kube is not None:
             await self._kube.close()
 
