@@ -85,3 +85,45 @@ async def test_a_starved_loop_makes_nothing_stale(
             await asyncio.sleep(2 * stale.SWEEP_SECONDS)  # sweeps run, rounds resume
         assert went_stale == []
         assert comp.status == "healthy"
+
+
+class _Switch(lag.LagMonitor):
+    """A lag monitor the test turns on and off (it never ticks, so it counts no lost time)."""
+
+    on = True
+
+    def overloaded(self) -> bool:
+        return self.on
+
+
+async def test_checks_queued_for_a_slot_are_late_not_stale(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A sidecar with more checks than slots: "a" waits behind "hog" for longer than its bound.
+    # The loop itself no longer lags by then, so only the queue tells that the sidecar is late.
+    monkeypatch.setattr(engine, "SLOTS", 1)
+    went_stale: list[str] = []
+    original = state.Component.go_stale
+
+    def spy(comp: state.Component, message: str) -> state.Status | None:
+        went_stale.append(comp.name)
+        return original(comp, message)
+
+    monkeypatch.setattr(state.Component, "go_stale", spy)
+
+    async def hog() -> Details:
+        await asyncio.sleep(1.5)
+        return {}
+
+    eng = engine.Engine(create=Script(hog=hog))
+    switch = eng.lag = _Switch()
+    try:
+        hog_dep = dependency("hog", intervalSeconds=2, timeoutSeconds=1.9)
+        await eng.apply(config(hog_dep, DEP))
+        runner = eng.runners["hog"]
+        await wait_for(lambda: runner.in_flight_since is not None)
+        switch.on = False
+        await wait_for(lambda: runner.in_flight_since is None)
+        assert went_stale == []
+    finally:
+        await eng.stop()
