@@ -17,7 +17,7 @@ from typing import TypeVar
 import pytest
 
 from healthgate_sidecar import redact
-from tests.env import common, kube, neo4j, postgres, prometheus, redis
+from tests.env import common, kube, neo4j, oidc, postgres, prometheus, redis
 from tests.env.node import launcher
 from tests.env.realnode import host as realhost
 from tests.env.realnode import node as realnode
@@ -90,6 +90,30 @@ def neo4j_server(env_root: Path) -> Iterator[neo4j.Neo4jServer]:
     server = _require("Neo4j", lambda: neo4j.start(env_root / "neo4j"))
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def oidc_provider(env_root: Path) -> Iterator[oidc.OidcProvider]:
+    """zitadel/oidc's example OpenID Provider. Tests that stop it use ``make_oidc_provider``."""
+    server = _require("the OpenID Provider", lambda: oidc.start(env_root / "oidc"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def make_oidc_provider(env_root: Path) -> Iterator[Callable[[], oidc.OidcProvider]]:
+    """A factory of private providers that a test may stop."""
+    started: list[oidc.OidcProvider] = []
+
+    def make() -> oidc.OidcProvider:
+        workdir = Path(tempfile.mkdtemp(dir=env_root, prefix="oidc-"))
+        server = _require("the OpenID Provider", lambda: oidc.start(workdir))
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

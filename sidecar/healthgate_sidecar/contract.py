@@ -33,6 +33,7 @@ from healthgate_sidecar.params import (
     TcpParams,
     field_error,
 )
+from healthgate_sidecar.params_services import OidcClientCredentials, OidcParams
 
 __all__ = [
     "DEPENDENCY_TYPES",
@@ -46,6 +47,8 @@ __all__ = [
     "HttpParams",
     "LlmParams",
     "Neo4jParams",
+    "OidcClientCredentials",
+    "OidcParams",
     "Params",
     "PostgresParams",
     "RedisParams",
@@ -56,7 +59,7 @@ __all__ = [
     "parse_config",
 ]
 
-DependencyType = Literal["redis", "neo4j", "postgres", "http", "llm", "tcp", "dns", "env"]
+DependencyType = Literal["redis", "neo4j", "postgres", "http", "llm", "tcp", "dns", "env", "oidc"]
 DEPENDENCY_TYPES: tuple[str, ...] = get_args(DependencyType)
 Params = (
     RedisParams
@@ -67,6 +70,7 @@ Params = (
     | TcpParams
     | DnsParams
     | EnvParams
+    | OidcParams
 )
 EMPTY_PROBLEM = "<file>: empty config (no YAML document); write 'dependencies: []' to check nothing"
 # libyaml's loader parses a 1,000-dependency config about ten times faster, when available.
@@ -113,6 +117,7 @@ class Dependency(Model):
     tcp: TcpParams | None = Field(None, description="Settings of a tcp check.")
     dns: DnsParams | None = Field(None, description="Settings of a dns check.")
     env: EnvParams | None = Field(None, description="Settings of an env check.")
+    oidc: OidcParams | None = Field(None, description="Settings of an oidc check.")
 
     @model_validator(mode="after")
     def _consistent(self) -> Dependency:

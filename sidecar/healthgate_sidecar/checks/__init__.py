@@ -23,6 +23,7 @@ REGISTRY: dict[str, str] = {
     "tcp": "healthgate_sidecar.checks.tcp",
     "dns": "healthgate_sidecar.checks.dns",
     "env": "healthgate_sidecar.checks.env",
+    "oidc": "healthgate_sidecar.checks.oidc",
 }
 
 

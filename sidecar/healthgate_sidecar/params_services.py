@@ -1,0 +1,45 @@
+"""Parameter blocks of the service checks: kafka, oidc, s3 (re-exported by :mod:`contract`).
+
+Kept apart from ``params.py`` only for size; the same rules hold (camelCase keys, unknown keys
+rejected, secret fields ``x`` offered as ``xFromEnv``/``xFile``). Nothing here imports a driver.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from healthgate_sidecar.params import Model, TlsMixin, _env, _file, require_one
+
+HTTP_URL = r"^https?://[^/\s]+"
+
+
+class OidcClientCredentials(Model):
+    """A client that asks the token endpoint for a token (client-credentials grant)."""
+
+    client_id: str = Field(min_length=1, max_length=256, description="Client id.")
+    client_secret_from_env: str | None = _env("Environment variable holding the client secret.")
+    client_secret_file: str | None = _file("File holding the client secret.")
+    scope: str | None = Field(
+        None, min_length=1, max_length=1024, description="Space-separated scopes to request."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> OidcClientCredentials:
+        require_one(self, ["client_secret_from_env", "client_secret_file"], required=True)
+        return self
+
+
+class OidcParams(TlsMixin):
+    """An OpenID Provider: discovery document, issuer, signing keys; optionally a token grant."""
+
+    issuer: str = Field(
+        pattern=HTTP_URL,
+        description="Issuer URL, exactly as the provider announces it (a trailing slash "
+        "counts); /.well-known/openid-configuration is appended.",
+    )
+    client_credentials: OidcClientCredentials | None = Field(
+        None,
+        description="Also request a token with the client-credentials grant (HTTP Basic "
+        "client authentication): proves the client and its secret are accepted. The token is "
+        "discarded.",
+    )

@@ -1,0 +1,94 @@
+"""Offline parts of the service checks (oidc, kafka, s3): parsing, error mapping, lazy drivers."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import subprocess
+import sys
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from healthgate_sidecar.checks import oidc
+from healthgate_sidecar.checks.base import CheckFailure
+
+
+def _certificate(days: int) -> str:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "signing key")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )
+    return base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+
+
+def test_jwks_details_count_keys_and_take_the_soonest_certificate() -> None:
+    jwks = {
+        "keys": [
+            {"kty": "RSA", "kid": "bare"},
+            {"kty": "EC", "kid": "late", "x5c": [_certificate(90)]},
+            {"kty": "EC", "kid": "soon", "x5c": [_certificate(10), _certificate(1)]},
+            {"kty": "EC", "kid": "junk", "x5c": ["not base64!"]},
+        ]
+    }
+    details = oidc._key_details(jwks)
+    assert details["keys"] == 4
+    assert 9.9 <= float(str(details["certDaysLeft"])) <= 10.0  # the chain's first, not the CA
+
+
+def test_jwks_without_certificates_has_no_expiry() -> None:
+    assert oidc._key_details({"keys": [{"kty": "RSA"}]}) == {"keys": 1}
+
+
+@pytest.mark.parametrize("jwks", [{}, {"keys": []}, {"keys": "x"}])
+def test_jwks_without_keys_fails(jwks: dict[str, object]) -> None:
+    with pytest.raises(CheckFailure) as caught:
+        oidc._key_details(jwks)
+    assert caught.value.reason == "assertion"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "reason", "shown"),
+    [
+        (400, b'{"error": "invalid_client"}', "auth", "invalid_client"),
+        (401, b"", "auth", "401"),
+        (400, b'{"error": "invalid_scope"}', "status", "invalid_scope"),
+        # Only a plain error code is shown: a provider could echo anything in the body.
+        (400, b'{"error": "secret: hunter2"}', "status", "no error"),
+        (500, b"<html>", "status", "no error"),
+    ],
+)
+def test_token_errors_map_to_bounded_reasons(
+    status: int, body: bytes, reason: str, shown: str
+) -> None:
+    with pytest.raises(CheckFailure) as caught:
+        oidc._token_error(status, body)
+    assert caught.value.reason == reason
+    assert shown in caught.value.message
+    assert "hunter2" not in caught.value.message
+
+
+def test_service_drivers_load_only_when_used() -> None:
+    code = """
+import sys
+from healthgate_sidecar import cli, server
+from healthgate_sidecar.checks import oidc
+from healthgate_sidecar.contract import parse_config
+print(",".join(m for m in ("aiokafka", "botocore", "cryptography") if m in sys.modules))
+"""
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert proc.stdout.strip() == ""
