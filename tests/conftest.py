@@ -17,7 +17,7 @@ from typing import TypeVar
 import pytest
 
 from healthgate_sidecar import redact
-from tests.env import common, kube, neo4j, oidc, postgres, prometheus, redis
+from tests.env import common, kafka, kube, neo4j, oidc, postgres, prometheus, redis
 from tests.env.node import launcher
 from tests.env.realnode import host as realhost
 from tests.env.realnode import node as realnode
@@ -88,6 +88,14 @@ def postgres_server(env_root: Path) -> Iterator[postgres.PostgresServer]:
 @pytest.fixture(scope="session")
 def neo4j_server(env_root: Path) -> Iterator[neo4j.Neo4jServer]:
     server = _require("Neo4j", lambda: neo4j.start(env_root / "neo4j"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_server(env_root: Path) -> Iterator[kafka.KafkaServer]:
+    """One Kafka broker (KRaft) for the session: a JVM that takes ~30 s to start."""
+    server = _require("Kafka", lambda: kafka.start(env_root / "kafka"))
     yield server
     server.stop()
 

@@ -33,7 +33,12 @@ from healthgate_sidecar.params import (
     TcpParams,
     field_error,
 )
-from healthgate_sidecar.params_services import OidcClientCredentials, OidcParams
+from healthgate_sidecar.params_services import (
+    KafkaParams,
+    KafkaSasl,
+    OidcClientCredentials,
+    OidcParams,
+)
 
 __all__ = [
     "DEPENDENCY_TYPES",
@@ -45,6 +50,8 @@ __all__ = [
     "EnvParams",
     "HttpHeader",
     "HttpParams",
+    "KafkaParams",
+    "KafkaSasl",
     "LlmParams",
     "Neo4jParams",
     "OidcClientCredentials",
@@ -59,7 +66,9 @@ __all__ = [
     "parse_config",
 ]
 
-DependencyType = Literal["redis", "neo4j", "postgres", "http", "llm", "tcp", "dns", "env", "oidc"]
+DependencyType = Literal[
+    "redis", "neo4j", "postgres", "http", "llm", "tcp", "dns", "env", "oidc", "kafka"
+]
 DEPENDENCY_TYPES: tuple[str, ...] = get_args(DependencyType)
 Params = (
     RedisParams
@@ -71,6 +80,7 @@ Params = (
     | DnsParams
     | EnvParams
     | OidcParams
+    | KafkaParams
 )
 EMPTY_PROBLEM = "<file>: empty config (no YAML document); write 'dependencies: []' to check nothing"
 # libyaml's loader parses a 1,000-dependency config about ten times faster, when available.
@@ -118,6 +128,7 @@ class Dependency(Model):
     dns: DnsParams | None = Field(None, description="Settings of a dns check.")
     env: EnvParams | None = Field(None, description="Settings of an env check.")
     oidc: OidcParams | None = Field(None, description="Settings of an oidc check.")
+    kafka: KafkaParams | None = Field(None, description="Settings of a kafka check.")
 
     @model_validator(mode="after")
     def _consistent(self) -> Dependency:

@@ -6,11 +6,17 @@ rejected, secret fields ``x`` offered as ``xFromEnv``/``xFile``). Nothing here i
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 from pydantic import Field, model_validator
 
 from healthgate_sidecar.params import Model, TlsMixin, _env, _file, require_one
 
 HTTP_URL = r"^https?://[^/\s]+"
+# host:port, or [IPv6]:port.
+HostPort = Annotated[
+    str, Field(pattern=r"^([^\s:\[\]/]{1,253}|\[[0-9a-fA-F:.]{2,45}\]):[0-9]{1,5}$")
+]
 
 
 class OidcClientCredentials(Model):
@@ -42,4 +48,40 @@ class OidcParams(TlsMixin):
         description="Also request a token with the client-credentials grant (HTTP Basic "
         "client authentication): proves the client and its secret are accepted. The token is "
         "discarded.",
+    )
+
+
+class KafkaSasl(Model):
+    """SASL login: PLAIN or SCRAM (over TLS unless the network is trusted)."""
+
+    mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "PLAIN", description="SASL mechanism."
+    )
+    username: str = Field(min_length=1, max_length=256, description="User to log in as.")
+    password_from_env: str | None = _env("Environment variable holding the password.")
+    password_file: str | None = _file("File holding the password.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> KafkaSasl:
+        require_one(self, ["password_from_env", "password_file"], required=True)
+        return self
+
+
+class KafkaParams(TlsMixin):
+    """A Kafka cluster: bootstrap, cluster metadata, broker count; optionally a topic."""
+
+    bootstrap_servers: list[HostPort] = Field(
+        min_length=1,
+        max_length=16,
+        description="host:port of brokers to bootstrap from, tried in order until one answers.",
+    )
+    tls: bool = Field(False, description="Connect with TLS (security protocol SSL or SASL_SSL).")
+    sasl: KafkaSasl | None = Field(None, description="Log in with SASL.")
+    topic: str | None = Field(
+        None,
+        pattern=r"^[a-zA-Z0-9._-]{1,249}$",
+        description="Topic that must exist (never created: the request forbids auto-creation).",
+    )
+    min_brokers: int = Field(
+        1, ge=1, le=1000, description="Fewest brokers the cluster metadata must list."
     )

@@ -32,6 +32,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "HttpHeader": {"name": "X-Probe", "value": "v"},
     "LlmParams": {"baseUrl": "https://llm.example/v1"},
     "OidcClientCredentials": {"clientId": "app", "clientSecretFromEnv": "S"},
+    "KafkaSasl": {"username": "app", "passwordFromEnv": "P"},
 }
 
 SECRET_KEY_REF: Schema = {

@@ -24,6 +24,7 @@ REGISTRY: dict[str, str] = {
     "dns": "healthgate_sidecar.checks.dns",
     "env": "healthgate_sidecar.checks.env",
     "oidc": "healthgate_sidecar.checks.oidc",
+    "kafka": "healthgate_sidecar.checks.kafka",
 }
 
 

@@ -1,0 +1,161 @@
+"""kafka: bootstrap, one Metadata request (brokers, cluster id, optionally a topic); aiokafka.
+
+What a producer or consumer does first, on one kept connection: connect to the first bootstrap
+server that answers (TLS and SASL as configured: the broker checks the password at this step),
+then ask for the cluster's metadata, which lists its brokers and, when ``topic`` is set, that
+topic's partitions (``allowAutoTopicCreation`` false, so asking never creates it). aiokafka's
+connection is used directly rather than its client, which would start a background metadata
+task and hide why a bootstrap failed (a refused password and a closed port look alike there).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ssl
+from typing import TYPE_CHECKING, Any
+
+from healthgate_sidecar.checks.base import (
+    CheckFailure,
+    Details,
+    Prober,
+    failure_from,
+    read_secret,
+    ssl_context,
+)
+from healthgate_sidecar.contract import KafkaParams
+
+if TYPE_CHECKING:
+    from aiokafka.conn import AIOKafkaConnection
+
+UNKNOWN_TOPIC = 3  # UNKNOWN_TOPIC_OR_PARTITION
+TOPIC_AUTHORIZATION_FAILED = 29
+LEADER_NOT_AVAILABLE = 5  # a topic just created, or its leader's broker is down
+
+
+def _split(server: str) -> tuple[str, int]:
+    host, _, port = server.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def _protocol(params: KafkaParams) -> str:
+    if params.sasl is not None:
+        return "SASL_SSL" if params.tls else "SASL_PLAINTEXT"
+    return "SSL" if params.tls else "PLAINTEXT"
+
+
+def _failure(exc: Exception) -> CheckFailure:
+    from aiokafka import errors  # noqa: PLC0415 - the driver loads only with a kafka check
+
+    text = str(exc) or exc.__class__.__name__
+    auth = (
+        errors.SaslAuthenticationFailed,
+        errors.UnsupportedSaslMechanismError,
+        errors.IllegalSaslStateError,
+    )
+    if isinstance(exc, auth):
+        return CheckFailure("auth", text)
+    if isinstance(exc, ssl.SSLError):
+        return CheckFailure("tls", text)
+    if isinstance(exc, errors.KafkaTimeoutError):
+        return CheckFailure("timeout", text)
+    found = failure_from(exc)
+    if found.reason == "error" and isinstance(exc, errors.KafkaConnectionError):
+        return CheckFailure("connect", text)
+    return found
+
+
+def _topic_details(response: Any, topic: str) -> Details:
+    for entry in response.topics:
+        # (error_code, name, is_internal, partitions, ...) from v1 on; Kafka 4 speaks v1+.
+        error_code, name, partitions = entry[0], entry[1], entry[3]
+        if name != topic:
+            continue
+        if error_code == UNKNOWN_TOPIC:
+            raise CheckFailure("assertion", f"topic {topic} does not exist")
+        if error_code == TOPIC_AUTHORIZATION_FAILED:
+            raise CheckFailure("auth", f"not authorized to describe topic {topic}")
+        if error_code not in (0, LEADER_NOT_AVAILABLE):
+            raise CheckFailure("error", f"topic {topic}: broker error code {error_code}")
+        leaderless = sum(1 for p in partitions if p[2] < 0)
+        return {"topic": topic, "partitions": len(partitions), "leaderlessPartitions": leaderless}
+    raise CheckFailure("assertion", f"topic {topic} is missing from the metadata")
+
+
+def create(params: KafkaParams, *, timeout: float) -> Prober:
+    sasl = params.sasl
+    password = None
+    if sasl is not None:
+        password = read_secret(value=None, from_env=sasl.password_from_env, file=sasl.password_file)
+    options: dict[str, Any] = {
+        "client_id": "healthgate-sidecar",
+        # Bounded by the engine's timeout too; this one ends a request the engine abandoned.
+        "request_timeout_ms": max(1000, int(timeout * 1000)),
+        "security_protocol": _protocol(params),
+        "ssl_context": ssl_context(ca_file=params.ca_file, verify=params.tls_verify)
+        if params.tls
+        else None,
+        "sasl_mechanism": sasl.mechanism if sasl else "PLAIN",
+        "sasl_plain_username": sasl.username if sasl else None,
+        "sasl_plain_password": password,
+    }
+    servers = [_split(s) for s in params.bootstrap_servers]
+    conn: AIOKafkaConnection | None = None
+
+    async def connect() -> AIOKafkaConnection:
+        from aiokafka.conn import create_conn  # noqa: PLC0415 - loaded with a kafka check only
+
+        failure: CheckFailure | None = None
+        for host, port in servers:  # the first that answers, as a client's bootstrap does
+            try:
+                return await create_conn(host, port, **options)
+            except Exception as exc:  # every driver error maps to a reason
+                found = _failure(exc)
+                # A refused login says more than the next server's closed port.
+                failure = found if failure is None or failure.reason != "auth" else failure
+        assert failure is not None
+        raise failure
+
+    async def check() -> Details:
+        from aiokafka.protocol.metadata import MetadataRequest  # noqa: PLC0415
+
+        nonlocal conn
+        try:
+            if conn is None or not conn.connected():
+                await close()
+                conn = await connect()
+            topics = [params.topic] if params.topic else []
+            request = MetadataRequest(topics, allow_auto_topic_creation=False)
+            response = await conn.send(request)
+        except CheckFailure:
+            raise
+        except Exception as exc:
+            await close()  # a broken connection must not be reused by the next check
+            raise _failure(exc) from None
+        except BaseException:
+            await close()  # cancelled mid-request (timeout): the stream state is unknown
+            raise
+        return _details(params, response, f"{conn.host}:{conn.port}")
+
+    async def close() -> None:
+        nonlocal conn
+        if conn is not None:
+            old, conn = conn, None
+            with contextlib.suppress(Exception):
+                old.close()
+
+    return Prober(check=check, close=close)
+
+
+def _details(params: KafkaParams, response: Any, target: str) -> Details:
+    brokers = len(response.brokers)
+    if brokers < params.min_brokers:
+        raise CheckFailure("assertion", f"{brokers} brokers, fewer than {params.min_brokers}")
+    details: Details = {
+        "brokers": brokers,
+        "clusterId": str(getattr(response, "cluster_id", "") or ""),
+        "controllerId": int(getattr(response, "controller_id", -1)),
+        "target": target,
+    }
+    if params.topic is not None:
+        details.update(_topic_details(response, params.topic))
+    return details
