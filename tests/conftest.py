@@ -17,7 +17,7 @@ from typing import TypeVar
 import pytest
 
 from healthgate_sidecar import redact
-from tests.env import common, kafka, kube, neo4j, oidc, postgres, prometheus, redis
+from tests.env import common, kafka, kube, neo4j, oidc, postgres, prometheus, redis, s3
 from tests.env.node import launcher
 from tests.env.realnode import host as realhost
 from tests.env.realnode import node as realnode
@@ -116,6 +116,30 @@ def make_oidc_provider(env_root: Path) -> Iterator[Callable[[], oidc.OidcProvide
     def make() -> oidc.OidcProvider:
         workdir = Path(tempfile.mkdtemp(dir=env_root, prefix="oidc-"))
         server = _require("the OpenID Provider", lambda: oidc.start(workdir))
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server(env_root: Path) -> Iterator[s3.S3Server]:
+    """s3s-fs (verifies SigV4) with the bucket ``s3.BUCKET``. Tests that stop it use ``make_s3``."""
+    server = _require("the S3 server", lambda: s3.start(env_root / "s3"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def make_s3(env_root: Path) -> Iterator[Callable[[], s3.S3Server]]:
+    """A factory of private S3 servers that a test may stop."""
+    started: list[s3.S3Server] = []
+
+    def make() -> s3.S3Server:
+        workdir = Path(tempfile.mkdtemp(dir=env_root, prefix="s3-"))
+        server = _require("the S3 server", lambda: s3.start(workdir))
         started.append(server)
         return server
 

@@ -38,6 +38,7 @@ from healthgate_sidecar.params_services import (
     KafkaSasl,
     OidcClientCredentials,
     OidcParams,
+    S3Params,
 )
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "Params",
     "PostgresParams",
     "RedisParams",
+    "S3Params",
     "SidecarConfig",
     "TcpParams",
     "json_schema",
@@ -67,7 +69,7 @@ __all__ = [
 ]
 
 DependencyType = Literal[
-    "redis", "neo4j", "postgres", "http", "llm", "tcp", "dns", "env", "oidc", "kafka"
+    "redis", "neo4j", "postgres", "http", "llm", "tcp", "dns", "env", "oidc", "kafka", "s3"
 ]
 DEPENDENCY_TYPES: tuple[str, ...] = get_args(DependencyType)
 Params = (
@@ -81,6 +83,7 @@ Params = (
     | EnvParams
     | OidcParams
     | KafkaParams
+    | S3Params
 )
 EMPTY_PROBLEM = "<file>: empty config (no YAML document); write 'dependencies: []' to check nothing"
 # libyaml's loader parses a 1,000-dependency config about ten times faster, when available.
@@ -129,6 +132,7 @@ class Dependency(Model):
     env: EnvParams | None = Field(None, description="Settings of an env check.")
     oidc: OidcParams | None = Field(None, description="Settings of an oidc check.")
     kafka: KafkaParams | None = Field(None, description="Settings of a kafka check.")
+    s3: S3Params | None = Field(None, description="Settings of an s3 check.")
 
     @model_validator(mode="after")
     def _consistent(self) -> Dependency:

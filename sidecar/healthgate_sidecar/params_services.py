@@ -85,3 +85,47 @@ class KafkaParams(TlsMixin):
     min_brokers: int = Field(
         1, ge=1, le=1000, description="Fewest brokers the cluster metadata must list."
     )
+
+
+class S3Params(TlsMixin):
+    """An S3 bucket on any S3-compatible endpoint: HeadBucket signed with SigV4."""
+
+    endpoint: str = Field(
+        pattern=HTTP_URL,
+        description="S3 API endpoint, e.g. https://s3.eu-west-1.amazonaws.com or "
+        "http://minio.storage:9000.",
+    )
+    bucket: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", description="Bucket that must exist."
+    )
+    region: str = Field(
+        "us-east-1", pattern=r"^[a-z0-9-]{1,32}$", description="Region the request is signed for."
+    )
+    access_key_id: str | None = Field(
+        None, min_length=1, max_length=128, description="Access key id, inline."
+    )
+    access_key_id_from_env: str | None = _env("Environment variable holding the access key id.")
+    access_key_id_file: str | None = _file("File holding the access key id.")
+    secret_access_key_from_env: str | None = _env(
+        "Environment variable holding the secret access key."
+    )
+    secret_access_key_file: str | None = _file("File holding the secret access key.")
+    session_token_from_env: str | None = _env(
+        "Environment variable holding a session token (temporary credentials)."
+    )
+    session_token_file: str | None = _file("File holding a session token.")
+    path_style: bool = Field(
+        True,
+        description="Address the bucket as <endpoint>/<bucket> (what S3-compatible servers "
+        "expect) rather than <bucket>.<endpoint host> (AWS buckets created since 2020 need "
+        "false).",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> S3Params:
+        require_one(
+            self, ["access_key_id", "access_key_id_from_env", "access_key_id_file"], required=True
+        )
+        require_one(self, ["secret_access_key_from_env", "secret_access_key_file"], required=True)
+        require_one(self, ["session_token_from_env", "session_token_file"], required=False)
+        return self

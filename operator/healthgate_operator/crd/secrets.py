@@ -33,6 +33,12 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "LlmParams": {"baseUrl": "https://llm.example/v1"},
     "OidcClientCredentials": {"clientId": "app", "clientSecretFromEnv": "S"},
     "KafkaSasl": {"username": "app", "passwordFromEnv": "P"},
+    "S3Params": {
+        "endpoint": "https://s3.example",
+        "bucket": "app",
+        "accessKeyId": "AK",
+        "secretAccessKeyFromEnv": "S",
+    },
 }
 
 SECRET_KEY_REF: Schema = {

@@ -25,6 +25,7 @@ REGISTRY: dict[str, str] = {
     "env": "healthgate_sidecar.checks.env",
     "oidc": "healthgate_sidecar.checks.oidc",
     "kafka": "healthgate_sidecar.checks.kafka",
+    "s3": "healthgate_sidecar.checks.s3",
 }
 
 

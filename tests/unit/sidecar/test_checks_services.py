@@ -13,8 +13,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from healthgate_sidecar.checks import oidc
+from healthgate_sidecar.checks import oidc, s3
 from healthgate_sidecar.checks.base import CheckFailure
+from healthgate_sidecar.contract import S3Params
 
 
 def _certificate(days: int) -> str:
@@ -80,11 +81,54 @@ def test_token_errors_map_to_bounded_reasons(
     assert "hunter2" not in caught.value.message
 
 
+@pytest.mark.parametrize(
+    ("endpoint", "path_style", "url"),
+    [
+        ("http://minio:9000", True, "http://minio:9000/media"),
+        ("https://gw.example/s3/", True, "https://gw.example/s3/media"),
+        ("https://s3.eu-west-1.amazonaws.com", False, "https://media.s3.eu-west-1.amazonaws.com/"),
+    ],
+)
+def test_bucket_url(endpoint: str, path_style: bool, url: str) -> None:
+    params = S3Params.model_validate(
+        {
+            "endpoint": endpoint,
+            "bucket": "media",
+            "pathStyle": path_style,
+            "accessKeyId": "AK",
+            "secretAccessKeyFromEnv": "S",
+        }
+    )
+    assert s3.bucket_url(params) == url
+
+
+@pytest.mark.parametrize(
+    ("status", "region", "reason", "message"),
+    [
+        (403, None, "auth", "access to bucket media denied (403)"),
+        (404, None, "assertion", "bucket media does not exist"),
+        (301, "eu-west-1", "status", "HeadBucket answered 301 (the bucket is in region eu-west-1)"),
+        (400, "us-east-1", "status", "HeadBucket answered 400"),
+    ],
+)
+def test_head_bucket_statuses(status: int, region: str | None, reason: str, message: str) -> None:
+    params = S3Params.model_validate(
+        {
+            "endpoint": "http://s3",
+            "bucket": "media",
+            "accessKeyId": "AK",
+            "secretAccessKeyFromEnv": "S",
+        }
+    )
+    failure = s3._status_failure(params, status, region)
+    assert (failure.reason, failure.message) == (reason, message)
+
+
 def test_service_drivers_load_only_when_used() -> None:
     code = """
 import sys
 from healthgate_sidecar import cli, server
-from healthgate_sidecar.checks import oidc
+from healthgate_sidecar.checks import oidc, s3
 from healthgate_sidecar.contract import parse_config
 print(",".join(m for m in ("aiokafka", "botocore", "cryptography") if m in sys.modules))
 """
