@@ -1,10 +1,11 @@
 """Memory: the sidecar's resident set size after start, by the drivers its config loads.
 
 Drivers are imported only for the types in use, so the figure depends on the config: no
-dependency at all, the common redis+http+tcp trio, and every type (redis, neo4j, postgres,
-http, llm, tcp, dns, env). RSS is read after every dependency has a first result (so clients
-exist), plus a second. Neo4j and PostgreSQL are pointed at closed ports: their driver and client
-are loaded all the same, without starting those servers. Goals (issue 16): < 40 MiB for
+dependency at all, the common redis+http+tcp trio, every type (redis, neo4j, postgres, http,
+llm, tcp, dns, env, kafka, oidc, s3), and each of kafka, oidc and s3 alone. RSS is read after
+every dependency has a first result (so clients exist), plus a second. Neo4j, PostgreSQL and the
+service types are pointed at closed ports: their driver and client are loaded all the same,
+without starting those servers. Goals (issue 16): < 40 MiB for
 redis+http+tcp, < 75 MiB with every type.
 
 The floor is measured the same way: the smallest aiohttp server that serves ``/livez`` and a
@@ -49,7 +50,24 @@ def every_type(redis_url: str, target: str) -> list[dict[str, Any]]:
         {"name": "llm", "type": "llm", "llm": {"baseUrl": target + "/v1"}},
         {"name": "resolver", "type": "dns", "critical": False, "dns": {"name": "localhost"}},
         {"name": "mail", "type": "env", "env": {"names": ["HOME"]}},
+        *(alone(kind) for kind in SERVICE_TYPES),
     ]  # fmt: skip
+
+
+SERVICE_TYPES = ("kafka", "oidc", "s3")
+
+
+def alone(kind: str) -> dict[str, Any]:
+    """One dependency of a service type, on a closed port: its driver and client load all the
+    same (kafka: aiokafka, s3: botocore's signer, oidc: nothing beyond aiohttp)."""
+    closed = f"127.0.0.1:{common.free_port()}"
+    blocks: dict[str, dict[str, Any]] = {
+        "kafka": {"bootstrapServers": [closed]},
+        "oidc": {"issuer": f"http://{closed}/"},
+        "s3": {"endpoint": f"http://{closed}", "bucket": "media", "accessKeyId": "AK",
+               "secretAccessKeyFromEnv": "HOME"},
+    }  # fmt: skip
+    return {"name": f"{kind}-alone", "type": kind, "critical": False, kind: blocks[kind]}
 
 
 def measure(deps: list[dict[str, Any]]) -> float:
@@ -112,6 +130,8 @@ IMPORT_STEPS = (
     ("+ postgres driver (psycopg)", "healthgate_sidecar.checks.postgres"),
     ("+ dns (dnspython)", "healthgate_sidecar.checks.dns"),
     ("+ neo4j driver", "healthgate_sidecar.checks.neo4j"),
+    ("+ kafka driver (aiokafka)", "healthgate_sidecar.checks.kafka,aiokafka.conn"),
+    ("+ s3 signer (botocore.auth)", "healthgate_sidecar.checks.s3,botocore.auth"),
 )
 STEPPER = """
 import importlib, sys
@@ -160,7 +180,9 @@ def main() -> None:
                 ("sidecar, imports only, not serving", 0, imports_only(), "-"),
                 ("sidecar, no dependency", 0, measure([]), "-"),
                 ("sidecar, redis + http + tcp", 3, measure(trio(server.url, target)), "< 40"),
-                ("sidecar, every type", 8, measure(every_type(server.url, target)), "< 75"),
+                ("sidecar, every type", 11, measure(every_type(server.url, target)), "< 75"),
+                *((f"sidecar, one {kind} alone", 1, measure([alone(kind)]), "-")
+                  for kind in SERVICE_TYPES),
             ]  # fmt: skip
         finally:
             server.stop()
