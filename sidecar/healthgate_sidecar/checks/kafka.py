@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import contextlib
 import ssl
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import Field
 
 from healthgate_sidecar.checks.base import (
     CheckFailure,
+    CheckType,
     Details,
     Prober,
     failure_from,
     read_secret,
     ssl_context,
 )
-from healthgate_sidecar.contract import KafkaParams
+from healthgate_sidecar.params import Model, Secret, TlsMixin, env_field, file_field
 
 if TYPE_CHECKING:
     from aiokafka.conn import AIOKafkaConnection
@@ -30,6 +33,43 @@ if TYPE_CHECKING:
 UNKNOWN_TOPIC = 3  # UNKNOWN_TOPIC_OR_PARTITION
 TOPIC_AUTHORIZATION_FAILED = 29
 LEADER_NOT_AVAILABLE = 5  # a topic just created, or its leader's broker is down
+# host:port, or [IPv6]:port.
+HostPort = Annotated[
+    str, Field(pattern=r"^([^\s:\[\]/]{1,253}|\[[0-9a-fA-F:.]{2,45}\]):[0-9]{1,5}$")
+]
+
+
+class KafkaSasl(Model):
+    """SASL login: PLAIN or SCRAM (over TLS unless the network is trusted)."""
+
+    secret_fields = (Secret("password", required=True),)
+
+    mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "PLAIN", description="SASL mechanism."
+    )
+    username: str = Field(min_length=1, max_length=256, description="User to log in as.")
+    password_from_env: str | None = env_field("Environment variable holding the password.")
+    password_file: str | None = file_field("File holding the password.")
+
+
+class KafkaParams(TlsMixin):
+    """A Kafka cluster: bootstrap, cluster metadata, broker count; optionally a topic."""
+
+    bootstrap_servers: list[HostPort] = Field(
+        min_length=1,
+        max_length=16,
+        description="host:port of brokers to bootstrap from, tried in order until one answers.",
+    )
+    tls: bool = Field(False, description="Connect with TLS (security protocol SSL or SASL_SSL).")
+    sasl: KafkaSasl | None = Field(None, description="Log in with SASL.")
+    topic: str | None = Field(
+        None,
+        pattern=r"^[a-zA-Z0-9._-]{1,249}$",
+        description="Topic that must exist (never created: the request forbids auto-creation).",
+    )
+    min_brokers: int = Field(
+        1, ge=1, le=1000, description="Fewest brokers the cluster metadata must list."
+    )
 
 
 def _split(server: str) -> tuple[str, int]:
@@ -44,7 +84,7 @@ def _protocol(params: KafkaParams) -> str:
 
 
 def _failure(exc: Exception) -> CheckFailure:
-    from aiokafka import errors  # noqa: PLC0415 - the driver loads only with a kafka check
+    from aiokafka import errors  # the driver loads only with a kafka check
 
     text = str(exc) or exc.__class__.__name__
     auth = (
@@ -102,7 +142,7 @@ def create(params: KafkaParams, *, timeout: float) -> Prober:
     conn: AIOKafkaConnection | None = None
 
     async def connect() -> AIOKafkaConnection:
-        from aiokafka.conn import create_conn  # noqa: PLC0415 - loaded with a kafka check only
+        from aiokafka.conn import create_conn
 
         failure: CheckFailure | None = None
         for host, port in servers:  # the first that answers, as a client's bootstrap does
@@ -116,7 +156,7 @@ def create(params: KafkaParams, *, timeout: float) -> Prober:
         raise failure
 
     async def check() -> Details:
-        from aiokafka.protocol.metadata import MetadataRequest  # noqa: PLC0415
+        from aiokafka.protocol.metadata import MetadataRequest
 
         nonlocal conn
         try:
@@ -159,3 +199,8 @@ def _details(params: KafkaParams, response: Any, target: str) -> Details:
     if params.topic is not None:
         details.update(_topic_details(response, params.topic))
     return details
+
+
+CHECK_TYPE = CheckType(
+    name="kafka", params=KafkaParams, create=create, description="Settings of a kafka check."
+)

@@ -19,18 +19,50 @@ from typing import Any
 from urllib.parse import quote_plus
 
 import aiohttp
+from pydantic import Field
 
 from healthgate_sidecar import redact
 from healthgate_sidecar.checks import _httpclient
-from healthgate_sidecar.checks.base import CheckFailure, Details, Prober, read_secret
+from healthgate_sidecar.checks.base import CheckFailure, CheckType, Details, Prober, read_secret
 from healthgate_sidecar.checks.tcp import not_after
-from healthgate_sidecar.contract import OidcParams
+from healthgate_sidecar.params import Model, Secret, TlsMixin, env_field, file_field
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 MAX_CERTIFICATES = 32  # parsed per check: a JWKS is small, but it comes from the network
 # RFC 6749 5.2 error codes are [\x20-\x21\x23-\x5B\x5D-\x7E]; we show only plain word codes.
 _ERROR_CODE = re.compile(r"[a-z_]{1,64}")
 _CLIENT_ERRORS = frozenset({"invalid_client", "unauthorized_client"})
+
+
+class OidcClientCredentials(Model):
+    """A client that asks the token endpoint for a token (client-credentials grant)."""
+
+    secret_fields = (Secret("client_secret", required=True),)
+
+    client_id: str = Field(min_length=1, max_length=256, description="Client id.")
+    client_secret_from_env: str | None = env_field(
+        "Environment variable holding the client secret."
+    )
+    client_secret_file: str | None = file_field("File holding the client secret.")
+    scope: str | None = Field(
+        None, min_length=1, max_length=1024, description="Space-separated scopes to request."
+    )
+
+
+class OidcParams(TlsMixin):
+    """An OpenID Provider: discovery document, issuer, signing keys; optionally a token grant."""
+
+    issuer: str = Field(
+        pattern=r"^https?://[^/\s]+",
+        description="Issuer URL, exactly as the provider announces it (a trailing slash "
+        "counts); /.well-known/openid-configuration is appended.",
+    )
+    client_credentials: OidcClientCredentials | None = Field(
+        None,
+        description="Also request a token with the client-credentials grant (HTTP Basic "
+        "client authentication): proves the client and its secret are accepted. The token is "
+        "discarded.",
+    )
 
 
 async def _get_json(session: aiohttp.ClientSession, url: str, what: str) -> dict[str, Any]:
@@ -149,3 +181,8 @@ def _token_error(status: int, body: bytes) -> None:
     if status == 401 or shown in _CLIENT_ERRORS:
         raise CheckFailure("auth", f"the token endpoint refused the client ({shown or status})")
     raise CheckFailure("status", f"the token endpoint answered {status} ({shown or 'no error'})")
+
+
+CHECK_TYPE = CheckType(
+    name="oidc", params=OidcParams, create=create, description="Settings of an oidc check."
+)

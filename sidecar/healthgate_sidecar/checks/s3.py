@@ -13,16 +13,60 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
+from pydantic import Field
 
 from healthgate_sidecar import redact
 from healthgate_sidecar.checks import _httpclient
-from healthgate_sidecar.checks.base import CheckFailure, Details, Prober, read_secret
-from healthgate_sidecar.contract import S3Params
+from healthgate_sidecar.checks.base import CheckFailure, CheckType, Details, Prober, read_secret
+from healthgate_sidecar.params import Secret, TlsMixin, env_field, file_field
 
 if TYPE_CHECKING:
     from botocore.auth import S3SigV4Auth
 
 REGION_HEADER = "x-amz-bucket-region"
+
+
+class S3Params(TlsMixin):
+    """An S3 bucket on any S3-compatible endpoint: HeadBucket signed with SigV4."""
+
+    secret_fields = (
+        Secret("access_key_id", required=True),
+        Secret("secret_access_key", required=True),
+        Secret("session_token"),
+    )
+
+    endpoint: str = Field(
+        pattern=r"^https?://[^/\s]+",
+        description="S3 API endpoint, e.g. https://s3.eu-west-1.amazonaws.com or "
+        "http://minio.storage:9000.",
+    )
+    bucket: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", description="Bucket that must exist."
+    )
+    region: str = Field(
+        "us-east-1", pattern=r"^[a-z0-9-]{1,32}$", description="Region the request is signed for."
+    )
+    access_key_id: str | None = Field(
+        None, min_length=1, max_length=128, description="Access key id, inline."
+    )
+    access_key_id_from_env: str | None = env_field(
+        "Environment variable holding the access key id."
+    )
+    access_key_id_file: str | None = file_field("File holding the access key id.")
+    secret_access_key_from_env: str | None = env_field(
+        "Environment variable holding the secret access key."
+    )
+    secret_access_key_file: str | None = file_field("File holding the secret access key.")
+    session_token_from_env: str | None = env_field(
+        "Environment variable holding a session token (temporary credentials)."
+    )
+    session_token_file: str | None = file_field("File holding a session token.")
+    path_style: bool = Field(
+        True,
+        description="Address the bucket as <endpoint>/<bucket> (what S3-compatible servers "
+        "expect) rather than <bucket>.<endpoint host> (AWS buckets created since 2020 need "
+        "false).",
+    )
 
 
 def bucket_url(params: S3Params) -> str:
@@ -36,8 +80,8 @@ def bucket_url(params: S3Params) -> str:
 
 
 def _signer(params: S3Params) -> S3SigV4Auth:
-    from botocore.auth import S3SigV4Auth  # noqa: PLC0415 - loaded with an s3 check only
-    from botocore.credentials import Credentials  # noqa: PLC0415
+    from botocore.auth import S3SigV4Auth  # loaded only with an s3 check
+    from botocore.credentials import Credentials
 
     access_key = read_secret(
         value=params.access_key_id,
@@ -58,7 +102,7 @@ def _signer(params: S3Params) -> S3SigV4Auth:
 
 
 def _signed_headers(signer: S3SigV4Auth, url: str) -> dict[str, str]:
-    from botocore.awsrequest import AWSRequest  # noqa: PLC0415
+    from botocore.awsrequest import AWSRequest
 
     request = AWSRequest(method="HEAD", url=url, headers={})
     signer.add_auth(request)  # stamps X-Amz-Date now: a signature is valid for 15 minutes
@@ -94,3 +138,8 @@ def create(params: S3Params, *, timeout: float) -> Prober:
         return {"bucket": params.bucket, "region": region or params.region, "target": target}
 
     return Prober(check=check, close=session.close)
+
+
+CHECK_TYPE = CheckType(
+    name="s3", params=S3Params, create=create, description="Settings of an s3 check."
+)

@@ -15,7 +15,7 @@ from cryptography.x509.oid import NameOID
 
 from healthgate_sidecar.checks import oidc, s3
 from healthgate_sidecar.checks.base import CheckFailure
-from healthgate_sidecar.contract import S3Params
+from healthgate_sidecar.checks.s3 import S3Params
 
 
 def _certificate(days: int) -> str:
