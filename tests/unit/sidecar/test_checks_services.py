@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from healthgate_sidecar.checks import oidc, s3
+from healthgate_sidecar.checks import kafka, oidc, s3
 from healthgate_sidecar.checks.base import CheckFailure
 from healthgate_sidecar.checks.s3 import S3Params
 
@@ -122,6 +122,41 @@ def test_head_bucket_statuses(status: int, region: str | None, reason: str, mess
     )
     failure = s3._status_failure(params, status, region)
     assert (failure.reason, failure.message) == (reason, message)
+
+
+class _Metadata:
+    """The fields of a Metadata response (v1+) that the kafka check reads."""
+
+    def __init__(self, *topics: tuple[int, str, bool, list[tuple[int, int, int]]]) -> None:
+        self.topics = list(topics)
+
+
+def test_kafka_topic_details_count_leaderless_partitions() -> None:
+    response = _Metadata((0, "orders", False, [(0, 0, 1), (0, 1, -1), (0, 2, 1)]))
+    details = kafka._topic_details(response, "orders")
+    assert details == {"topic": "orders", "partitions": 3, "leaderlessPartitions": 1}
+
+
+@pytest.mark.parametrize(("code", "reason"), [(3, "assertion"), (29, "auth"), (87, "error")])
+def test_kafka_topic_errors(code: int, reason: str) -> None:
+    with pytest.raises(CheckFailure) as caught:
+        kafka._topic_details(_Metadata((code, "orders", False, [])), "orders")
+    assert caught.value.reason == reason
+
+
+def test_kafka_failures_map_to_bounded_reasons() -> None:
+    from aiokafka import errors  # noqa: PLC0415 - the test imports the driver on purpose
+
+    assert kafka._failure(errors.SaslAuthenticationFailed("bad")).reason == "auth"
+    assert kafka._failure(errors.UnsupportedSaslMechanismError("x")).reason == "auth"
+    assert kafka._failure(errors.KafkaConnectionError("gone")).reason == "connect"
+    assert kafka._failure(ConnectionRefusedError(111, "refused")).reason == "connect"
+    assert kafka._failure(errors.KafkaTimeoutError()).reason == "timeout"
+
+
+def test_kafka_bootstrap_server_forms() -> None:
+    assert kafka._split("broker-0.kafka:9092") == ("broker-0.kafka", 9092)
+    assert kafka._split("[::1]:9093") == ("::1", 9093)
 
 
 def test_service_drivers_load_only_when_used() -> None:
