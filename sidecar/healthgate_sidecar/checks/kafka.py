@@ -121,39 +121,45 @@ def _topic_details(response: Any, topic: str) -> Details:
     raise CheckFailure("assertion", f"topic {topic} is missing from the metadata")
 
 
-def create(params: KafkaParams, *, timeout: float) -> Prober:
+def _options(params: KafkaParams, timeout: float) -> dict[str, Any]:
+    """aiokafka's connection settings; the password is read (and registered) now."""
     sasl = params.sasl
     password = None
     if sasl is not None:
         password = read_secret(value=None, from_env=sasl.password_from_env, file=sasl.password_file)
-    options: dict[str, Any] = {
+    tls = ssl_context(ca_file=params.ca_file, verify=params.tls_verify) if params.tls else None
+    return {
         "client_id": "healthgate-sidecar",
         # Bounded by the engine's timeout too; this one ends a request the engine abandoned.
         "request_timeout_ms": max(1000, int(timeout * 1000)),
         "security_protocol": _protocol(params),
-        "ssl_context": ssl_context(ca_file=params.ca_file, verify=params.tls_verify)
-        if params.tls
-        else None,
+        "ssl_context": tls,
         "sasl_mechanism": sasl.mechanism if sasl else "PLAIN",
         "sasl_plain_username": sasl.username if sasl else None,
         "sasl_plain_password": password,
     }
+
+
+async def _connect(servers: list[tuple[str, int]], options: dict[str, Any]) -> AIOKafkaConnection:
+    """A connection to the first server that answers, as a client's bootstrap does."""
+    from aiokafka.conn import create_conn
+
+    failure: CheckFailure | None = None
+    for host, port in servers:
+        try:
+            return await create_conn(host, port, **options)
+        except Exception as exc:  # every driver error maps to a reason
+            found = _failure(exc)
+            # A refused login says more than the next server's closed port.
+            failure = found if failure is None or failure.reason != "auth" else failure
+    assert failure is not None
+    raise failure
+
+
+def create(params: KafkaParams, *, timeout: float) -> Prober:
+    options = _options(params, timeout)
     servers = [_split(s) for s in params.bootstrap_servers]
     conn: AIOKafkaConnection | None = None
-
-    async def connect() -> AIOKafkaConnection:
-        from aiokafka.conn import create_conn
-
-        failure: CheckFailure | None = None
-        for host, port in servers:  # the first that answers, as a client's bootstrap does
-            try:
-                return await create_conn(host, port, **options)
-            except Exception as exc:  # every driver error maps to a reason
-                found = _failure(exc)
-                # A refused login says more than the next server's closed port.
-                failure = found if failure is None or failure.reason != "auth" else failure
-        assert failure is not None
-        raise failure
 
     async def check() -> Details:
         from aiokafka.protocol.metadata import MetadataRequest
@@ -162,7 +168,7 @@ def create(params: KafkaParams, *, timeout: float) -> Prober:
         try:
             if conn is None or not conn.connected():
                 await close()
-                conn = await connect()
+                conn = await _connect(servers, options)
             topics = [params.topic] if params.topic else []
             request = MetadataRequest(topics, allow_auto_topic_creation=False)
             response = await conn.send(request)
