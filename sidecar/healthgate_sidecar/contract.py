@@ -20,6 +20,13 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
 from healthgate_sidecar import files
+from healthgate_sidecar.catalog_params import (
+    AmqpParams,
+    GrpcMetadata,
+    GrpcParams,
+    MysqlParams,
+    SmtpParams,
+)
 from healthgate_sidecar.params import (
     DnsParams,
     EnvParams,
@@ -36,27 +43,42 @@ from healthgate_sidecar.params import (
 
 __all__ = [
     "DEPENDENCY_TYPES",
+    "AmqpParams",
     "ConfigError",
     "Dependency",
     "DependencyType",
     "DirectiveSettings",
     "DnsParams",
     "EnvParams",
+    "GrpcMetadata",
+    "GrpcParams",
     "HttpHeader",
     "HttpParams",
     "LlmParams",
+    "MysqlParams",
     "Neo4jParams",
     "Params",
     "PostgresParams",
     "RedisParams",
     "SidecarConfig",
+    "SmtpParams",
     "TcpParams",
     "json_schema",
     "load_config",
     "parse_config",
 ]
 
-DependencyType = Literal["redis", "neo4j", "postgres", "http", "llm", "tcp", "dns", "env"]
+DependencyType = Literal[
+    "redis",
+    "neo4j",
+    "postgres",
+    "http",
+    "llm",
+    "tcp",
+    "dns",
+    "env",
+    "mysql",
+]
 DEPENDENCY_TYPES: tuple[str, ...] = get_args(DependencyType)
 Params = (
     RedisParams
@@ -67,6 +89,7 @@ Params = (
     | TcpParams
     | DnsParams
     | EnvParams
+    | MysqlParams
 )
 EMPTY_PROBLEM = "<file>: empty config (no YAML document); write 'dependencies: []' to check nothing"
 # libyaml's loader parses a 1,000-dependency config about ten times faster, when available.
@@ -113,6 +136,7 @@ class Dependency(Model):
     tcp: TcpParams | None = Field(None, description="Settings of a tcp check.")
     dns: DnsParams | None = Field(None, description="Settings of a dns check.")
     env: EnvParams | None = Field(None, description="Settings of an env check.")
+    mysql: MysqlParams | None = Field(None, description="Settings of a mysql check.")
 
     @model_validator(mode="after")
     def _consistent(self) -> Dependency:

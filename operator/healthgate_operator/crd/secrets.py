@@ -31,6 +31,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "PostgresParams": {"dsn": "postgresql://db/app"},
     "HttpHeader": {"name": "X-Probe", "value": "v"},
     "LlmParams": {"baseUrl": "https://llm.example/v1"},
+    "MysqlParams": {"host": "db", "username": "app"},
 }
 
 SECRET_KEY_REF: Schema = {

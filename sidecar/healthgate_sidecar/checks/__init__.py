@@ -1,9 +1,9 @@
 """Check types: a registry from type name to the module that implements it.
 
 Each module has one factory ``create(params, *, timeout) -> Prober``. Modules are imported only
-when a dependency of their type is configured, so unused drivers (neo4j, psycopg, dnspython) are
-never loaded. Adding a type: one module here, one line in :data:`REGISTRY`, one block in
-``params.py``.
+when a dependency of their type is configured, so unused drivers (neo4j, psycopg, dnspython,
+grpcio, asyncmy, aiormq, aiosmtplib) are never loaded. Adding a type: one module here, one line
+in :data:`REGISTRY`, one block in ``params.py`` (or ``catalog_params.py``).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ REGISTRY: dict[str, str] = {
     "tcp": "healthgate_sidecar.checks.tcp",
     "dns": "healthgate_sidecar.checks.dns",
     "env": "healthgate_sidecar.checks.env",
+    "mysql": "healthgate_sidecar.checks.mysql",
 }
 
 

@@ -213,6 +213,7 @@ def test_secret_fields_follow_the_naming_rule() -> None:
         "PostgresParams": ["dsn"],
         "HttpHeader": ["value"],
         "LlmParams": ["apiKey"],
+        "MysqlParams": ["password"],
     }
     for model, secrets in expected.items():
         props = defs[model]["properties"]
