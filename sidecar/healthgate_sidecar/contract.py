@@ -78,6 +78,7 @@ DependencyType = Literal[
     "dns",
     "env",
     "mysql",
+    "grpc",
 ]
 DEPENDENCY_TYPES: tuple[str, ...] = get_args(DependencyType)
 Params = (
@@ -90,6 +91,7 @@ Params = (
     | DnsParams
     | EnvParams
     | MysqlParams
+    | GrpcParams
 )
 EMPTY_PROBLEM = "<file>: empty config (no YAML document); write 'dependencies: []' to check nothing"
 # libyaml's loader parses a 1,000-dependency config about ten times faster, when available.
@@ -137,6 +139,7 @@ class Dependency(Model):
     dns: DnsParams | None = Field(None, description="Settings of a dns check.")
     env: EnvParams | None = Field(None, description="Settings of an env check.")
     mysql: MysqlParams | None = Field(None, description="Settings of a mysql check.")
+    grpc: GrpcParams | None = Field(None, description="Settings of a grpc (health) check.")
 
     @model_validator(mode="after")
     def _consistent(self) -> Dependency:

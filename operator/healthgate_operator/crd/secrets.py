@@ -32,6 +32,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "HttpHeader": {"name": "X-Probe", "value": "v"},
     "LlmParams": {"baseUrl": "https://llm.example/v1"},
     "MysqlParams": {"host": "db", "username": "app"},
+    "GrpcMetadata": {"name": "authorization", "value": "v"},
 }
 
 SECRET_KEY_REF: Schema = {

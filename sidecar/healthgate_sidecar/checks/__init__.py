@@ -24,6 +24,7 @@ REGISTRY: dict[str, str] = {
     "dns": "healthgate_sidecar.checks.dns",
     "env": "healthgate_sidecar.checks.env",
     "mysql": "healthgate_sidecar.checks.mysql",
+    "grpc": "healthgate_sidecar.checks.grpc",
 }
 
 

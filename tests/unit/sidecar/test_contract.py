@@ -214,6 +214,7 @@ def test_secret_fields_follow_the_naming_rule() -> None:
         "HttpHeader": ["value"],
         "LlmParams": ["apiKey"],
         "MysqlParams": ["password"],
+        "GrpcMetadata": ["value"],
     }
     for model, secrets in expected.items():
         props = defs[model]["properties"]
