@@ -92,7 +92,8 @@ class AmqpParams(TlsMixin):
         None,
         pattern=r"^amqps?://",
         description="amqp:// or amqps:// (TLS) URL with the vhost as its path; may hold a "
-        "password, redacted in output.",
+        "password, redacted in output. Query options are ignored (TLS comes from caFile and "
+        "tlsVerify).",
     )
     url_from_env: str | None = _env("Environment variable holding the URL.")
     url_file: str | None = _file("File holding the URL.")

@@ -79,6 +79,7 @@ DependencyType = Literal[
     "env",
     "mysql",
     "grpc",
+    "amqp",
 ]
 DEPENDENCY_TYPES: tuple[str, ...] = get_args(DependencyType)
 Params = (
@@ -92,6 +93,7 @@ Params = (
     | EnvParams
     | MysqlParams
     | GrpcParams
+    | AmqpParams
 )
 EMPTY_PROBLEM = "<file>: empty config (no YAML document); write 'dependencies: []' to check nothing"
 # libyaml's loader parses a 1,000-dependency config about ten times faster, when available.
@@ -140,6 +142,7 @@ class Dependency(Model):
     env: EnvParams | None = Field(None, description="Settings of an env check.")
     mysql: MysqlParams | None = Field(None, description="Settings of a mysql check.")
     grpc: GrpcParams | None = Field(None, description="Settings of a grpc (health) check.")
+    amqp: AmqpParams | None = Field(None, description="Settings of an amqp (RabbitMQ) check.")
 
     @model_validator(mode="after")
     def _consistent(self) -> Dependency:

@@ -33,6 +33,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "LlmParams": {"baseUrl": "https://llm.example/v1"},
     "MysqlParams": {"host": "db", "username": "app"},
     "GrpcMetadata": {"name": "authorization", "value": "v"},
+    "AmqpParams": {"url": "amqp://mq/"},
 }
 
 SECRET_KEY_REF: Schema = {

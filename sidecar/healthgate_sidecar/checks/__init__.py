@@ -25,6 +25,7 @@ REGISTRY: dict[str, str] = {
     "env": "healthgate_sidecar.checks.env",
     "mysql": "healthgate_sidecar.checks.mysql",
     "grpc": "healthgate_sidecar.checks.grpc",
+    "amqp": "healthgate_sidecar.checks.amqp",
 }
 
 

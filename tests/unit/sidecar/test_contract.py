@@ -215,6 +215,7 @@ def test_secret_fields_follow_the_naming_rule() -> None:
         "LlmParams": ["apiKey"],
         "MysqlParams": ["password"],
         "GrpcMetadata": ["value"],
+        "AmqpParams": ["url"],
     }
     for model, secrets in expected.items():
         props = defs[model]["properties"]
