@@ -80,6 +80,7 @@ DependencyType = Literal[
     "mysql",
     "grpc",
     "amqp",
+    "smtp",
 ]
 DEPENDENCY_TYPES: tuple[str, ...] = get_args(DependencyType)
 Params = (
@@ -94,6 +95,7 @@ Params = (
     | MysqlParams
     | GrpcParams
     | AmqpParams
+    | SmtpParams
 )
 EMPTY_PROBLEM = "<file>: empty config (no YAML document); write 'dependencies: []' to check nothing"
 # libyaml's loader parses a 1,000-dependency config about ten times faster, when available.
@@ -143,6 +145,7 @@ class Dependency(Model):
     mysql: MysqlParams | None = Field(None, description="Settings of a mysql check.")
     grpc: GrpcParams | None = Field(None, description="Settings of a grpc (health) check.")
     amqp: AmqpParams | None = Field(None, description="Settings of an amqp (RabbitMQ) check.")
+    smtp: SmtpParams | None = Field(None, description="Settings of an smtp check.")
 
     @model_validator(mode="after")
     def _consistent(self) -> Dependency:

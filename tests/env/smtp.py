@@ -79,7 +79,8 @@ def _authenticate(_server: Any, _session: Any, _envelope: Any, mechanism: str, d
         and data.login == USER.encode()
         and data.password == PASSWORD.encode()
     )
-    return AuthResult(success=ok)
+    # handled=False: aiosmtpd then answers 535 itself (True means "I have answered already").
+    return AuthResult(success=ok, handled=False)
 
 
 def main(argv: list[str]) -> None:

@@ -34,6 +34,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "MysqlParams": {"host": "db", "username": "app"},
     "GrpcMetadata": {"name": "authorization", "value": "v"},
     "AmqpParams": {"url": "amqp://mq/"},
+    "SmtpParams": {"host": "mail"},
 }
 
 SECRET_KEY_REF: Schema = {

@@ -26,6 +26,7 @@ REGISTRY: dict[str, str] = {
     "mysql": "healthgate_sidecar.checks.mysql",
     "grpc": "healthgate_sidecar.checks.grpc",
     "amqp": "healthgate_sidecar.checks.amqp",
+    "smtp": "healthgate_sidecar.checks.smtp",
 }
 
 

@@ -216,6 +216,7 @@ def test_secret_fields_follow_the_naming_rule() -> None:
         "MysqlParams": ["password"],
         "GrpcMetadata": ["value"],
         "AmqpParams": ["url"],
+        "SmtpParams": ["password"],
     }
     for model, secrets in expected.items():
         props = defs[model]["properties"]

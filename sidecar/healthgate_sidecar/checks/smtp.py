@@ -1,0 +1,94 @@
+"""smtp: greeting, EHLO, optional STARTTLS, optional AUTH, QUIT. Never sends mail.
+
+Driver: aiosmtplib (typed, maintained). A new connection per check: SMTP servers drop idle
+clients after a few minutes, and a kept one would test the server's patience, not its health.
+No MAIL, RCPT or DATA command is ever sent.
+
+aiosmtplib would upgrade to TLS on its own whenever the server offers STARTTLS, and would look
+up our FQDN for EHLO with a blocking DNS call: both are switched off, so the check does exactly
+what its config says and never blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+
+import aiosmtplib
+
+from healthgate_sidecar.checks.base import (
+    CheckFailure,
+    Details,
+    Prober,
+    failure_from,
+    read_secret,
+    ssl_context,
+)
+from healthgate_sidecar.contract import SmtpParams
+
+BANNER_LIMIT = 120  # characters of the greeting shown: it names the server, not much more
+
+
+def _failure(exc: aiosmtplib.SMTPException) -> CheckFailure:
+    text = str(exc) or exc.__class__.__name__
+    if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+        return CheckFailure("auth", text)
+    if isinstance(exc, aiosmtplib.SMTPTimeoutError):
+        return CheckFailure("timeout", text)
+    failure = failure_from(exc)
+    if failure.reason == "error" and isinstance(exc, aiosmtplib.SMTPConnectError):
+        return CheckFailure("connect", text)
+    return failure
+
+
+async def _session(
+    client: aiosmtplib.SMTP, params: SmtpParams, password: str | None, tls: ssl.SSLContext | None
+) -> Details:
+    greeting = await client.connect()
+    await client.ehlo()
+    if params.tls == "starttls":
+        if not client.supports_extension("starttls"):
+            raise CheckFailure("tls", "the server does not offer STARTTLS")
+        await client.starttls(tls_context=tls)
+        await client.ehlo()  # the extensions offered after the upgrade (AUTH often only then)
+    if params.username is not None:
+        if not client.supported_auth_methods:
+            raise CheckFailure("auth", "the server offers no AUTH mechanism")
+        await client.login(params.username, password or "")
+    return {
+        "banner": greeting.message.splitlines()[0][:BANNER_LIMIT] if greeting.message else "",
+        "extensions": len(client.esmtp_extensions),
+        "starttls": params.tls == "starttls",
+        "target": f"{params.host}:{params.port}",
+    }
+
+
+def create(params: SmtpParams, *, timeout: float) -> Prober:
+    password = read_secret(value=None, from_env=params.password_from_env, file=params.password_file)
+    tls: ssl.SSLContext | None = None
+    if params.tls != "none":
+        tls = ssl_context(ca_file=params.ca_file, verify=params.tls_verify)
+    local_hostname = socket.gethostname()  # the pod's name; no DNS lookup (getfqdn would)
+
+    async def check() -> Details:
+        client = aiosmtplib.SMTP(
+            hostname=params.host,
+            port=params.port,
+            local_hostname=local_hostname,
+            timeout=timeout,
+            use_tls=params.tls == "implicit",
+            start_tls=False,  # only when the config asks, never because it is offered
+            tls_context=tls,
+        )
+        try:
+            details = await _session(client, params, password, tls)
+            await client.quit()
+        except aiosmtplib.SMTPException as exc:
+            raise _failure(exc) from None
+        except OSError as exc:
+            raise failure_from(exc) from None
+        finally:
+            client.close()  # no-op after QUIT; drops the socket after a failure
+        return details
+
+    return Prober(check=check)
