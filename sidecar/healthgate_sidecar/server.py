@@ -27,6 +27,7 @@ from healthgate_sidecar import (
     reload,
     render,
     state,
+    wire,
 )
 from healthgate_sidecar.contract import SidecarConfig
 
@@ -239,10 +240,10 @@ def create_app(
     app.cleanup_ctx.append(_engine_ctx(config))
     if config_path is not None:
         _watch(app, config, config_path)
-    app.router.add_get("/livez", livez)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/startupz", startupz)
-    app.router.add_get("/health", health)
-    app.router.add_get("/health/{name}", health_one)
-    app.router.add_get("/metrics", metrics_handler)
+    app.router.add_get(wire.LIVEZ, livez)
+    app.router.add_get(wire.READYZ, readyz)
+    app.router.add_get(wire.STARTUPZ, startupz)
+    app.router.add_get(wire.HEALTH, health)
+    app.router.add_get(wire.HEALTH_ONE, health_one)
+    app.router.add_get(wire.METRICS, metrics_handler)
     return app

@@ -8,16 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
-from typing import Literal, get_args
 
 from healthgate_sidecar.checks.base import Details, Reason
 from healthgate_sidecar.contract import Dependency
+from healthgate_sidecar.wire import SEVERITY, STATUSES, Status
 
-Status = Literal["unknown", "healthy", "degraded", "unhealthy"]
-STATUSES: tuple[Status, ...] = get_args(Status)
-# Severity for the overall status. ``unknown`` ranks above ``degraded``: no result yet cannot
-# vouch for a dependency; but below ``unhealthy``, which is known to be bad.
-SEVERITY: dict[Status, int] = {"healthy": 0, "degraded": 1, "unknown": 2, "unhealthy": 3}
+__all__ = ["SEVERITY", "STATUSES", "Component", "Overall", "Result", "Status", "aggregate"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,34 +10,69 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ssl
+import functools
+from typing import TYPE_CHECKING
 
-import aiormq
-import aiormq.exceptions
+from pydantic import Field
 from yarl import URL
 
 from healthgate_sidecar import redact
 from healthgate_sidecar.checks.base import (
     CheckFailure,
+    CheckType,
     Details,
     Prober,
     failure_from,
     read_secret,
     ssl_context,
 )
-from healthgate_sidecar.contract import AmqpParams
+from healthgate_sidecar.params import Secret, TlsMixin, env_field, file_field
 
-_AUTH_ERRORS = (
-    aiormq.exceptions.AuthenticationError,
-    aiormq.exceptions.ProbableAuthenticationError,
-    aiormq.exceptions.ConnectionNotAllowed,  # no access to the vhost
-    aiormq.exceptions.ChannelAccessRefused,
-)
+if TYPE_CHECKING:
+    import ssl
+
+    import aiormq
+
+
+class AmqpParams(TlsMixin):
+    """An AMQP 0-9-1 broker (RabbitMQ): connect, open and close a channel."""
+
+    secret_fields = (Secret("url", required=True),)
+
+    url: str | None = Field(
+        None,
+        pattern=r"^amqps?://",
+        description="amqp:// or amqps:// (TLS) URL with the vhost as its path; may hold a "
+        "password, redacted in output. Query options are ignored (TLS comes from caFile and "
+        "tlsVerify).",
+    )
+    url_from_env: str | None = env_field("Environment variable holding the URL.")
+    url_file: str | None = file_field("File holding the URL.")
+    queue: str | None = Field(
+        None,
+        min_length=1,
+        max_length=255,
+        description="Queue that must exist (declared passively: never created).",
+    )
+
+
+@functools.cache
+def _auth_errors() -> tuple[type[Exception], ...]:
+    import aiormq.exceptions
+
+    return (
+        aiormq.exceptions.AuthenticationError,
+        aiormq.exceptions.ProbableAuthenticationError,
+        aiormq.exceptions.ConnectionNotAllowed,  # no access to the vhost
+        aiormq.exceptions.ChannelAccessRefused,
+    )
 
 
 def _failure(exc: Exception) -> CheckFailure:
+    import aiormq.exceptions
+
     text = str(exc) or exc.__class__.__name__
-    if isinstance(exc, _AUTH_ERRORS):
+    if isinstance(exc, _auth_errors()):
         return CheckFailure("auth", text)
     if isinstance(exc, aiormq.exceptions.ChannelNotFoundEntity):
         return CheckFailure("assertion", text)  # the passively declared queue does not exist
@@ -54,6 +89,9 @@ def _url(url: str) -> URL:
 
 
 def create(params: AmqpParams, *, timeout: float) -> Prober:
+    import aiormq  # the driver, loaded only when an amqp dependency is configured
+    import aiormq.exceptions
+
     raw = read_secret(value=params.url, from_env=params.url_from_env, file=params.url_file)
     assert raw is not None  # one source is required by the contract
     url = _url(raw)
@@ -97,3 +135,11 @@ def create(params: AmqpParams, *, timeout: float) -> Prober:
                     await old.close()
 
     return Prober(check=check, close=close)
+
+
+CHECK_TYPE = CheckType(
+    name="amqp",
+    params=AmqpParams,
+    create=create,
+    description="Settings of an amqp check.",
+)

@@ -13,31 +13,100 @@ timeout, UNIMPLEMENTED, meaning no health service, to status).
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import TYPE_CHECKING, Any
 
-import grpc
-import grpc.aio
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from pydantic import Field, field_validator
 
 from healthgate_sidecar import files
-from healthgate_sidecar.checks.base import CheckFailure, Details, Prober, Reason, read_secret
-from healthgate_sidecar.contract import GrpcParams
+from healthgate_sidecar.checks.base import (
+    CheckFailure,
+    CheckType,
+    Details,
+    Prober,
+    Reason,
+    read_secret,
+)
+from healthgate_sidecar.params import Model, Secret, env_field, file_field
 
-_SERVING = health_pb2.HealthCheckResponse.ServingStatus
-_STATUS_REASONS: dict[int, Reason] = {
-    _SERVING.NOT_SERVING: "not_serving",
-    _SERVING.UNKNOWN: "serving_unknown",
-    _SERVING.SERVICE_UNKNOWN: "service_unknown",
-}
-_CODE_REASONS: dict[grpc.StatusCode, Reason] = {
-    grpc.StatusCode.NOT_FOUND: "service_unknown",
-    grpc.StatusCode.UNAUTHENTICATED: "auth",
-    grpc.StatusCode.PERMISSION_DENIED: "auth",
-    grpc.StatusCode.DEADLINE_EXCEEDED: "timeout",
-    grpc.StatusCode.UNIMPLEMENTED: "status",
-    grpc.StatusCode.UNAVAILABLE: "connect",
-}
+if TYPE_CHECKING:
+    import grpc
+    import grpc.aio
+
 _TLS_MARKERS = ("ssl", "tls", "handshake", "certificate")
+
+
+class GrpcMetadata(Model):
+    """One request metadata entry (a gRPC header); its value inline, from env or from a file."""
+
+    secret_fields = (Secret("value", required=True),)
+
+    name: str = Field(
+        pattern=r"^[a-z0-9_.-]+$",
+        max_length=128,
+        description="Metadata key, lowercase (e.g. authorization).",
+    )
+    value: str | None = Field(None, description="Value, inline.")
+    value_from_env: str | None = env_field("Environment variable holding the value.")
+    value_file: str | None = file_field("File holding the value.")
+
+    @field_validator("name")
+    @classmethod
+    def _text_only(cls, name: str) -> str:
+        # "-bin" keys carry bytes, which a value from a Secret's text is not.
+        if name.endswith("-bin"):
+            raise ValueError("binary (-bin) metadata is not supported")
+        return name
+
+
+class GrpcParams(Model):
+    """A gRPC server: ``grpc.health.v1.Health/Check``; SERVING is healthy."""
+
+    host: str = Field(min_length=1, max_length=253, description="Host name or IP address.")
+    port: int = Field(ge=1, le=65535, description="TCP port.")
+    service: str = Field(
+        "",
+        max_length=256,
+        description="Service name to ask about, e.g. temporal.api.workflowservice.v1."
+        "WorkflowService; empty asks about the whole server.",
+    )
+    tls: bool = Field(False, description="Connect with TLS (the server certificate is verified).")
+    ca_file: str | None = Field(
+        None, min_length=1, description="PEM file of CA certificates trusted for the server."
+    )
+    server_name: str | None = Field(
+        None,
+        min_length=1,
+        max_length=253,
+        description="Name the certificate must carry (and the :authority sent); the host "
+        "when unset.",
+    )
+    metadata: list[GrpcMetadata] = Field(
+        default_factory=list, max_length=16, description="Metadata sent with the request."
+    )
+
+
+@functools.cache
+def _reasons() -> tuple[dict[int, Reason], dict[Any, Reason]]:
+    """(serving status -> reason, RPC status code -> reason), built with the driver's enums."""
+    import grpc
+    from grpc_health.v1 import health_pb2
+
+    serving = health_pb2.HealthCheckResponse.ServingStatus
+    by_status: dict[int, Reason] = {
+        serving.NOT_SERVING: "not_serving",
+        serving.UNKNOWN: "serving_unknown",
+        serving.SERVICE_UNKNOWN: "service_unknown",
+    }
+    by_code: dict[Any, Reason] = {
+        grpc.StatusCode.NOT_FOUND: "service_unknown",
+        grpc.StatusCode.UNAUTHENTICATED: "auth",
+        grpc.StatusCode.PERMISSION_DENIED: "auth",
+        grpc.StatusCode.DEADLINE_EXCEEDED: "timeout",
+        grpc.StatusCode.UNIMPLEMENTED: "status",  # no health service on that server
+        grpc.StatusCode.UNAVAILABLE: "connect",
+    }
+    return by_status, by_code
 
 
 def _metadata(params: GrpcParams) -> tuple[tuple[str, str], ...]:
@@ -49,6 +118,9 @@ def _metadata(params: GrpcParams) -> tuple[tuple[str, str], ...]:
 
 
 def _channel(params: GrpcParams) -> grpc.aio.Channel:
+    import grpc
+    import grpc.aio
+
     target = f"{params.host}:{params.port}"
     options: list[tuple[str, Any]] = [("grpc.enable_retries", 0)]  # retrying is the engine's job
     if not params.tls:
@@ -69,13 +141,19 @@ def _channel(params: GrpcParams) -> grpc.aio.Channel:
 def _rpc_failure(exc: grpc.aio.AioRpcError) -> CheckFailure:
     code = exc.code()
     text = f"{code.name}: {exc.details() or ''}".rstrip(": ")
-    reason = _CODE_REASONS.get(code, "error")
-    if code is grpc.StatusCode.UNAVAILABLE and any(m in text.lower() for m in _TLS_MARKERS):
+    reason = _reasons()[1].get(code, "error")
+    if reason == "connect" and any(m in text.lower() for m in _TLS_MARKERS):
         reason = "tls"
     return CheckFailure(reason, text)
 
 
 def create(params: GrpcParams, *, timeout: float) -> Prober:
+    # The driver, loaded only when a grpc dependency is configured.
+    import grpc.aio
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    serving = health_pb2.HealthCheckResponse.ServingStatus
+    status_reasons = _reasons()[0]
     metadata = _metadata(params)
     request = health_pb2.HealthCheckRequest(service=params.service)
     target = f"{params.host}:{params.port}"
@@ -94,11 +172,11 @@ def create(params: GrpcParams, *, timeout: float) -> Prober:
         except BaseException:
             await close()
             raise
-        status = _SERVING.Name(response.status)
-        reason = _STATUS_REASONS.get(response.status)
-        if response.status != _SERVING.SERVING:
+        status = serving.Name(response.status)
+        if response.status != serving.SERVING:
             what = f"service {params.service!r}" if params.service else "the server"
-            raise CheckFailure(reason or "serving_unknown", f"{what} is {status}")
+            reason = status_reasons.get(response.status, "serving_unknown")
+            raise CheckFailure(reason, f"{what} is {status}")
         return {"status": status, "service": params.service, "target": target}
 
     async def close() -> None:
@@ -108,3 +186,11 @@ def create(params: GrpcParams, *, timeout: float) -> Prober:
             await old.close()
 
     return Prober(check=check, close=close)
+
+
+CHECK_TYPE = CheckType(
+    name="grpc",
+    params=GrpcParams,
+    create=create,
+    description="Settings of a grpc check.",
+)

@@ -8,20 +8,43 @@ from __future__ import annotations
 
 import contextlib
 import math
-import ssl
+from typing import TYPE_CHECKING
 
-import asyncmy
-import asyncmy.errors
+from pydantic import Field
 
 from healthgate_sidecar.checks.base import (
     CheckFailure,
+    CheckType,
     Details,
     Prober,
     failure_from,
     read_secret,
     ssl_context,
 )
-from healthgate_sidecar.contract import MysqlParams
+from healthgate_sidecar.params import Secret, TlsMixin, env_field, file_field
+
+if TYPE_CHECKING:
+    import ssl
+
+    import asyncmy
+    import asyncmy.errors
+
+
+class MysqlParams(TlsMixin):
+    """A MySQL or MariaDB server: ``SELECT 1`` on a kept connection; server version."""
+
+    secret_fields = (Secret("password"),)
+
+    host: str = Field(min_length=1, max_length=253, description="Host name or IP address.")
+    port: int = Field(3306, ge=1, le=65535, description="TCP port.")
+    username: str = Field(min_length=1, max_length=80, description="User to authenticate as.")
+    password_from_env: str | None = env_field("Environment variable holding the password.")
+    password_file: str | None = file_field("File holding the password.")
+    database: str | None = Field(
+        None, min_length=1, max_length=64, description="Database to open; none when unset."
+    )
+    tls: bool = Field(False, description="Require TLS (verified unless tlsVerify is false).")
+
 
 # ER_DBACCESS_DENIED_ERROR, ER_ACCESS_DENIED_ERROR, ER_ACCESS_DENIED_NO_PASSWORD_ERROR,
 # and MySQL 8's expired-password and locked-account errors.
@@ -46,6 +69,9 @@ def _version(raw: str) -> str:
 
 
 def create(params: MysqlParams, *, timeout: float) -> Prober:
+    import asyncmy  # the driver, loaded only when a mysql dependency is configured
+    import asyncmy.errors
+
     password = read_secret(value=None, from_env=params.password_from_env, file=params.password_file)
     tls: ssl.SSLContext | None = None
     if params.tls:
@@ -89,3 +115,11 @@ def create(params: MysqlParams, *, timeout: float) -> Prober:
                 old.close()  # no QUIT round trip: the server may be the one that is broken
 
     return Prober(check=check, close=close)
+
+
+CHECK_TYPE = CheckType(
+    name="mysql",
+    params=MysqlParams,
+    create=create,
+    description="Settings of a mysql check.",
+)

@@ -12,24 +12,61 @@ what its config says and never blocks the event loop.
 from __future__ import annotations
 
 import socket
-import ssl
+from typing import TYPE_CHECKING, Literal
 
-import aiosmtplib
+from pydantic import Field, model_validator
 
 from healthgate_sidecar.checks.base import (
     CheckFailure,
+    CheckType,
     Details,
     Prober,
     failure_from,
     read_secret,
     ssl_context,
 )
-from healthgate_sidecar.contract import SmtpParams
+from healthgate_sidecar.params import Secret, TlsMixin, env_field, field_error, file_field
+
+if TYPE_CHECKING:
+    import ssl
+
+    import aiosmtplib
+
+
+class SmtpParams(TlsMixin):
+    """An SMTP server: greeting, EHLO, optional STARTTLS and AUTH; never sends mail."""
+
+    secret_fields = (Secret("password"),)
+
+    host: str = Field(min_length=1, max_length=253, description="Host name or IP address.")
+    port: int = Field(25, ge=1, le=65535, description="TCP port (25, 587, or 465 for implicit).")
+    tls: Literal["none", "starttls", "implicit"] = Field(
+        "none",
+        description="none, starttls (upgrade after EHLO; fails if not offered) or implicit "
+        "(TLS from the first byte, port 465).",
+    )
+    username: str | None = Field(
+        None, min_length=1, max_length=256, description="When set, AUTH as this user."
+    )
+    password_from_env: str | None = env_field("Environment variable holding the password.")
+    password_file: str | None = file_field("File holding the password.")
+
+    @model_validator(mode="after")
+    def _auth(self) -> SmtpParams:
+        has_password = self.password_from_env is not None or self.password_file is not None
+        if has_password and self.username is None:
+            raise field_error("username", "required when a password is given")
+        if self.username is not None and not has_password:
+            raise field_error("passwordFromEnv", "a password is required with a username")
+        return self
+
 
 BANNER_LIMIT = 120  # characters of the greeting shown: it names the server, not much more
 
 
 def _failure(exc: aiosmtplib.SMTPException) -> CheckFailure:
+    import aiosmtplib
+
     text = str(exc) or exc.__class__.__name__
     if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
         return CheckFailure("auth", text)
@@ -64,6 +101,8 @@ async def _session(
 
 
 def create(params: SmtpParams, *, timeout: float) -> Prober:
+    import aiosmtplib  # the driver, loaded only when an smtp dependency is configured
+
     password = read_secret(value=None, from_env=params.password_from_env, file=params.password_file)
     tls: ssl.SSLContext | None = None
     if params.tls != "none":
@@ -92,3 +131,11 @@ def create(params: SmtpParams, *, timeout: float) -> Prober:
         return details
 
     return Prober(check=check)
+
+
+CHECK_TYPE = CheckType(
+    name="smtp",
+    params=SmtpParams,
+    create=create,
+    description="Settings of an smtp check.",
+)

@@ -1,4 +1,4 @@
-"""The grpc, mysql, amqp and smtp blocks of the contract: defaults and the errors they name."""
+"""The grpc, mysql, amqp and smtp parameter blocks: defaults and the errors they name."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from healthgate_sidecar import contract
+from healthgate_sidecar.checks import grpc, mysql, smtp
 
 
 def problems(dep: dict[str, Any]) -> list[str]:
@@ -21,13 +22,13 @@ def test_defaults() -> None:
         {"name": "mail", "type": "smtp", "smtp": {"host": "mail"}},
         {"name": "api", "type": "grpc", "grpc": {"host": "api", "port": 7233}},
     ]})  # fmt: skip
-    mysql, smtp, grpc = (d.params for d in config.dependencies)
-    assert isinstance(mysql, contract.MysqlParams)
-    assert (mysql.port, mysql.tls) == (3306, False)
-    assert isinstance(smtp, contract.SmtpParams)
-    assert (smtp.port, smtp.tls, smtp.username) == (25, "none", None)
-    assert isinstance(grpc, contract.GrpcParams)
-    assert (grpc.service, grpc.tls) == ("", False)
+    db, mail, api = (d.params for d in config.dependencies)
+    assert isinstance(db, mysql.MysqlParams)
+    assert (db.port, db.tls) == (3306, False)
+    assert isinstance(mail, smtp.SmtpParams)
+    assert (mail.port, mail.tls, mail.username) == (25, "none", None)
+    assert isinstance(api, grpc.GrpcParams)
+    assert (api.service, api.tls) == ("", False)
 
 
 def test_smtp_username_and_password_go_together() -> None:
