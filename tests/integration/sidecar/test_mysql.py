@@ -88,3 +88,22 @@ async def test_mysql_closed_port_is_connect(make_sidecar: MakeSidecar) -> None:
     sidecar = await make_sidecar(dep)
     await sidecar.wait_status("db", "unhealthy", timeout=15)
     assert sidecar.component("db").reason == "connect"
+
+
+async def test_mysql_outage_and_recovery_on_the_kept_connection(
+    make_sidecar: MakeSidecar,
+    mariadb_server: mariadb.MariaDbServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The kept connection dies with the server: the check must report it, then reconnect.
+    monkeypatch.setenv("HG_MYSQL_PASSWORD", mariadb_server.password)
+    dep = {**db(mariadb_server, passwordFromEnv="HG_MYSQL_PASSWORD"), "failureThreshold": 1}
+    sidecar = await make_sidecar(dep)
+    await sidecar.wait_status("db", "healthy", timeout=15)
+    mariadb_server.stop()
+    try:
+        await sidecar.wait_status("db", "unhealthy", timeout=15)
+        assert sidecar.component("db").reason == "connect"
+    finally:
+        mariadb_server.start()  # same port and data: the session's other tests need it
+    await sidecar.wait_status("db", "healthy", timeout=30)
