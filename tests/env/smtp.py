@@ -1,9 +1,10 @@
 """A real SMTP server (aiosmtpd) in a subprocess: STARTTLS and AUTH, mail refused.
 
 aiosmtpd is a full SMTP implementation: EHLO with extensions, STARTTLS with a certificate
-from a throwaway CA, and AUTH PLAIN/LOGIN only after STARTTLS, checked against one user and
-password. It accepts no mail (every RCPT is refused), so a check that sent mail by mistake
-would fail. The subprocess binds port 0 and writes the port it got to a file.
+from a throwaway CA, and AUTH PLAIN/LOGIN only over TLS, checked against one user and password;
+a second listener speaks TLS from the first byte (implicit TLS, as on port 465). It accepts no
+mail (every RCPT is refused), so a check that sent mail by mistake would fail. The subprocess
+picks free ports itself and writes them to a file.
 Run as ``python -m tests.env.smtp PORTFILE CERT KEY``.
 """
 
@@ -29,6 +30,7 @@ SERVER_NAME = "smtp.healthgate.test"  # in the certificate; tests set it as the 
 class SmtpServer:
     host: str
     port: int
+    implicit_port: int  # TLS from the first byte
     user: str
     password: str
     ca: Path
@@ -53,9 +55,11 @@ def start(workdir: Path, host: str = "127.0.0.1") -> SmtpServer:
         cwd=common.ENV_DIR.parents[1],
     )
     common.wait_until("smtp server", portfile.exists, timeout=30, proc=process)
+    port, implicit_port = (int(p) for p in portfile.read_text().split())
     return SmtpServer(
         host=host,
-        port=int(portfile.read_text()),
+        port=port,
+        implicit_port=implicit_port,
         user=USER,
         password=PASSWORD,
         ca=ca.cert,
@@ -83,33 +87,43 @@ def _authenticate(_server: Any, _session: Any, _envelope: Any, mechanism: str, d
     return AuthResult(success=ok, handled=False)
 
 
+def _free_port() -> int:
+    # aiosmtpd's Controller needs a port number (it connects to it to see the server is up)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 def main(argv: list[str]) -> None:
     from aiosmtpd.controller import Controller  # noqa: PLC0415 - the subprocess only
 
     portfile, cert, key = (Path(a) for a in argv)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
-    with socket.socket() as probe:  # aiosmtpd needs a port number: take one free right now
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(
-        _RefuseAll(),
-        hostname="127.0.0.1",
-        port=port,
-        server_hostname=SERVER_NAME,
-        tls_context=context,  # offers STARTTLS
-        authenticator=_authenticate,
-        auth_require_tls=True,
-        auth_exclude_mechanism=["CRAM-MD5"],
+    common: dict[str, Any] = {
+        "hostname": "127.0.0.1",
+        "server_hostname": SERVER_NAME,
+        "authenticator": _authenticate,
+        "auth_exclude_mechanism": ["CRAM-MD5"],
+    }
+    starttls = Controller(
+        _RefuseAll(), port=_free_port(), tls_context=context, auth_require_tls=True, **common
     )
-    controller.start()
+    # aiosmtpd counts only STARTTLS as "TLS" for auth_require_tls; this listener is TLS anyway.
+    implicit = Controller(
+        _RefuseAll(), port=_free_port(), ssl_context=context, auth_require_tls=False, **common
+    )
+    starttls.start()
+    implicit.start()
     tmp = portfile.with_suffix(".tmp")
-    tmp.write_text(str(port))
+    tmp.write_text(f"{starttls.port} {implicit.port}")
     tmp.rename(portfile)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     done.wait()
-    controller.stop()
+    starttls.stop()
+    implicit.stop()
 
 
 if __name__ == "__main__":

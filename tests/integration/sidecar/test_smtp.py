@@ -13,7 +13,7 @@ MakeSidecar = Callable[..., Awaitable[Sidecar]]
 
 
 def mail(server: smtp.SmtpServer, **block: object) -> dict[str, object]:
-    fields = {"host": server.host, "port": server.port, **block}
+    fields = {"host": server.host, "port": server.port} | block
     return {"name": "mail", "type": "smtp", "intervalSeconds": 1, "timeoutSeconds": 0.9,
             "failureThreshold": 1, "smtp": fields}  # fmt: skip
 
@@ -47,6 +47,18 @@ async def test_smtp_starttls_and_auth(
     _, body = await sidecar.get("/health")
     _, metrics = await sidecar.get("/metrics")
     assert_no_secret(smtp.PASSWORD, body, metrics, capsys.readouterr().err)
+
+
+async def test_smtp_implicit_tls_and_auth(
+    make_sidecar: MakeSidecar, smtp_server: smtp.SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HG_SMTP_PASSWORD", smtp_server.password)
+    dep = mail(smtp_server, port=smtp_server.implicit_port, tls="implicit",
+               caFile=str(smtp_server.ca), username=smtp_server.user,
+               passwordFromEnv="HG_SMTP_PASSWORD")  # fmt: skip
+    sidecar = await make_sidecar(dep)
+    await sidecar.wait_status("mail", "healthy", timeout=15)
+    assert sidecar.component("mail").details["starttls"] is False
 
 
 async def test_smtp_wrong_password_is_auth(
