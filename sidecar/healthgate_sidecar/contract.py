@@ -5,6 +5,9 @@ The operator renders this contract and generates its CRD from :func:`json_schema
 are errors, ranges are constraints. :func:`load_config` and :func:`parse_config` turn YAML or JSON
 into a :class:`SidecarConfig`, or raise :class:`ConfigError` whose ``problems`` are lines like
 ``dependencies[1].http.url: Field required``.
+
+The per-type blocks come from the check types' declarations (:mod:`healthgate_sidecar.checks`);
+what operator and sidecar say at run time is :mod:`healthgate_sidecar.wire`.
 """
 
 from __future__ import annotations

@@ -131,7 +131,7 @@ def readyz_lines(
     skip, opened = set(exclude), fail_open or {}
     lines = [_line("config", loaded, "not loaded"), _line("shutdown", not draining, "draining")]
     for comp in components:
-        failed = comp.status in ("unknown", "unhealthy")
+        failed = not wire.is_up(comp.status)
         if failed and comp.critical and comp.name in opened and comp.name not in skip:
             lines.append(f"[~]{comp.name} failing open: {opened[comp.name]}")
             continue

@@ -26,7 +26,6 @@ from healthgate_sidecar import (
     metrics,
     reload,
     render,
-    state,
     wire,
 )
 from healthgate_sidecar.contract import SidecarConfig
@@ -74,13 +73,7 @@ async def livez(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     eng = request.app[ENGINE]
     exclude = request.query.getall("exclude", [])
-    ready = eng.ready
-    if exclude:
-        ready = eng.ready or (
-            eng.config is not None
-            and not eng.draining
-            and state.aggregate(eng.components(), exclude).ready
-        )
+    ready = eng.is_ready(exclude)
     if ready and "verbose" not in request.query:
         return web.Response(text="ok")  # the hot path: kubelet polls this
     lines = render.readyz_lines(
@@ -136,7 +129,7 @@ async def health_one(request: web.Request) -> web.Response:
             text=json.dumps({"error": "no such dependency"}), content_type="application/json"
         )
     comp = runner.component
-    ok = comp.status in ("healthy", "degraded")
+    ok = wire.is_up(comp.status)
 
     def build() -> bytes:
         if ietf:

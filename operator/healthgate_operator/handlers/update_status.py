@@ -62,7 +62,7 @@ async def reports(runtime: Runtime, gate: str, port: int, pods: list[Json]) -> l
     """
     asked = [p for p in pods if injection.injected_by(p, gate) and p.get("status", {}).get("podIP")]
     targets = [(p["status"]["podIP"], injection.pod_sidecar_port(p) or port) for p in asked]
-    answers = await runtime.prober.many(targets)
+    answers = await runtime.health_reader.many(targets)
     health = {p["metadata"]["name"]: a for p, a in zip(asked, answers, strict=True)}
     return [
         status_builder.PodReport(

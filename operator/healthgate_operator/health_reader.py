@@ -87,7 +87,7 @@ def parse(raw: bytes) -> Json | None:
     return parsed if isinstance(parsed, dict) else None
 
 
-class HealthProber:
+class HealthReader:
     """One concurrency limit shared by every gate's refresh."""
 
     def __init__(self, *, timeout: float, concurrency: int) -> None:
