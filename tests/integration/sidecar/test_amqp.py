@@ -85,3 +85,21 @@ async def test_amqp_closed_port_is_connect(make_sidecar: MakeSidecar) -> None:
     comp = sidecar.component("queue")
     assert comp.reason == "connect"
     assert "pw-Closed-2" not in comp.message
+
+
+async def test_amqp_outage_and_recovery_on_the_kept_connection(
+    make_sidecar: MakeSidecar,
+    rabbitmq_server: rabbitmq.RabbitMqServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The kept connection dies with the broker: the check must report it, then reconnect.
+    monkeypatch.setenv("HG_AMQP_URL", rabbitmq_server.url)
+    sidecar = await make_sidecar(broker(urlFromEnv="HG_AMQP_URL"))
+    await sidecar.wait_status("queue", "healthy", timeout=15)
+    rabbitmq_server.stop()
+    try:
+        await sidecar.wait_status("queue", "unhealthy", timeout=30)
+        assert sidecar.component("queue").reason == "connect"
+    finally:
+        rabbitmq_server.start()  # same ports, node and data: the session's other tests need it
+    await sidecar.wait_status("queue", "healthy", timeout=60)
