@@ -14,6 +14,7 @@ timeout, UNIMPLEMENTED, meaning no health service, to status).
 from __future__ import annotations
 
 import functools
+import os
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, field_validator
@@ -148,6 +149,9 @@ def _rpc_failure(exc: grpc.aio.AioRpcError) -> CheckFailure:
 
 
 def create(params: GrpcParams, *, timeout: float) -> Prober:
+    # gRPC's C core logs straight to stderr ("I1130 ... Handshake failed ..."), past the
+    # sidecar's text/json log format; what it says is in the check's message already.
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     # The driver, loaded only when a grpc dependency is configured.
     import grpc.aio
     from grpc_health.v1 import health_pb2, health_pb2_grpc

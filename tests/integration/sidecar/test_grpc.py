@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import pytest
 
 from tests.env import common, grpc_health
-from tests.integration.sidecar.conftest import Sidecar, assert_no_secret
+from tests.integration.sidecar.conftest import Served, Sidecar, assert_no_secret
 
 MakeSidecar = Callable[..., Awaitable[Sidecar]]
 
@@ -101,3 +104,19 @@ async def test_grpc_closed_port_is_connect(make_sidecar: MakeSidecar) -> None:
     sidecar = await make_sidecar(dep)
     await sidecar.wait_status("api", "unhealthy", timeout=15)
     assert sidecar.component("api").reason == "connect"
+
+
+def test_grpc_core_logs_stay_out_of_the_sidecar_log(
+    serve: Callable[..., Served], grpc_tls_server: grpc_health.GrpcServer, tmp_path: Path
+) -> None:
+    # A failed handshake made gRPC's C core print "I1130 ... Handshake failed" on stderr,
+    # outside the sidecar's log format.
+    block = {"tls": True, "serverName": grpc_health.SERVER_NAME}
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"dependencies": [health(grpc_tls_server, **block)]}))
+    served = serve(config)
+    served.wait(lambda: '"reason":"tls"' in served.get("/health")[1].replace(" ", ""), timeout=15)
+    lines = served.log.read_text().splitlines()
+    assert lines
+    stray = [line for line in lines if not re.match(r"\d{4}-\d\d-\d\dT", line)]
+    assert stray == []
