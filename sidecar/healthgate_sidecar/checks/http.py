@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import aiohttp
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 from yarl import URL
 
 from healthgate_sidecar import body_regex, redact
@@ -44,6 +44,20 @@ class HttpHeader(Model):
 
 class HttpAssertion(Model):
     """A condition on the JSON body: what a JSONPath selects equals a value or matches a regex."""
+
+    # _one_expectation restated in CEL, so that the API server refuses such a gate at apply time.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!(has(self.equals) && has(self.regex))",
+                    "message": "only one of equals, regex may be set",
+                    "fieldPath": ".regex",
+                    "reason": "FieldValueInvalid",
+                }
+            ]
+        }
+    )
 
     json_path: str = Field(
         min_length=1,

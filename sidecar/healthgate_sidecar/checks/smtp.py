@@ -14,7 +14,7 @@ from __future__ import annotations
 import socket
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from healthgate_sidecar.checks.base import (
     CheckFailure,
@@ -37,6 +37,20 @@ class SmtpParams(TlsMixin):
     """An SMTP server: greeting, EHLO, optional STARTTLS and AUTH; never sends mail."""
 
     secret_fields = (Secret("password"),)
+    # _auth restated in CEL (the CRD spells the password passwordFrom), so that the API server
+    # refuses such a gate at apply time.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "has(self.username) == has(self.passwordFrom)",
+                    "message": "username and passwordFrom go together: AUTH needs both",
+                    "fieldPath": ".username",
+                    "reason": "FieldValueInvalid",
+                }
+            ]
+        }
+    )
 
     host: str = Field(min_length=1, max_length=253, description="Host name or IP address.")
     port: int = Field(25, ge=1, le=65535, description="TCP port (25, 587, or 465 for implicit).")

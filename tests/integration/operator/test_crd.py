@@ -193,6 +193,13 @@ INVALID: list[tuple[str, Any, list[str]]] = [
     ("password-in-amqp-url", lambda s: s["dependencies"].__setitem__(
         0, {"name": "mq", "type": "amqp", "amqp": {"url": "amqp://app:hunter2@mq/"}}),
      ["dependencies[0].amqp.url", "must not contain a password"]),
+    ("assertion-equals-and-regex", lambda s: s["dependencies"].__setitem__(0, {
+        "name": "api", "type": "http", "http": {"url": "https://api.example/health",
+        "assertions": [{"jsonPath": "$.status", "equals": "UP", "regex": "UP"}]}}),
+     ["dependencies[0].http.assertions[0].regex", "only one of equals, regex"]),
+    ("smtp-username-without-password", lambda s: s["dependencies"].__setitem__(
+        0, {"name": "mail", "type": "smtp", "smtp": {"host": "mail", "username": "app"}}),
+     ["dependencies[0].smtp.username", "username and passwordFrom go together"]),
     ("password-in-http-url", lambda s: s["dependencies"].__setitem__(
         0, {"name": "site", "type": "http", "http": {"url": "https://u:hunter2@site.example/"}}),
      ["dependencies[0].http.url", "must not contain a password"]),
