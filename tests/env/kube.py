@@ -168,41 +168,35 @@ class KubeCluster:
 
     def start_controller_manager(self) -> None:
         """Controllers: service accounts, Deployments to Pods, owner-reference GC."""
-        config = self._component_kubeconfig("kube-controller-manager")
-        proc = common.spawn(
+        self._start_component(
             "kube-controller-manager",
-            [
-                self.bins.kube_controller_manager,
-                f"--kubeconfig={config}",
-                f"--authentication-kubeconfig={config}",
-                f"--authorization-kubeconfig={config}",
-                "--bind-address=127.0.0.1",
-                f"--secure-port={common.free_port()}",
-                f"--service-account-private-key-file={self.workdir / 'pki' / 'sa.key'}",
-                f"--root-ca-file={self.ca.cert}",
-                f"--cluster-signing-cert-file={self.ca.cert}",
-                f"--cluster-signing-key-file={self.ca.key}",
-                "--use-service-account-credentials=true",
-                "--leader-elect=false",
-                f"--service-cluster-ip-range={SERVICE_CIDR}",
-                "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller",
-            ],
-            log_dir=self.workdir,
+            self.bins.kube_controller_manager,
+            f"--service-account-private-key-file={self.workdir / 'pki' / 'sa.key'}",
+            f"--root-ca-file={self.ca.cert}",
+            f"--cluster-signing-cert-file={self.ca.cert}",
+            f"--cluster-signing-key-file={self.ca.key}",
+            "--use-service-account-credentials=true",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller",
         )
-        self.processes.append(proc)
 
     def start_scheduler(self) -> None:
-        config = self._component_kubeconfig("kube-scheduler")
+        self._start_component("kube-scheduler", self.bins.kube_scheduler)
+
+    def _start_component(self, name: str, binary: Path, *flags: str) -> None:
+        """A control-plane component on its own client certificate, loopback, no election."""
+        config = self._component_kubeconfig(name)
         proc = common.spawn(
-            "kube-scheduler",
+            name,
             [
-                self.bins.kube_scheduler,
+                binary,
                 f"--kubeconfig={config}",
                 f"--authentication-kubeconfig={config}",
                 f"--authorization-kubeconfig={config}",
                 "--bind-address=127.0.0.1",
                 f"--secure-port={common.free_port()}",
                 "--leader-elect=false",
+                *flags,
             ],
             log_dir=self.workdir,
         )

@@ -212,8 +212,8 @@ def test_kustomize_base_renders_and_dry_runs(cluster: kube.KubeCluster) -> None:
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["port"] == "health"
     parsed = config.parse(container["args"], environ={})  # the operator's real flag parser
-    assert parsed.webhook_cert is not None
-    assert parsed.health_port == 8081
+    assert parsed.webhook.cert is not None
+    assert parsed.endpoints.health_port == 8081
     # Namespaced dry-runs need the namespace, and pods their service account, for real; both
     # are the same objects as deploy/rbac.yaml's (which other tests apply as well).
     real = by_kind(objects, "Namespace") + by_kind(objects, "ServiceAccount")
