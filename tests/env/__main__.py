@@ -19,12 +19,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.env import common, kube, neo4j, postgres, prometheus, redis, versions
+from tests.env import common, kube, mariadb, neo4j, postgres, prometheus, rabbitmq, redis, versions
 from tests.env.realnode import buildah
 from tests.env.realnode import node as realnode
 
 STATE = common.CACHE / "run" / "state.json"
-COMPONENTS = ("redis", "postgres", "neo4j", "kube", "prometheus")
+COMPONENTS = ("redis", "postgres", "neo4j", "mariadb", "rabbitmq", "kube", "prometheus")
 
 
 def _install_prometheus() -> None:
@@ -44,6 +44,8 @@ def install(components: tuple[str, ...]) -> None:
         "redis": redis.ensure_installed,
         "postgres": postgres.ensure_installed,
         "neo4j": neo4j.ensure_installed,
+        "mariadb": mariadb.ensure_installed,
+        "rabbitmq": rabbitmq.ensure_installed,
         "kube": _install_kube,
         "prometheus": _install_prometheus,
     }
@@ -64,6 +66,12 @@ def _start(name: str, root: Path) -> tuple[list[common.Process], dict[str, Any]]
         n = neo4j.start(root / "neo4j")
         info = {"uri": n.uri, "user": n.user, "password": n.password}
         return [p for p in [n.process] if p], info
+    if name == "mariadb":
+        m = mariadb.start(root / "mariadb")
+        return [p for p in [m.process] if p], {"host": m.host, "port": m.port, "user": m.user}
+    if name == "rabbitmq":
+        rq = rabbitmq.start(root / "rabbitmq")
+        return [p for p in [rq.process, rq.epmd] if p], {"url": rq.url}
     if name == "kube":
         k = kube.start(root / "kube")
         node = realnode.RealNode(k, root / "node")
