@@ -17,7 +17,21 @@ from typing import TypeVar
 import pytest
 
 from healthgate_sidecar import redact
-from tests.env import common, kafka, kube, neo4j, oidc, postgres, prometheus, redis, s3
+from tests.env import (
+    common,
+    grpc_health,
+    kafka,
+    kube,
+    mariadb,
+    neo4j,
+    oidc,
+    postgres,
+    prometheus,
+    rabbitmq,
+    redis,
+    s3,
+    smtp,
+)
 from tests.env.node import launcher
 from tests.env.realnode import host as realhost
 from tests.env.realnode import node as realnode
@@ -88,6 +102,43 @@ def postgres_server(env_root: Path) -> Iterator[postgres.PostgresServer]:
 @pytest.fixture(scope="session")
 def neo4j_server(env_root: Path) -> Iterator[neo4j.Neo4jServer]:
     server = _require("Neo4j", lambda: neo4j.start(env_root / "neo4j"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mariadb_server(env_root: Path) -> Iterator[mariadb.MariaDbServer]:
+    server = _require("MariaDB", lambda: mariadb.start(env_root / "mariadb"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_server(env_root: Path) -> Iterator[rabbitmq.RabbitMqServer]:
+    server = _require("RabbitMQ", lambda: rabbitmq.start(env_root / "rabbitmq"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def smtp_server(env_root: Path) -> Iterator[smtp.SmtpServer]:
+    server = _require("the SMTP server", lambda: smtp.start(env_root / "smtp"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def grpc_server(env_root: Path) -> Iterator[grpc_health.GrpcServer]:
+    server = _require("the gRPC server", lambda: grpc_health.start(env_root / "grpc"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def grpc_tls_server(env_root: Path) -> Iterator[grpc_health.GrpcServer]:
+    server = _require(
+        "the gRPC TLS server", lambda: grpc_health.start(env_root / "grpc-tls", tls=True)
+    )
     yield server
     server.stop()
 

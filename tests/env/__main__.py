@@ -19,12 +19,28 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.env import common, kafka, kube, neo4j, oidc, postgres, prometheus, redis, s3, versions
+from tests.env import (
+    common,
+    kafka,
+    kube,
+    mariadb,
+    neo4j,
+    oidc,
+    postgres,
+    prometheus,
+    rabbitmq,
+    redis,
+    s3,
+    versions,
+)
 from tests.env.realnode import buildah
 from tests.env.realnode import node as realnode
 
 STATE = common.CACHE / "run" / "state.json"
-COMPONENTS = ("redis", "postgres", "neo4j", "kube", "prometheus", "kafka", "oidc", "s3")
+COMPONENTS = (
+    "redis", "postgres", "neo4j", "mariadb", "rabbitmq", "kube", "prometheus",
+    "kafka", "oidc", "s3",
+)  # fmt: skip
 
 
 def _install_prometheus() -> None:
@@ -44,6 +60,8 @@ def install(components: tuple[str, ...]) -> None:
         "redis": redis.ensure_installed,
         "postgres": postgres.ensure_installed,
         "neo4j": neo4j.ensure_installed,
+        "mariadb": mariadb.ensure_installed,
+        "rabbitmq": rabbitmq.ensure_installed,
         "kube": _install_kube,
         "prometheus": _install_prometheus,
         "kafka": kafka.ensure_installed,
@@ -86,6 +104,12 @@ def _start(name: str, root: Path) -> tuple[list[common.Process], dict[str, Any]]
         n = neo4j.start(root / "neo4j")
         info = {"uri": n.uri, "user": n.user, "password": n.password}
         return [p for p in [n.process] if p], info
+    if name == "mariadb":
+        m = mariadb.start(root / "mariadb")
+        return [p for p in [m.process] if p], {"host": m.host, "port": m.port, "user": m.user}
+    if name == "rabbitmq":
+        rq = rabbitmq.start(root / "rabbitmq")
+        return [p for p in [rq.process, rq.epmd] if p], {"url": rq.url}
     if name == "kube":
         k = kube.start(root / "kube")
         node = realnode.RealNode(k, root / "node")
