@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from healthgate_sidecar import files, redact
 from healthgate_sidecar.params import Model
 
+# not_serving, serving_unknown, service_unknown: the grpc health protocol's own failures.
 Reason = Literal[
     "ok",
     "timeout",
@@ -31,6 +32,9 @@ Reason = Literal[
     "assertion",
     "error",
     "overloaded",
+    "not_serving",
+    "serving_unknown",
+    "service_unknown",
     "stale",  # no check result, not a check's: the engine's verdict on a check that stopped
 ]
 REASONS: tuple[Reason, ...] = get_args(Reason)
