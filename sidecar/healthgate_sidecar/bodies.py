@@ -26,7 +26,6 @@ and the loop keeps its other turns for probes and checks.
 from __future__ import annotations
 
 import asyncio
-import functools
 import gzip
 import time
 from collections.abc import Callable, Hashable
@@ -117,23 +116,29 @@ class Bodies:
                 return body
             pending = self._pending.get(key)
             if pending is None:
-                began = time.monotonic()
-                pending = asyncio.ensure_future(offload.run(build))
+                pending = asyncio.ensure_future(self._render(key, version, epoch, build))
                 self._pending[key] = pending
-                pending.add_done_callback(
-                    functools.partial(self._finish, key, version, epoch, began)
-                )
                 # shield: a client that hangs up must not cancel the render others wait for.
                 return await asyncio.shield(pending)
             await asyncio.shield(pending)
 
-    def _finish(
-        self, key: Hashable, version: int, epoch: int, began: float, done: asyncio.Future[bytes]
-    ) -> None:
-        self._pending.pop(key, None)
-        if not done.cancelled() and done.exception() is None:
-            previous = self._done.get(key)
-            if previous is None or previous.version <= version:
-                now = time.monotonic()
-                fresh_until = now + min(DUTY * (now - began), MAX_REUSE)
-                self._done[key] = _Body(version, epoch, done.result(), fresh_until)
+    async def _render(
+        self, key: Hashable, version: int, epoch: int, build: Callable[[], bytes]
+    ) -> bytes:
+        """Render in the worker; store the body and leave ``_pending`` before the task ends.
+
+        Done in the task itself, not in a done callback: a callback runs a turn later, and a
+        request arriving in between found a finished task listed as pending; awaiting a done
+        future does not yield, so that request looped, and the event loop spun for good.
+        """
+        began = time.monotonic()
+        try:
+            body = await offload.run(build)
+        finally:
+            self._pending.pop(key, None)
+        previous = self._done.get(key)
+        if previous is None or previous.version <= version:
+            now = time.monotonic()
+            fresh_until = now + min(DUTY * (now - began), MAX_REUSE)
+            self._done[key] = _Body(version, epoch, body, fresh_until)
+        return body
