@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from healthgate_operator import __version__
+from healthgate_sidecar import wire
 
 GROUP: Final = "healthgate.io"
 VERSION: Final = "v1alpha1"
@@ -28,7 +29,7 @@ TMP_VOLUME: Final = "healthgate-tmp"
 CONFIG_DIR: Final = "/etc/healthgate"
 CONFIG_KEY: Final = "config.yaml"
 CONFIG_PATH: Final = f"{CONFIG_DIR}/{CONFIG_KEY}"
-DEFAULT_PORT: Final = 8086
+DEFAULT_PORT: Final = wire.DEFAULT_PORT
 DEFAULT_IMAGE: Final = f"ghcr.io/healthgate/healthgate:{__version__}"
 # A fixed non-root identity: "restricted" needs runAsNonRoot, which the kubelet can only verify
 # for a numeric user, and we cannot assume every image declares one.

@@ -1,4 +1,4 @@
-"""What the handlers share at run time: settings, the API client, the prober, the metrics.
+"""What the handlers share at run time: settings, the API client, the /health reader, the metrics.
 
 One :class:`Runtime` lives in Kopf's operator-wide ``memo`` (Kopf hands each handler a shallow
 copy, so everything in it is shared). :meth:`Runtime.open` runs in the startup handler, inside
@@ -16,7 +16,7 @@ from aiohttp import web
 from healthgate_operator import directives, kube, metrics, rounds
 from healthgate_operator.config import OperatorConfig
 from healthgate_operator.gatecache import ConfigMapCache, GateCache
-from healthgate_operator.probe import HealthProber
+from healthgate_operator.health_reader import HealthReader
 from healthgate_operator.watchdog import Watchdog
 
 MEMO_KEY = "healthgate"
@@ -30,7 +30,7 @@ class Runtime:
     config: OperatorConfig
     metrics: metrics.Metrics = field(default_factory=metrics.Metrics)
     _kube: kube.Kube | None = None
-    _prober: HealthProber | None = None
+    _health_reader: HealthReader | None = None
     _runner: web.AppRunner | None = None
     _gates: GateCache | None = None
     restart_refusals: set[tuple[str, str]] = field(default_factory=set)
@@ -72,10 +72,10 @@ class Runtime:
         return self._configmaps
 
     @property
-    def prober(self) -> HealthProber:
-        if self._prober is None:
+    def health_reader(self) -> HealthReader:
+        if self._health_reader is None:
             raise RuntimeError("the runtime is not open yet")
-        return self._prober
+        return self._health_reader
 
     async def open(self) -> None:
         """Listen for /metrics first, then build the clients and caches, each exactly once.
@@ -103,11 +103,11 @@ class Runtime:
         if self._configmaps is None:
             self._configmaps = ConfigMapCache(self._kube, self.config.namespaces)
             self._configmaps.start()
-        if self._prober is None:
-            self._prober = HealthProber(
+        if self._health_reader is None:
+            self._health_reader = HealthReader(
                 timeout=self.config.health_timeout, concurrency=self.config.health_concurrency
             )
-            await self._prober.open()
+            await self._health_reader.open()
             self.rounds.start()
 
     async def close(self) -> None:
@@ -117,8 +117,8 @@ class Runtime:
                 await cache.stop()
         if self._runner is not None:
             await self._runner.cleanup()
-        if self._prober is not None:
-            await self._prober.close()
+        if self._health_reader is not None:
+            await self._health_reader.close()
         if self._kube is not None:
             await self._kube.close()
 

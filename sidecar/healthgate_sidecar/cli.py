@@ -22,11 +22,20 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import REGISTRY
 
-from healthgate_sidecar import __version__, connections, contract, engine, logs, redact, render
+from healthgate_sidecar import (
+    __version__,
+    connections,
+    contract,
+    engine,
+    logs,
+    redact,
+    render,
+    wire,
+)
 from healthgate_sidecar.contract import ConfigError, SidecarConfig
 from healthgate_sidecar.server import ENGINE, RELOADER, create_app
 
-DEFAULT_PORT = 8086
+DEFAULT_PORT = wire.DEFAULT_PORT
 # While a worker renders a big body, every time the loop gives up the GIL (each socket call)
 # it waits up to this long to get it back: Python's default of 5 ms made a probe wait tens of
 # milliseconds behind a /metrics render. 0.5 ms bounds that wait at the cost of more GIL
@@ -37,21 +46,24 @@ EXIT_READY, EXIT_NOT_READY, EXIT_INVALID = 0, 1, 2
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="healthgate-sidecar", description="Dependency health checks for an app's pod."
+        prog=wire.PROGRAM, description="Dependency health checks for an app's pod."
     )
     parser.add_argument("--version", action="version", version=__version__)
     sub = parser.add_subparsers(dest="command", required=True)
     config = argparse.ArgumentParser(add_help=False)
     config.add_argument(
-        "--config",
+        wire.CONFIG_FLAG,
         default=os.environ.get("HEALTHGATE_CONFIG"),
         help="config file, YAML or JSON (env HEALTHGATE_CONFIG)",
     )
-    serve = sub.add_parser("serve", parents=[config], help="run checks and serve probes")
-    serve.add_argument("--host", default=os.environ.get("HEALTHGATE_HOST", "0.0.0.0"))
+    # The operator's injection writes this command line with wire.serve_command/serve_args.
+    serve = sub.add_parser(wire.SERVE, parents=[config], help="run checks and serve probes")
+    serve.add_argument(
+        wire.HOST_FLAG, default=os.environ.get("HEALTHGATE_HOST", wire.ALL_INTERFACES)
+    )
     # A string default goes through type=int too, so a bad HEALTHGATE_PORT is a usage error.
     serve.add_argument(
-        "--port", type=int, default=os.environ.get("HEALTHGATE_PORT", str(DEFAULT_PORT))
+        wire.PORT_FLAG, type=int, default=os.environ.get("HEALTHGATE_PORT", str(DEFAULT_PORT))
     )
     check = sub.add_parser("check", parents=[config], help="run every check once and report")
     check.add_argument("--json", action="store_true", help="print JSON instead of a table")

@@ -5,6 +5,9 @@ The operator renders this contract and generates its CRD from :func:`json_schema
 are errors, ranges are constraints. :func:`load_config` and :func:`parse_config` turn YAML or JSON
 into a :class:`SidecarConfig`, or raise :class:`ConfigError` whose ``problems`` are lines like
 ``dependencies[1].http.url: Field required``.
+
+The per-type blocks come from the check types' declarations (:mod:`healthgate_sidecar.checks`);
+what operator and sidecar say at run time is :mod:`healthgate_sidecar.wire`.
 """
 
 from __future__ import annotations
@@ -13,68 +16,38 @@ import base64
 import binascii
 import json
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, create_model, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
-from healthgate_sidecar import files
-from healthgate_sidecar.params import (
-    DnsParams,
-    EnvParams,
-    HttpHeader,
-    HttpParams,
-    LlmParams,
-    Model,
-    Neo4jParams,
-    PostgresParams,
-    RedisParams,
-    TcpParams,
-    field_error,
-)
+from healthgate_sidecar import checks, files
+from healthgate_sidecar.params import Model, field_error
 
 __all__ = [
     "DEPENDENCY_TYPES",
     "ConfigError",
     "Dependency",
-    "DependencyType",
     "DirectiveSettings",
-    "DnsParams",
-    "EnvParams",
-    "HttpHeader",
-    "HttpParams",
-    "LlmParams",
-    "Neo4jParams",
-    "Params",
-    "PostgresParams",
-    "RedisParams",
+    "Model",
     "SidecarConfig",
-    "TcpParams",
     "json_schema",
     "load_config",
     "parse_config",
+    "schema_models",
 ]
 
-DependencyType = Literal["redis", "neo4j", "postgres", "http", "llm", "tcp", "dns", "env"]
-DEPENDENCY_TYPES: tuple[str, ...] = get_args(DependencyType)
-Params = (
-    RedisParams
-    | Neo4jParams
-    | PostgresParams
-    | HttpParams
-    | LlmParams
-    | TcpParams
-    | DnsParams
-    | EnvParams
-)
+# The check types, each declared once in checks/<name>.py (in the order of checks.TYPES).
+DEPENDENCY_TYPES: tuple[str, ...] = tuple(checks.REGISTRY)
 EMPTY_PROBLEM = "<file>: empty config (no YAML document); write 'dependencies: []' to check nothing"
 # libyaml's loader parses a 1,000-dependency config about ten times faster, when available.
 _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+TYPE_DESCRIPTION = "Check type; the block of the same name is required."
 
 
-class Dependency(Model):
+class DependencyFields(Model):
     """One dependency to check: common scheduling fields plus the block named by ``type``."""
 
     name: str = Field(
@@ -82,7 +55,8 @@ class Dependency(Model):
         pattern=NAME_PATTERN,
         description="Unique name (DNS label: lowercase letters, digits, '-'); used in labels.",
     )
-    type: DependencyType = Field(description="Check type; the block of the same name is required.")
+    # Narrowed to a Literal of DEPENDENCY_TYPES by _dependency_model (and so an enum in the CRD).
+    type: str = Field(description=TYPE_DESCRIPTION)
     critical: bool = Field(
         True, description="Unhealthy fails readiness when true; only degrades the app when false."
     )
@@ -104,18 +78,9 @@ class Dependency(Model):
     degraded_latency_ms: float | None = Field(
         None, ge=1, le=3_600_000, description="A successful check slower than this is degraded."
     )
-    redis: RedisParams | None = Field(None, description="Settings of a redis check.")
-    # An explicit alias: to_camel would spell it "neo4J".
-    neo4j: Neo4jParams | None = Field(None, alias="neo4j", description="Settings of a neo4j check.")
-    postgres: PostgresParams | None = Field(None, description="Settings of a postgres check.")
-    http: HttpParams | None = Field(None, description="Settings of an http check.")
-    llm: LlmParams | None = Field(None, description="Settings of an llm (OpenAI-compatible) check.")
-    tcp: TcpParams | None = Field(None, description="Settings of a tcp check.")
-    dns: DnsParams | None = Field(None, description="Settings of a dns check.")
-    env: EnvParams | None = Field(None, description="Settings of an env check.")
 
     @model_validator(mode="after")
-    def _consistent(self) -> Dependency:
+    def _consistent(self) -> DependencyFields:
         for other in DEPENDENCY_TYPES:
             if other != self.type and getattr(self, other) is not None:
                 raise field_error(other, f"not allowed for type {self.type}")
@@ -128,10 +93,37 @@ class Dependency(Model):
         return self
 
     @property
-    def params(self) -> Params:
+    def params(self) -> Model:
         """The type block (present by validation)."""
-        block: Params = getattr(self, self.type)
+        block: Model = getattr(self, self.type)
         return block
+
+
+def _dependency_model() -> type[DependencyFields]:
+    """:class:`DependencyFields` plus one optional block per check type, named after it."""
+    blocks: dict[str, Any] = {
+        kind.name: (
+            kind.params | None,
+            # An explicit alias: to_camel would spell "neo4j" "neo4J".
+            Field(None, alias=kind.name, description=kind.description),
+        )
+        for kind in checks.REGISTRY.values()
+    }
+    type_field = (cast(Any, Literal)[DEPENDENCY_TYPES], Field(description=TYPE_DESCRIPTION))
+    return create_model(
+        "Dependency",
+        __base__=DependencyFields,
+        __doc__=DependencyFields.__doc__,
+        __module__=__name__,
+        type=type_field,
+        **blocks,
+    )
+
+
+if TYPE_CHECKING:
+    Dependency = DependencyFields
+else:
+    Dependency = _dependency_model()
 
 
 class DirectiveSettings(Model):
@@ -285,6 +277,24 @@ def load_config(path: str | Path) -> SidecarConfig:
 def json_schema() -> dict[str, Any]:
     """JSON schema of :class:`SidecarConfig` with camelCase names, for the CRD generator."""
     return SidecarConfig.model_json_schema(by_alias=True)
+
+
+def schema_models() -> dict[str, type[Model]]:
+    """Every model named in :func:`json_schema`'s ``$defs``, by that name (its class name)."""
+    found: dict[str, type[Model]] = {}
+
+    def visit(annotation: Any) -> None:
+        is_model = isinstance(annotation, type) and issubclass(annotation, Model)
+        if is_model and annotation.__name__ not in found:
+            found[annotation.__name__] = annotation
+            for field in annotation.model_fields.values():
+                visit(field.annotation)
+        for arg in get_args(annotation):
+            visit(arg)
+
+    for field in SidecarConfig.model_fields.values():
+        visit(field.annotation)
+    return found
 
 
 def dumps_schema() -> str:

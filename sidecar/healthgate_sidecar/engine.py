@@ -17,7 +17,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from healthgate_sidecar import checks, files, logs, lookups, redact, state
@@ -76,7 +76,17 @@ class Engine:
 
     @property
     def ready(self) -> bool:
-        return self.config is not None and not self.draining and self.overall.ready
+        return self.is_ready()
+
+    def is_ready(self, exclude: Collection[str] = ()) -> bool:
+        """The readiness rule, for /readyz, ``?exclude=`` and /health alike: a config loaded,
+        not draining, and every critical dependency up, except the ones in a shared outage
+        (:attr:`overall`) or, failing that, except the ones in ``exclude``."""
+        if self.config is None or self.draining:
+            return False
+        return self.overall.ready or (
+            bool(exclude) and state.aggregate(self.components(), exclude).ready
+        )
 
     def components(self) -> list[state.Component]:
         return [r.component for r in self.runners.values()]
@@ -238,7 +248,7 @@ class Engine:
 
 
 def _ok_message(dep: Dependency, duration: float) -> str:
-    if dep.degraded_latency_ms is not None and duration * 1000 > dep.degraded_latency_ms:
+    if state.is_slow(duration, dep.degraded_latency_ms):
         return f"slow: {duration * 1000:.0f} ms > degradedLatencyMs {dep.degraded_latency_ms:g}"
     return "ok"
 

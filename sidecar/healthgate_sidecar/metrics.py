@@ -24,7 +24,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, expo
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from healthgate_sidecar import __version__
+from healthgate_sidecar import __version__, wire
 from healthgate_sidecar.checks.base import REASONS
 from healthgate_sidecar.state import STATUSES, Component, Result
 
@@ -53,9 +53,7 @@ class _StateCollector(Collector):
         up, status, failures = self._families()
         for comp in snap.components:
             critical = "true" if comp.critical else "false"
-            up.add_metric(
-                [comp.name, comp.type, critical], int(comp.status in ("healthy", "degraded"))
-            )
+            up.add_metric([comp.name, comp.type, critical], int(wire.is_up(comp.status)))
             for name in STATUSES:
                 status.add_metric([comp.name, name], int(comp.status == name))
             failures.add_metric([comp.name], comp.consecutive_failures)

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from healthgate_sidecar import __version__
+from healthgate_sidecar import __version__, wire
 from healthgate_sidecar.state import Component, Overall, Status
 
 IETF_STATUS: dict[Status, str] = {
@@ -33,20 +33,18 @@ def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 3)
 
 
-def component(comp: Component, *, full: bool) -> dict[str, Any]:
+def component(comp: Component, *, full: bool) -> wire.ComponentBody:
     """One component; without ``full`` (no valid token) only its status, type and criticality."""
-    body: dict[str, Any] = {"status": comp.status, "type": comp.type, "critical": comp.critical}
+    body: wire.ComponentBody = {"status": comp.status, "type": comp.type, "critical": comp.critical}
     if full:
-        body.update(
-            message=comp.message,
-            responseTimeMs=_ms(comp.duration),
-            details=dict(comp.details),
-            lastChecked=iso(comp.last_checked),
-            lastSuccess=iso(comp.last_success),
-            lastFailure=iso(comp.last_failure),
-            consecutiveFailures=comp.consecutive_failures,
-            reason=comp.reason,
-        )
+        body["message"] = comp.message
+        body["responseTimeMs"] = _ms(comp.duration)
+        body["details"] = dict(comp.details)
+        body["lastChecked"] = iso(comp.last_checked)
+        body["lastSuccess"] = iso(comp.last_success)
+        body["lastFailure"] = iso(comp.last_failure)
+        body["consecutiveFailures"] = comp.consecutive_failures
+        body["reason"] = comp.reason
     return body
 
 
@@ -57,16 +55,22 @@ def health(
     ready: bool,
     full: bool,
     fail_open: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
-    body: dict[str, Any] = {"status": overall.status, "ready": ready}
-    if fail_open:  # only then: the body of a gate without a shared outage is as it was
-        body["failingOpen"] = dict(fail_open)
+) -> wire.HealthBody:
+    """The ``/health`` body of the wire contract (the operator reads it back)."""
     # components last: dumps() writes it entry by entry.
-    body["components"] = {c.name: component(c, full=full) for c in components}
-    return body
+    comps = {c.name: component(c, full=full) for c in components}
+    if fail_open:  # only then: the body of a gate without a shared outage is as it was
+        opened = dict(fail_open)
+        return {
+            "status": overall.status,
+            "ready": ready,
+            "failingOpen": opened,
+            "components": comps,
+        }
+    return {"status": overall.status, "ready": ready, "components": comps}
 
 
-def dumps(body: dict[str, Any], key: str) -> bytes:
+def dumps(body: Mapping[str, Any], key: str) -> bytes:
     """``json.dumps(body).encode()``, with ``body[key]`` (a mapping, the last key) entry by entry.
 
     Same bytes as one ``json.dumps``, but that C call holds the GIL from start to end (3 ms for
@@ -127,7 +131,7 @@ def readyz_lines(
     skip, opened = set(exclude), fail_open or {}
     lines = [_line("config", loaded, "not loaded"), _line("shutdown", not draining, "draining")]
     for comp in components:
-        failed = comp.status in ("unknown", "unhealthy")
+        failed = not wire.is_up(comp.status)
         if failed and comp.critical and comp.name in opened and comp.name not in skip:
             lines.append(f"[~]{comp.name} failing open: {opened[comp.name]}")
             continue

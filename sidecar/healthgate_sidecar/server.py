@@ -26,7 +26,7 @@ from healthgate_sidecar import (
     metrics,
     reload,
     render,
-    state,
+    wire,
 )
 from healthgate_sidecar.contract import SidecarConfig
 
@@ -73,13 +73,7 @@ async def livez(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     eng = request.app[ENGINE]
     exclude = request.query.getall("exclude", [])
-    ready = eng.ready
-    if exclude:
-        ready = eng.ready or (
-            eng.config is not None
-            and not eng.draining
-            and state.aggregate(eng.components(), exclude).ready
-        )
+    ready = eng.is_ready(exclude)
     if ready and "verbose" not in request.query:
         return web.Response(text="ok")  # the hot path: kubelet polls this
     lines = render.readyz_lines(
@@ -135,7 +129,7 @@ async def health_one(request: web.Request) -> web.Response:
             text=json.dumps({"error": "no such dependency"}), content_type="application/json"
         )
     comp = runner.component
-    ok = comp.status in ("healthy", "degraded")
+    ok = wire.is_up(comp.status)
 
     def build() -> bytes:
         if ietf:
@@ -239,10 +233,10 @@ def create_app(
     app.cleanup_ctx.append(_engine_ctx(config))
     if config_path is not None:
         _watch(app, config, config_path)
-    app.router.add_get("/livez", livez)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/startupz", startupz)
-    app.router.add_get("/health", health)
-    app.router.add_get("/health/{name}", health_one)
-    app.router.add_get("/metrics", metrics_handler)
+    app.router.add_get(wire.LIVEZ, livez)
+    app.router.add_get(wire.READYZ, readyz)
+    app.router.add_get(wire.STARTUPZ, startupz)
+    app.router.add_get(wire.HEALTH, health)
+    app.router.add_get(wire.HEALTH_ONE, health_one)
+    app.router.add_get(wire.METRICS, metrics_handler)
     return app

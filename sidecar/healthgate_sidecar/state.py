@@ -8,16 +8,27 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
-from typing import Literal, get_args
 
+from healthgate_sidecar import wire
 from healthgate_sidecar.checks.base import Details, Reason
 from healthgate_sidecar.contract import Dependency
+from healthgate_sidecar.wire import SEVERITY, STATUSES, Status
 
-Status = Literal["unknown", "healthy", "degraded", "unhealthy"]
-STATUSES: tuple[Status, ...] = get_args(Status)
-# Severity for the overall status. ``unknown`` ranks above ``degraded``: no result yet cannot
-# vouch for a dependency; but below ``unhealthy``, which is known to be bad.
-SEVERITY: dict[Status, int] = {"healthy": 0, "degraded": 1, "unknown": 2, "unhealthy": 3}
+__all__ = [
+    "SEVERITY",
+    "STATUSES",
+    "Component",
+    "Overall",
+    "Result",
+    "Status",
+    "aggregate",
+    "is_slow",
+]
+
+
+def is_slow(duration: float, degraded_latency_ms: float | None) -> bool:
+    """A successful check that took longer than ``degradedLatencyMs`` (seconds vs ms)."""
+    return degraded_latency_ms is not None and duration * 1000 > degraded_latency_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,16 +92,13 @@ class Component:
             self.consecutive_failures += 1
             self.consecutive_successes = 0
         previous, self.status = self.status, self._next_status(result)
-        if self.status in ("healthy", "degraded"):
+        if wire.is_up(self.status):
             self.ever_healthy = True
         return previous if previous != self.status else None
 
     def _next_status(self, result: Result) -> Status:
         if result.ok:
-            slow = (
-                self.degraded_latency_ms is not None
-                and result.duration * 1000 > self.degraded_latency_ms
-            )
+            slow = is_slow(result.duration, self.degraded_latency_ms)
             if self.status == "unhealthy" and self.consecutive_successes < self.success_threshold:
                 return "unhealthy"  # hysteresis: one lucky answer does not restore readiness
             return "degraded" if slow else "healthy"
@@ -118,7 +126,7 @@ def aggregate(components: Iterable[Component], exclude: Collection[str] = ()) ->
             continue
         status = comp.status
         if comp.critical:
-            ready = ready and status in ("healthy", "degraded")
+            ready = ready and wire.is_up(status)
         elif status in ("degraded", "unhealthy"):
             status = "degraded"
         else:

@@ -18,6 +18,7 @@ from healthgate_operator.builders import config
 from healthgate_operator.builders.config import RenderedConfig
 from healthgate_operator.crd import parts
 from healthgate_operator.kubetypes import Json
+from healthgate_sidecar import wire
 
 PROBE_FIELDS = ("readiness", "liveness", "startup")
 SECRETS_VOLUME = "healthgate-secrets"
@@ -81,8 +82,8 @@ def build_sidecar_container(
         "imagePullPolicy": "IfNotPresent",
         # Native sidecar (Kubernetes 1.29+): starts before the app containers, runs alongside.
         "restartPolicy": "Always",
-        "command": ["healthgate-sidecar", "serve", "--config", constants.CONFIG_PATH],
-        "args": ["--host", "0.0.0.0", "--port", str(port)],
+        "command": wire.serve_command(constants.CONFIG_PATH),
+        "args": wire.serve_args(port=port),
         "ports": [{"name": constants.SIDECAR_NAME, "containerPort": port, "protocol": "TCP"}],
         "env": copy.deepcopy(rendered.env),
         "volumeMounts": [
@@ -131,7 +132,9 @@ def env_check_passthrough(pod: Json, rendered: RenderedConfig) -> tuple[list[Jso
     its own environment, so the app's definitions of those names are copied: references stay
     references (the operator reads no value), literals stay in the pod they came from.
     """
-    wanted = {n for d in rendered.config.dependencies if d.env is not None for n in d.env.names}
+    env_deps = [d for d in rendered.config.dependencies if d.type == "env"]
+    # The operator imports the contract only, not the env type's model: read its block as data.
+    wanted = {n for d in env_deps for n in d.params.model_dump()["names"]}
     if not wanted:
         return [], []
     env: dict[str, Json] = {}

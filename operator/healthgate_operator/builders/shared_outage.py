@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from healthgate_operator.builders import conditions
 from healthgate_operator.builders.status import PodReport
 from healthgate_operator.kubetypes import Json
+from healthgate_sidecar import wire
 
 CONDITION = "SharedOutage"
 
@@ -83,15 +84,17 @@ def critical_names(spec: Json) -> list[str]:
     return [str(d.get("name")) for d in spec.get("dependencies") or [] if d.get("critical", True)]
 
 
-def failing(health: Json, name: str) -> bool:
+def failing(health: wire.HealthBody, name: str) -> bool:
     """Whether a pod's /health shows the dependency failing.
 
     Unhealthy, or (where details are shown) a first failed check: acting on the first failures,
     before the sidecars cross their ``failureThreshold``, lets the shared state begin before
     any pod leaves its Service.
     """
-    component = (health.get("components") or {}).get(name) or {}
-    if str(component.get("status", "")).lower() == "unhealthy":
+    component = health["components"].get(name)
+    if component is None:
+        return False
+    if component["status"] == "unhealthy":
         return True
     failures = component.get("consecutiveFailures")
     return isinstance(failures, int) and failures > 0

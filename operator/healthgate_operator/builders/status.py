@@ -11,13 +11,12 @@ from dataclasses import dataclass, field
 
 from healthgate_operator.builders import conditions
 from healthgate_operator.kubetypes import Json
+from healthgate_sidecar import wire
 
-POD_STATUSES = ("healthy", "degraded", "unhealthy", "unknown")
-# Rank of a pod's overall status; the gate takes the worst reported one. The same order as the
-# sidecar's (healthgate_sidecar.state.SEVERITY) and docs/design.md: no result yet cannot count as
-# better than a slow one. The sidecar keeps it outside its contract module, which is all the
-# operator may import, so a unit test holds the two equal.
-RANK = {"healthy": 0, "degraded": 1, "unknown": 2, "unhealthy": 3}
+# The order of the per-dependency tallies in .status.dependencies and of the metric series.
+POD_STATUSES: tuple[str, ...] = ("healthy", "degraded", "unhealthy", "unknown")
+# Rank of a pod's overall status; the gate takes the worst reported one: the sidecar's ranking.
+RANK = wire.SEVERITY
 _GATE_STATUS = {s: s.capitalize() for s in RANK}
 # Container waiting reasons that mean "this pod cannot start until someone fixes something".
 CANNOT_START = frozenset(
@@ -36,7 +35,8 @@ class PodReport:
     name: str
     injected: bool
     ready: bool
-    health: Json | None = None
+    health: wire.HealthBody | None = None
+    """The pod's /health (read leniently: :func:`wire.read_health`), None when unreachable."""
     waiting: str | None = None
     """Why a container of the pod cannot start, as the kubelet reports it, if it cannot."""
 
@@ -70,12 +70,9 @@ class Summary:
     """Distinct reasons why selected pods cannot start."""
 
 
-def _component_status(health: Json | None, name: str) -> str:
-    if not health:
-        return "unknown"
-    component = (health.get("components") or {}).get(name) or {}
-    status = str(component.get("status", "unknown")).lower()
-    return status if status in POD_STATUSES else "unknown"
+def _component_status(health: wire.HealthBody | None, name: str) -> wire.Status:
+    component = health["components"].get(name) if health else None
+    return component["status"] if component else "unknown"
 
 
 def tally(names: list[str], pods: list[PodReport]) -> list[Json]:
@@ -92,15 +89,10 @@ def tally(names: list[str], pods: list[PodReport]) -> list[Json]:
 
 def overall(pods: list[PodReport]) -> tuple[str, int]:
     """The worst status among injected pods that answered, and how many answered."""
-    statuses = [
-        str(p.health.get("status", "unknown")).lower()
-        for p in pods
-        if p.injected and p.health is not None
-    ]
+    statuses = [p.health["status"] for p in pods if p.injected and p.health is not None]
     if not statuses:
         return "Unknown", 0
-    worst = max(statuses, key=lambda s: RANK.get(s, RANK["unknown"]))
-    return _GATE_STATUS.get(worst, "Unknown"), len(statuses)
+    return _GATE_STATUS[wire.worst(statuses)], len(statuses)
 
 
 def summarize(

@@ -14,7 +14,6 @@ import copy
 from typing import Any
 
 import yaml
-from pydantic import BaseModel
 
 from healthgate_operator import constants
 from healthgate_operator.crd import parts, rules, secrets, status
@@ -36,12 +35,11 @@ MAX_DEPENDENCIES = 100
 def contract_defs() -> tuple[Schema, dict[str, Schema]]:
     """The contract's root schema and its ``$defs`` with secrets rewritten for the CRD."""
     root = contract.json_schema()
+    models = contract.schema_models()
     defs: dict[str, Schema] = {}
     for name, original in root.get("$defs", {}).items():
-        model = getattr(contract, name, None)
-        if secrets.secret_fields(original.get("properties", {})):
-            if not (isinstance(model, type) and issubclass(model, BaseModel)):
-                raise LookupError(f"contract.{name} is not exported; cannot probe its secrets")
+        model = models[name]
+        if model.secret_fields:
             defs[name] = secrets.convert_model(original, model)
         else:
             defs[name] = copy.deepcopy(original)

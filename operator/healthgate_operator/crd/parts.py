@@ -11,6 +11,7 @@ from typing import Any
 from healthgate_operator import constants
 from healthgate_operator.builders import shared_outage as shared_outage_rule
 from healthgate_operator.crd.structural import Schema
+from healthgate_sidecar import wire
 
 # The gate's name is the value of the healthgate.io/gate label on its ConfigMap and pods, and
 # label values have at most 63 characters: a longer name could never be reconciled.
@@ -33,7 +34,7 @@ PROBE_DEFAULTS: dict[str, dict[str, int]] = {
     "liveness": {"periodSeconds": 10, "failureThreshold": 3, "timeoutSeconds": 1},
     "startup": {"periodSeconds": 2, "failureThreshold": 30, "timeoutSeconds": 1},
 }
-PROBE_PATHS = {"readiness": "/readyz", "liveness": "/livez", "startup": "/startupz"}
+PROBE_PATHS = wire.PROBE_PATHS
 # Measured (README, Performance): 55 MiB RSS with the redis, http and tcp checks, 98 MiB with
 # every driver loaded; the request covers the first, the limit the second with headroom.
 DEFAULT_RESOURCES = {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "160Mi"}}

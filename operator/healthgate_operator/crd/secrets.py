@@ -5,9 +5,10 @@ environment variable's name) and ``xFile``. In a HealthGate neither makes sense 
 variable and the file would have to exist in a container the operator injects), so the CRD offers
 ``xFrom: {secretKeyRef: {name, key}}`` instead; the operator renders it back to ``xFile`` and an
 item of a projected Secret volume (or, with ``sidecar.secretsAs: env``, to ``xFromEnv`` and an
-env var with ``valueFrom.secretKeyRef``). Whether one of the set is *required* is decided by the
-contract's validators, not visible in its JSON schema, so it is probed with a minimal example per
-model (:data:`EXAMPLES`); a new model with secrets and no example is an error, not a guess.
+env var with ``valueFrom.secretKeyRef``). Which fields are secrets, and whether a value is
+*required*, each contract model declares as data (``secret_fields``, see
+:mod:`healthgate_sidecar.params`): the contract validates by that declaration, the CRD is
+generated from it.
 """
 
 from __future__ import annotations
@@ -15,23 +16,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
 from healthgate_operator.crd.structural import Schema
+from healthgate_sidecar import contract
 
 ENV_SUFFIX = "FromEnv"
 FILE_SUFFIX = "File"
 FROM_SUFFIX = "From"
-
-# Minimal valid blocks of the contract models that carry secrets: the probe removes one secret
-# group at a time and sees whether the contract still accepts the block.
-EXAMPLES: dict[str, dict[str, Any]] = {
-    "RedisParams": {"url": "redis://cache:6379/0"},
-    "Neo4jParams": {"uri": "bolt://graph:7687", "passwordFromEnv": "P"},
-    "PostgresParams": {"dsn": "postgresql://db/app"},
-    "HttpHeader": {"name": "X-Probe", "value": "v"},
-    "LlmParams": {"baseUrl": "https://llm.example/v1"},
-}
 
 SECRET_KEY_REF: Schema = {
     "type": "object",
@@ -56,11 +46,6 @@ SECRET_KEY_REF: Schema = {
 }
 
 
-def secret_fields(properties: dict[str, Any]) -> list[str]:
-    """Names ``x`` of the secret groups of one model, in declaration order."""
-    return [name.removesuffix(ENV_SUFFIX) for name in properties if name.endswith(ENV_SUFFIX)]
-
-
 def from_schema(field: str) -> Schema:
     """The CRD-only ``xFrom`` property."""
     return {
@@ -76,33 +61,20 @@ def from_schema(field: str) -> Schema:
     }
 
 
-def is_required(model: type[BaseModel], field: str) -> bool:
-    """Does the contract insist on one of ``field``'s sources? Probed on :data:`EXAMPLES`."""
-    example = EXAMPLES.get(model.__name__)
-    if example is None:
-        raise LookupError(f"no example for {model.__name__}: add one to crd.secrets.EXAMPLES")
-    model.model_validate(example)  # a broken example would make every probe say "required"
-    group = {field, field + ENV_SUFFIX, field + FILE_SUFFIX}
-    try:
-        model.model_validate({k: v for k, v in example.items() if k not in group})
-    except ValidationError:
-        return True
-    return False
-
-
-def convert_model(schema: Schema, model: type[BaseModel]) -> Schema:
+def convert_model(schema: Schema, model: type[contract.Model]) -> Schema:
     """Rewrite one ``$defs`` entry (still pydantic JSON schema) for the CRD."""
     schema = copy.deepcopy(schema)
     properties: dict[str, Any] = schema.get("properties", {})
     rules: list[dict[str, str]] = []
     required: list[str] = list(schema.get("required", []))
-    for field in secret_fields(properties):
+    for secret in model.secret_fields:
+        field = secret.alias
         properties.pop(field + ENV_SUFFIX)
         properties.pop(field + FILE_SUFFIX, None)
         ref = field + FROM_SUFFIX
         properties[ref] = from_schema(field)
         inline = field in properties
-        if is_required(model, field):
+        if secret.required:
             if inline:
                 rules.append(_exactly_one(field, ref))
             else:

@@ -31,6 +31,7 @@ from healthgate_operator.handlers import ensure_configmap, guard_outage, restart
 from healthgate_operator.kube import KubeError
 from healthgate_operator.kubetypes import Json
 from healthgate_operator.runtime import Runtime
+from healthgate_sidecar import wire
 
 LAST_SEEN = "healthgate.dependencies"
 REPORTED = "healthgate.reported"
@@ -61,14 +62,14 @@ async def reports(runtime: Runtime, gate: str, port: int, pods: list[Json]) -> l
     """
     asked = [p for p in pods if injection.injected_by(p, gate) and p.get("status", {}).get("podIP")]
     targets = [(p["status"]["podIP"], injection.pod_sidecar_port(p) or port) for p in asked]
-    answers = await runtime.prober.many(targets)
+    answers = await runtime.health_reader.many(targets)
     health = {p["metadata"]["name"]: a for p, a in zip(asked, answers, strict=True)}
     return [
         status_builder.PodReport(
             name=p["metadata"]["name"],
             injected=injection.injected_by(p, gate),
             ready=is_ready(p),
-            health=health.get(p["metadata"]["name"]),
+            health=wire.read_health(health.get(p["metadata"]["name"])),
             waiting=status_builder.cannot_start(p),
         )
         for p in pods

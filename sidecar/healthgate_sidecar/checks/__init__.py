@@ -1,41 +1,54 @@
-"""Check types: a registry from type name to the module that implements it.
+"""Check types: each module ``checks/<name>.py`` declares one; :data:`TYPES` lists them.
 
-Each module has one factory ``create(params, *, timeout) -> Prober``. Modules are imported only
-when a dependency of their type is configured, so unused drivers (neo4j, psycopg, dnspython) are
-never loaded. Adding a type: one module here, one line in :data:`REGISTRY`, one block in
-``params.py``.
+Adding a type: one module ``checks/<name>.py`` holding
+
+- its parameters model (a :class:`~healthgate_sidecar.params.Model`; secret-bearing fields
+  declared as data in ``secret_fields``, see :mod:`healthgate_sidecar.params`),
+- its factory ``create(params, *, timeout) -> Prober`` (see :mod:`.base`),
+- ``CHECK_TYPE = CheckType(name=<name>, params=..., create=create, description=...)``;
+
+its name appended to :data:`TYPES`, its test, and its row in README.md's table of types (then
+regenerate the CRD and ``make docs``, see docs/design.md "Adding a check type"). Nothing else: the
+contract's ``type`` values and blocks, this registry and the operator's CRD (with its Secret
+references) derive from ``CHECK_TYPE``. Modules whose name starts with ``_`` and :mod:`.base` are
+helpers, not types; a unit test fails when another module is missing from :data:`TYPES`.
+
+Drivers load lazily: every type module is imported with the contract (the operator imports it
+to generate the CRD), so a module imports its driver (redis, neo4j, psycopg, dnspython, ...)
+only inside the functions that use it, never at module level; annotations name it under
+``TYPE_CHECKING``. A sidecar therefore loads only the drivers of the types it has configured
+(memory is multiplied by every pod): ``tests/unit/sidecar/test_checks_offline.py`` fails when
+importing the contract loads any third-party package the sidecar does not already need.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Protocol, cast
+from typing import TYPE_CHECKING, Any
 
-from healthgate_sidecar.checks.base import Prober
-from healthgate_sidecar.contract import Dependency, Params
+from healthgate_sidecar.checks.base import CheckType, Prober
 
-REGISTRY: dict[str, str] = {
-    "redis": "healthgate_sidecar.checks.redis",
-    "neo4j": "healthgate_sidecar.checks.neo4j",
-    "postgres": "healthgate_sidecar.checks.postgres",
-    "http": "healthgate_sidecar.checks.http",
-    "llm": "healthgate_sidecar.checks.llm",
-    "tcp": "healthgate_sidecar.checks.tcp",
-    "dns": "healthgate_sidecar.checks.dns",
-    "env": "healthgate_sidecar.checks.env",
-}
+if TYPE_CHECKING:
+    from healthgate_sidecar.contract import Dependency
+
+# The type names, each the name of its module. This order is the order of the contract's ``type``
+# values, so of the CRD's enum and blocks and of the "Input should be ..." error: append new ones.
+TYPES = ("redis", "neo4j", "postgres", "http", "llm", "tcp", "dns", "env")
+HELPERS = frozenset({"base"})  # with the modules named _*: shared code, not types
 
 
-class Factory(Protocol):
-    def __call__(self, params: Params, /, *, timeout: float) -> Prober: ...
+def _declared(name: str) -> CheckType[Any]:
+    module = importlib.import_module(f"{__name__}.{name}")
+    declared = getattr(module, "CHECK_TYPE", None)
+    if not isinstance(declared, CheckType) or declared.name != name:
+        raise TypeError(f"{module.__name__} must declare CHECK_TYPE = CheckType(name={name!r}...)")
+    return declared
 
 
-def factory_for(type_name: str) -> Factory:
-    """The ``create`` function of a type's module, importing the module (and driver) now."""
-    module = importlib.import_module(REGISTRY[type_name])
-    return cast(Factory, module.create)
+# Type name -> its declaration, in the order of TYPES.
+REGISTRY: dict[str, CheckType[Any]] = {name: _declared(name) for name in TYPES}
 
 
 def create_prober(dep: Dependency) -> Prober:
     """Build the prober (and its client) of a dependency; may raise ``CheckFailure``."""
-    return factory_for(dep.type)(dep.params, timeout=dep.timeout_seconds)
+    return REGISTRY[dep.type].create(dep.params, timeout=dep.timeout_seconds)

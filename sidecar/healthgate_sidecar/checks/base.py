@@ -1,8 +1,9 @@
-"""What every check shares: the failure type, the bounded reasons, the prober shape, helpers.
+"""What every check shares: the type declaration, the failure type, the prober shape, helpers.
 
 A check is a coroutine that returns details (a small flat dict) on success and raises
 :class:`CheckFailure` on failure. Checks never handle timing, retries, metrics or logging: the
-engine does. A :class:`Prober` pairs that coroutine with a ``close`` for the client it reuses.
+engine does. A :class:`Prober` pairs that coroutine with a ``close`` for the client it reuses. A
+:class:`CheckType` declares a type: its name, its parameters model, its factory.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import Generic, Literal, Protocol, TypeVar, get_args
 
 from pydantic import BaseModel
 
 from healthgate_sidecar import files, redact
+from healthgate_sidecar.params import Model
 
 Reason = Literal[
     "ok", "timeout", "dns", "connect", "tls", "auth", "status", "assertion", "error", "overloaded"
@@ -45,6 +47,31 @@ class Prober:
 
     check: Callable[[], Awaitable[Details]]
     close: Callable[[], Awaitable[None]] = field(default=_nothing)
+
+
+P = TypeVar("P", bound=Model)
+P_contra = TypeVar("P_contra", bound=Model, contravariant=True)
+
+
+class Factory(Protocol[P_contra]):
+    """Builds a dependency's prober (and its client) from its parameters block."""
+
+    def __call__(self, params: P_contra, /, *, timeout: float) -> Prober: ...
+
+
+@dataclass(frozen=True)
+class CheckType(Generic[P]):
+    """One check type, declared once in its ``checks/<name>.py`` as ``CHECK_TYPE``.
+
+    The contract derives from it the ``type`` value and the dependency's block of the same
+    name; the registry, the prober factory; the operator's CRD, the block's Secret references
+    (from ``params.secret_fields``).
+    """
+
+    name: str
+    params: type[P]
+    create: Factory[P]
+    description: str  # of the dependency's block, e.g. "Settings of a redis check."
 
 
 def read_secret(*, value: str | None, from_env: str | None, file: str | None) -> str | None:

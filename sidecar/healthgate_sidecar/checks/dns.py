@@ -2,17 +2,47 @@
 
 from __future__ import annotations
 
-import dns.asyncresolver
-import dns.exception
-import dns.resolver
+import ipaddress
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from healthgate_sidecar.checks.base import CheckFailure, Details, Prober
-from healthgate_sidecar.contract import DnsParams
+from pydantic import AfterValidator, Field
+
+from healthgate_sidecar.checks.base import CheckFailure, CheckType, Details, Prober
+from healthgate_sidecar.params import Model
+
+if TYPE_CHECKING:
+    import dns.asyncresolver
 
 MAX_SHOWN = 5
+RECORD_TYPES = Literal["A", "AAAA", "CNAME", "MX", "NS", "PTR", "SRV", "TXT"]
+
+
+def _ip_address(value: str) -> str:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError("not an IP address") from None
+    return value
+
+
+IpAddress = Annotated[str, AfterValidator(_ip_address)]
+
+
+class DnsParams(Model):
+    """A DNS name that must resolve to at least one record of the expected type."""
+
+    name: str = Field(min_length=1, max_length=253, description="Name to resolve.")
+    record_type: RECORD_TYPES = Field("A", description="Record type that must be present.")
+    nameservers: list[IpAddress] = Field(
+        default_factory=list,
+        description="Nameserver IP addresses; the system resolver (resolv.conf) when empty.",
+    )
+    port: int = Field(53, ge=1, le=65535, description="Nameserver port.")
 
 
 def _resolver(params: DnsParams, timeout: float) -> dns.asyncresolver.Resolver:
+    import dns.asyncresolver  # the driver, loaded only when a dns dependency is configured
+
     if params.nameservers:
         resolver = dns.asyncresolver.Resolver(configure=False)
         resolver.nameservers = list(params.nameservers)
@@ -25,6 +55,9 @@ def _resolver(params: DnsParams, timeout: float) -> dns.asyncresolver.Resolver:
 
 
 def create(params: DnsParams, *, timeout: float) -> Prober:
+    import dns.exception
+    import dns.resolver
+
     resolver = _resolver(params, timeout)
 
     async def check() -> Details:
@@ -46,3 +79,8 @@ def create(params: DnsParams, *, timeout: float) -> Prober:
         }
 
     return Prober(check=check)
+
+
+CHECK_TYPE = CheckType(
+    name="dns", params=DnsParams, create=create, description="Settings of a dns check."
+)

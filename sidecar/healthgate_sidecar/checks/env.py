@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 import os
+from typing import Annotated
 
-from healthgate_sidecar.checks.base import CheckFailure, Details, Prober
-from healthgate_sidecar.contract import EnvParams
+from pydantic import Field
+
+from healthgate_sidecar.checks.base import CheckFailure, CheckType, Details, Prober
+from healthgate_sidecar.params import ENV_NAME_PATTERN, Model
+
+EnvName = Annotated[str, Field(pattern=ENV_NAME_PATTERN)]
+
+
+class EnvParams(Model):
+    """Environment variables that must be present and non-empty (values are never shown)."""
+
+    names: list[EnvName] = Field(
+        min_length=1, description="Variable names, e.g. SMTP_HOST for an 'email configured' check."
+    )
 
 
 def create(params: EnvParams, *, timeout: float) -> Prober:
@@ -18,3 +31,8 @@ def create(params: EnvParams, *, timeout: float) -> Prober:
         return {"present": len(names)}
 
     return Prober(check=check)
+
+
+CHECK_TYPE = CheckType(
+    name="env", params=EnvParams, create=create, description="Settings of an env check."
+)

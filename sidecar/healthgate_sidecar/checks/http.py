@@ -7,16 +7,64 @@ when a redirect leaves the origin, and a configured ``X-Api-Key`` would go to wh
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 import aiohttp
+from pydantic import Field, field_validator
 from yarl import URL
 
 from healthgate_sidecar import body_regex, redact
 from healthgate_sidecar.checks import _httpclient
-from healthgate_sidecar.checks.base import CheckFailure, Details, Prober, read_secret
-from healthgate_sidecar.contract import HttpParams
+from healthgate_sidecar.checks.base import CheckFailure, CheckType, Details, Prober, read_secret
+from healthgate_sidecar.params import Model, Secret, TlsMixin, env_field, file_field
 
 MAX_REDIRECTS = 10
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+HTTP_METHODS = Literal["GET", "HEAD", "POST", "PUT", "OPTIONS"]
+StatusCode = Annotated[int, Field(ge=100, le=599)]
+
+
+class HttpHeader(Model):
+    """One request header; its value inline, from an environment variable or from a file."""
+
+    secret_fields = (Secret("value", required=True),)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$", description="Header name.")
+    value: str | None = Field(None, description="Header value, inline.")
+    value_from_env: str | None = env_field("Environment variable holding the value.")
+    value_file: str | None = file_field("File holding the value.")
+
+
+class HttpParams(TlsMixin):
+    """An HTTP(S) endpoint: status code and, optionally, a body regular expression."""
+
+    url: str = Field(pattern=r"^https?://[^/\s]+", description="http:// or https:// URL.")
+    method: HTTP_METHODS = Field("GET", description="Request method.")
+    headers: list[HttpHeader] = Field(default_factory=list, description="Request headers.")
+    body: str | None = Field(None, description="Request body, for POST and PUT.")
+    expected_status: list[StatusCode] = Field(
+        default_factory=list, description="Accepted status codes; empty means any 2xx."
+    )
+    body_regex: str | None = Field(
+        None,
+        description="RE2 regular expression the body must match (searched in the first 1 MiB; "
+        "linear time, so no backreferences or lookaround).",
+    )
+    follow_redirects: bool = Field(
+        True,
+        description="Follow redirects (up to 10). Configured headers are sent only to the "
+        "URL's own origin (scheme, host, port), never to another one a redirect points at.",
+    )
+
+    @field_validator("body_regex")
+    @classmethod
+    def _regex(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            try:
+                body_regex.compile_pattern(pattern)
+            except body_regex.RegexError as exc:
+                raise ValueError(f"invalid regular expression: {exc}") from None
+        return pattern
 
 
 def _headers(params: HttpParams) -> dict[str, str]:
@@ -80,3 +128,8 @@ def create(params: HttpParams, *, timeout: float) -> Prober:
         return {"statusCode": status, "target": target}
 
     return Prober(check=check, close=session.close)
+
+
+CHECK_TYPE = CheckType(
+    name="http", params=HttpParams, create=create, description="Settings of an http check."
+)

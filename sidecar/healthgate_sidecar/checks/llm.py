@@ -6,13 +6,31 @@ import json
 from collections.abc import Mapping
 
 import aiohttp
+from pydantic import Field
 
 from healthgate_sidecar import redact
 from healthgate_sidecar.checks import _httpclient
-from healthgate_sidecar.checks.base import CheckFailure, Details, Prober, read_secret
-from healthgate_sidecar.contract import LlmParams
+from healthgate_sidecar.checks.base import CheckFailure, CheckType, Details, Prober, read_secret
+from healthgate_sidecar.params import Secret, TlsMixin, env_field, file_field
 
 MAX_RATE_HEADERS = 8
+
+
+class LlmParams(TlsMixin):
+    """An OpenAI-compatible API (OpenAI, OpenRouter, LiteLLM): lists models, costs no tokens."""
+
+    # A local proxy may need no key, so the key is optional; two sources are still an error.
+    secret_fields = (Secret("api_key"),)
+
+    base_url: str = Field(
+        pattern=r"^https?://[^/\s]+",
+        description="API base URL, e.g. https://openrouter.ai/api/v1 (``/models`` is appended).",
+    )
+    api_key_from_env: str | None = env_field("Environment variable holding the API key.")
+    api_key_file: str | None = file_field("File holding the API key.")
+    model: str | None = Field(
+        None, min_length=1, description="Model id that must be listed, e.g. gpt-4o-mini."
+    )
 
 
 def _model_ids(body: bytes) -> list[str]:
@@ -60,3 +78,11 @@ def create(params: LlmParams, *, timeout: float) -> Prober:
         return {**details, **limits}
 
     return Prober(check=check, close=session.close)
+
+
+CHECK_TYPE = CheckType(
+    name="llm",
+    params=LlmParams,
+    create=create,
+    description="Settings of an llm (OpenAI-compatible) check.",
+)

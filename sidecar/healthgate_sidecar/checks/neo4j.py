@@ -2,19 +2,45 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field
 
 from healthgate_sidecar import optional
-from healthgate_sidecar.checks.base import CheckFailure, Details, Prober, failure_from, read_secret
-from healthgate_sidecar.contract import Neo4jParams
+from healthgate_sidecar.checks.base import (
+    CheckFailure,
+    CheckType,
+    Details,
+    Prober,
+    failure_from,
+    read_secret,
+)
+from healthgate_sidecar.params import Secret, TlsMixin, env_field, file_field
 
-# numpy, pandas, pyarrow: for Result.to_df(), never called here (numpy alone is +47 MiB RSS).
-with optional.without("numpy", "pandas", "pyarrow"):
+if TYPE_CHECKING:
     import neo4j
-    import neo4j.exceptions
+
+
+class Neo4jParams(TlsMixin):
+    """A Neo4j server: runs ``RETURN 1`` in a session."""
+
+    secret_fields = (Secret("password", required=True),)
+
+    uri: str = Field(
+        pattern=r"^(neo4j|bolt)(\+s|\+ssc)?://",
+        description="Bolt URI: neo4j://, bolt://, with +s or +ssc for TLS.",
+    )
+    username: str = Field("neo4j", min_length=1, description="User to authenticate as.")
+    password_from_env: str | None = env_field("Environment variable holding the password.")
+    password_file: str | None = file_field("File holding the password.")
+    database: str | None = Field(
+        None, min_length=1, description="Database to open; the server's default when unset."
+    )
 
 
 def _driver(params: Neo4jParams, password: str, timeout: float) -> neo4j.AsyncDriver:
+    import neo4j  # loaded by create(), without its extras
+
     uri = params.uri
     kwargs: dict[str, Any] = {}
     if params.ca_file is not None or not params.tls_verify:
@@ -36,6 +62,8 @@ def _driver(params: Neo4jParams, password: str, timeout: float) -> neo4j.AsyncDr
 
 
 def _failure(exc: Exception) -> CheckFailure:
+    import neo4j.exceptions
+
     if isinstance(exc, neo4j.exceptions.AuthError):
         return CheckFailure("auth", "authentication failed")
     if isinstance(exc, neo4j.exceptions.ServiceUnavailable | neo4j.exceptions.SessionExpired):
@@ -55,6 +83,11 @@ async def _components(session: neo4j.AsyncSession) -> Details:
 
 
 def create(params: Neo4jParams, *, timeout: float) -> Prober:
+    # The driver, loaded only when a neo4j dependency is configured. numpy, pandas, pyarrow: for
+    # Result.to_df(), never called here (numpy alone is +47 MiB RSS).
+    with optional.without("numpy", "pandas", "pyarrow"):
+        import neo4j.exceptions
+
     password = read_secret(value=None, from_env=params.password_from_env, file=params.password_file)
     assert password is not None  # one source is required by the contract
     driver = _driver(params, password, timeout)
@@ -77,3 +110,8 @@ def create(params: Neo4jParams, *, timeout: float) -> Prober:
         await driver.close()
 
     return Prober(check=check, close=close)
+
+
+CHECK_TYPE = CheckType(
+    name="neo4j", params=Neo4jParams, create=create, description="Settings of a neo4j check."
+)

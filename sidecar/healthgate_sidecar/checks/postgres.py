@@ -4,11 +4,37 @@ from __future__ import annotations
 
 import contextlib
 import math
+from typing import TYPE_CHECKING
 
-import psycopg
+from pydantic import Field
 
-from healthgate_sidecar.checks.base import CheckFailure, Details, Prober, failure_from, read_secret
-from healthgate_sidecar.contract import PostgresParams
+from healthgate_sidecar.checks.base import (
+    CheckFailure,
+    CheckType,
+    Details,
+    Prober,
+    failure_from,
+    read_secret,
+)
+from healthgate_sidecar.params import Model, Secret, env_field, file_field
+
+if TYPE_CHECKING:
+    import psycopg
+
+
+class PostgresParams(Model):
+    """A PostgreSQL server: runs ``SELECT 1`` on a kept connection."""
+
+    secret_fields = (Secret("dsn", required=True),)
+
+    dsn: str | None = Field(
+        None,
+        min_length=1,
+        description="libpq connection string or postgresql:// URL; redacted in output.",
+    )
+    dsn_from_env: str | None = env_field("Environment variable holding the DSN.")
+    dsn_file: str | None = file_field("File holding the DSN.")
+
 
 # SQLSTATE class 28: invalid authorization specification (wrong password, no such role).
 _AUTH_STATES = ("28000", "28P01")
@@ -16,6 +42,8 @@ _AUTH_TEXT = ("password authentication failed", "no password supplied")
 
 
 def _failure(exc: psycopg.Error) -> CheckFailure:
+    import psycopg
+
     text = str(exc)
     if exc.sqlstate in _AUTH_STATES or any(t in text for t in _AUTH_TEXT):
         return CheckFailure("auth", text)
@@ -34,6 +62,8 @@ def _version(number: int) -> str:
 
 
 def create(params: PostgresParams, *, timeout: float) -> Prober:
+    import psycopg  # the driver, loaded only when a postgres dependency is configured
+
     dsn = read_secret(value=params.dsn, from_env=params.dsn_from_env, file=params.dsn_file)
     assert dsn is not None  # one source is required by the contract
     conn: psycopg.AsyncConnection[tuple[object, ...]] | None = None
@@ -69,3 +99,11 @@ def create(params: PostgresParams, *, timeout: float) -> Prober:
                 await old.close()
 
     return Prober(check=check, close=close)
+
+
+CHECK_TYPE = CheckType(
+    name="postgres",
+    params=PostgresParams,
+    create=create,
+    description="Settings of a postgres check.",
+)

@@ -3,22 +3,57 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-import redis.asyncio
-import redis.exceptions
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+from pydantic import Field
 
 from healthgate_sidecar import redact
-from healthgate_sidecar.checks.base import CheckFailure, Details, Prober, failure_from, read_secret
-from healthgate_sidecar.contract import RedisParams
+from healthgate_sidecar.checks.base import (
+    CheckFailure,
+    CheckType,
+    Details,
+    Prober,
+    failure_from,
+    read_secret,
+)
+from healthgate_sidecar.params import Secret, TlsMixin, env_field, file_field
+
+if TYPE_CHECKING:
+    import redis.asyncio
+    import redis.exceptions
+
+
+class RedisParams(TlsMixin):
+    """A Redis server: PING-equivalent INFO, optionally a SET/GET/DEL round trip."""
+
+    secret_fields = (Secret("url", required=True), Secret("password"))
+
+    url: str | None = Field(
+        None,
+        pattern=r"^rediss?://",
+        description="redis:// or rediss:// (TLS) URL; may hold a password, redacted in output.",
+    )
+    url_from_env: str | None = env_field("Environment variable holding the URL.")
+    url_file: str | None = file_field("File holding the URL.")
+    password_from_env: str | None = env_field(
+        "Environment variable holding the password (overrides the URL's)."
+    )
+    password_file: str | None = file_field("File holding the password (overrides the URL's).")
+    write_check: bool = Field(
+        False, description="Also SET, GET and DEL a short-lived key (needs write access)."
+    )
+
 
 _AUTH_MARKERS = ("NOAUTH", "WRONGPASS", "NOPERM", "invalid password", "invalid username")
 
 
 def _client(params: RedisParams, url: str, timeout: float) -> redis.asyncio.Redis:
+    # The driver, loaded only when a redis dependency is configured.
+    import redis.asyncio
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
     if not url.startswith(("redis://", "rediss://")):
         raise CheckFailure("error", "the URL must start with redis:// or rediss://")
     password = read_secret(value=None, from_env=params.password_from_env, file=params.password_file)
@@ -51,6 +86,8 @@ def _without_password(url: str) -> str:
 
 
 def _failure(exc: redis.exceptions.RedisError) -> CheckFailure:
+    import redis.exceptions
+
     text = str(exc)
     if isinstance(exc, redis.exceptions.AuthenticationError | redis.exceptions.NoPermissionError):
         return CheckFailure("auth", text or "authentication failed")
@@ -77,6 +114,8 @@ async def _write_check(client: redis.asyncio.Redis) -> None:
 
 
 def create(params: RedisParams, *, timeout: float) -> Prober:
+    import redis.exceptions
+
     url = read_secret(value=params.url, from_env=params.url_from_env, file=params.url_file)
     assert url is not None  # one source is required by the contract
     client = _client(params, url, timeout)
@@ -105,3 +144,8 @@ def create(params: RedisParams, *, timeout: float) -> Prober:
         await client.aclose()
 
     return Prober(check=check, close=close)
+
+
+CHECK_TYPE = CheckType(
+    name="redis", params=RedisParams, create=create, description="Settings of a redis check."
+)

@@ -7,8 +7,28 @@ import ssl
 import time
 from datetime import datetime
 
-from healthgate_sidecar.checks.base import CheckFailure, Details, Prober, classify, ssl_context
-from healthgate_sidecar.contract import TcpParams
+from pydantic import Field
+
+from healthgate_sidecar.checks.base import (
+    CheckFailure,
+    CheckType,
+    Details,
+    Prober,
+    classify,
+    ssl_context,
+)
+from healthgate_sidecar.params import TlsMixin
+
+
+class TcpParams(TlsMixin):
+    """A TCP port, optionally with a TLS handshake (reports days until the certificate expires)."""
+
+    host: str = Field(min_length=1, max_length=253, description="Host name or IP address.")
+    port: int = Field(ge=1, le=65535, description="TCP port.")
+    tls: bool = Field(False, description="Do a TLS handshake after connecting.")
+    server_name: str | None = Field(
+        None, min_length=1, description="TLS server name (SNI); the host when unset."
+    )
 
 
 def not_after(der: bytes) -> datetime:
@@ -17,7 +37,7 @@ def not_after(der: bytes) -> datetime:
     ``cryptography`` is imported here, not at the top: only a sidecar with a TLS tcp check pays
     for it (the sidecar's memory is multiplied by the size of the fleet).
     """
-    from cryptography import x509  # noqa: PLC0415
+    from cryptography import x509
 
     expires: datetime = x509.load_der_x509_certificate(der).not_valid_after_utc
     return expires
@@ -58,3 +78,8 @@ def create(params: TcpParams, *, timeout: float) -> Prober:
             writer.close()  # not awaiting wait_closed: a peer ignoring close must not stall us
 
     return Prober(check=check)
+
+
+CHECK_TYPE = CheckType(
+    name="tcp", params=TcpParams, create=create, description="Settings of a tcp check."
+)

@@ -103,7 +103,7 @@ def test_header_values_from_secrets() -> None:
         ],
     }
     rendered = config.render_config(spec)
-    headers = rendered.config.dependencies[0].http.headers  # type: ignore[union-attr]
+    headers = rendered.config.dependencies[0].http.headers  # type: ignore[attr-defined]
     assert headers[1].value_file == "/var/run/healthgate/secrets/HG_API_HEADERS_1_VALUE"
     [source] = rendered.secret_sources
     assert source["secret"]["items"] == [{"key": "token", "path": "HG_API_HEADERS_1_VALUE"}]

@@ -6,6 +6,7 @@ from prometheus_client import generate_latest
 
 from healthgate_operator import metrics
 from healthgate_operator.builders.status import PodReport, summarize
+from healthgate_sidecar import wire
 
 
 def sample(registry: metrics.Metrics, name: str, labels: dict[str, str]) -> float | None:
@@ -14,7 +15,11 @@ def sample(registry: metrics.Metrics, name: str, labels: dict[str, str]) -> floa
 
 def test_gate_series_and_forget() -> None:
     m = metrics.Metrics()
-    report = {"status": "unhealthy", "components": {"cache": {"status": "unhealthy"}}}
+    report: wire.HealthBody = {
+        "status": "unhealthy",
+        "ready": False,
+        "components": {"cache": {"status": "unhealthy", "type": "redis", "critical": True}},
+    }
     summary = summarize(
         ["cache"], [PodReport("a", True, False, report), PodReport("b", False, True)], None
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -10,6 +10,7 @@ from healthgate_operator.builders import shared_outage
 from healthgate_operator.builders.shared_outage import Policy, Tracker
 from healthgate_operator.builders.status import PodReport
 from healthgate_operator.crd import parts
+from healthgate_sidecar import wire
 
 Json = dict[str, Any]
 
@@ -18,7 +19,8 @@ def pod(name: str, cache: str, *, failures: int | None = None, injected: bool = 
     component: Json = {"status": cache}
     if failures is not None:
         component["consecutiveFailures"] = failures
-    return PodReport(name, injected, True, {"status": cache, "components": {"cache": component}})
+    health = {"status": cache, "components": {"cache": component}}
+    return PodReport(name, injected, True, cast(wire.HealthBody, health))
 
 
 def test_defaults_come_from_an_empty_spec() -> None:

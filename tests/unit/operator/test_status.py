@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import Any, cast
 
 from healthgate_operator.builders import status
 from healthgate_operator.builders.status import PodReport
 from healthgate_operator.handlers import update_status
 from healthgate_sidecar import state as sidecar_state
+from healthgate_sidecar import wire
 
 NAMES = ["cache", "llm"]
 
 
-def health(overall: str, **components: str) -> dict[str, Any]:
-    return {"status": overall, "components": {k: {"status": v} for k, v in components.items()}}
+def health(overall: str, **components: str) -> wire.HealthBody:
+    body = {"status": overall, "components": {k: {"status": v} for k, v in components.items()}}
+    return cast(wire.HealthBody, body)
 
 
 def test_all_healthy() -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from healthgate_sidecar import contract, files
 from healthgate_sidecar.checks import REGISTRY
+from healthgate_sidecar.checks.redis import RedisParams
 from healthgate_sidecar.contract import ConfigError
 
 INVALID = Path(__file__).parent / "testdata" / "invalid"
@@ -128,7 +129,7 @@ def test_defaults_and_camel_case() -> None:
     assert (dep.critical, dep.required_for_startup) == (True, False)
     assert (dep.interval_seconds, dep.timeout_seconds) == (10, 2)
     assert (dep.failure_threshold, dep.success_threshold, dep.degraded_latency_ms) == (3, 1, None)
-    assert isinstance(dep.params, contract.RedisParams)
+    assert isinstance(dep.params, RedisParams)
     assert dep.params.write_check is False
     assert (config.drain_seconds, config.log_format, config.jitter) == (5, "text", 0.1)
     dumped = config.model_dump(by_alias=True, exclude_none=True)

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from healthgate_sidecar.state import Component, Result, Status, aggregate, startup_complete
+from healthgate_sidecar import engine
+from healthgate_sidecar.contract import parse_config
+from healthgate_sidecar.state import (
+    Component,
+    Result,
+    Status,
+    aggregate,
+    is_slow,
+    startup_complete,
+)
 
 
 def ok(duration: float = 0.01) -> Result:
@@ -110,3 +119,32 @@ def test_startup_needs_a_result_everywhere_and_health_where_required() -> None:
     assert startup_complete([a, b])
     a.record(fail())
     assert a.ever_healthy  # what the engine latches on
+
+
+def test_the_degraded_message_and_status_follow_one_latency_rule() -> None:
+    """The engine's "slow: ..." message and the degraded status come from the same predicate."""
+    dep = parse_config(
+        {
+            "dependencies": [
+                {"name": "a", "type": "env", "env": {"names": ["HOME"]}, "degradedLatencyMs": 100}
+            ]
+        }
+    ).dependencies[0]
+    for duration in (0.05, 0.1, 0.1001, 0.2):
+        comp = Component.for_dependency(dep)
+        comp.record(ok(duration))
+        slow = engine._ok_message(dep, duration).startswith("slow")
+        assert slow == (comp.status == "degraded") == is_slow(duration, 100), duration
+    assert not is_slow(10.0, None)
+
+
+def test_ready_with_exclude_is_the_engine_rule() -> None:
+    eng = engine.Engine()
+    eng.config = parse_config({"dependencies": []})
+    down = Component(name="db", type="redis")
+    down.record(fail())
+    eng.runners = {"db": engine.Runner(dep=None, component=down)}  # type: ignore[arg-type]
+    eng._refresh()
+    assert (eng.ready, eng.is_ready(["db"]), eng.is_ready(["other"])) == (False, True, False)
+    eng.begin_drain()
+    assert not eng.is_ready(["db"])

@@ -23,6 +23,7 @@ import asyncio
 import json
 
 from healthgate_operator.kubetypes import Json
+from healthgate_sidecar import wire
 
 MAX_BODY = 1 << 20  # a sidecar's answer is a few KiB; anything bigger is not a sidecar
 ANSWERS = (b"200", b"503")  # 503 is a valid answer ("not ready"), with the same JSON body
@@ -86,7 +87,7 @@ def parse(raw: bytes) -> Json | None:
     return parsed if isinstance(parsed, dict) else None
 
 
-class HealthProber:
+class HealthReader:
     """One concurrency limit shared by every gate's refresh."""
 
     def __init__(self, *, timeout: float, concurrency: int) -> None:
@@ -103,7 +104,7 @@ class HealthProber:
         """The parsed /health of one sidecar, or None."""
         host = f"[{ip}]" if ":" in ip else ip
         request = (
-            f"GET /health HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: application/json\r\n"
+            f"GET {wire.HEALTH} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: application/json\r\n"
             "Connection: close\r\n\r\n"
         ).encode()
         loop = asyncio.get_running_loop()

@@ -1,4 +1,4 @@
-"""probe.HealthProber against small local HTTP servers: answers, 503s, garbage, timeouts."""
+"""health_reader.HealthReader against small local HTTP servers: answers, 503s, garbage, timeouts."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
-from healthgate_operator.probe import HealthProber
+from healthgate_operator.health_reader import HealthReader
 from tests.env import common
 
 pytestmark = pytest.mark.integration
@@ -65,21 +65,21 @@ async def server() -> AsyncIterator[tuple[web.Application, int]]:
 async def test_answers(server: tuple[web.Application, int], mode: str, expected: object) -> None:
     app, port = server
     app[MODE]["mode"] = mode
-    prober = HealthProber(timeout=0.3, concurrency=4)
-    await prober.open()
+    reader = HealthReader(timeout=0.3, concurrency=4)
+    await reader.open()
     try:
-        assert await prober.health("127.0.0.1", port) == expected
+        assert await reader.health("127.0.0.1", port) == expected
     finally:
-        await prober.close()
+        await reader.close()
 
 
 async def test_closed_port_is_none() -> None:
-    prober = HealthProber(timeout=0.3, concurrency=4)
-    await prober.open()
+    reader = HealthReader(timeout=0.3, concurrency=4)
+    await reader.open()
     try:
-        assert await prober.many([("127.0.0.1", common.free_port())]) == [None]
+        assert await reader.many([("127.0.0.1", common.free_port())]) == [None]
     finally:
-        await prober.close()
+        await reader.close()
 
 
 async def test_a_frozen_sidecar_costs_only_its_own_answer(
@@ -90,9 +90,9 @@ async def test_a_frozen_sidecar_costs_only_its_own_answer(
     _, port = server
     frozen = await asyncio.start_server(lambda r, w: asyncio.sleep(3600), "127.0.0.1", 0)
     frozen_port = frozen.sockets[0].getsockname()[1]
-    prober = HealthProber(timeout=0.3, concurrency=2)
+    reader = HealthReader(timeout=0.3, concurrency=2)
     try:
-        answers = await prober.many(
+        answers = await reader.many(
             [("127.0.0.1", frozen_port), ("127.0.0.1", port), ("127.0.0.1", port)]
         )
     finally:
