@@ -75,12 +75,12 @@ def sidecar_port(pod: Json) -> str:
     return str(pod["metadata"]["annotations"]["prometheus.io/port"])
 
 
-def pod_proxy_path(pod: Json) -> str:
-    """The API server's proxy path to a pod's sidecar /health."""
+def pod_proxy_path(pod: Json, path: str = "/health") -> str:
+    """The API server's proxy path to ``path`` of a pod's sidecar."""
     meta = pod["metadata"]
     return (
         f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}:{sidecar_port(pod)}"
-        "/proxy/health"
+        f"/proxy{path}"
     )
 
 
@@ -111,8 +111,8 @@ class E2EBackend(Cluster, ABC):
         return {}
 
     @abstractmethod
-    def sidecar_url(self, pod: Json) -> str:
-        """Where the test process reads ``pod``'s sidecar /health."""
+    def sidecar_url(self, pod: Json, path: str = "/health") -> str:
+        """Where the test process reaches ``path`` of ``pod``'s sidecar."""
 
     def sidecar_health(self, pod: Json) -> Json:
         return read_health(self.sidecar_url(pod), self.health_timeout)
@@ -240,8 +240,8 @@ class KindBackend(E2EBackend):
             self._proxy_url = f"http://{match.group(1)}"
         return self._proxy_url
 
-    def sidecar_url(self, pod: Json) -> str:
-        return self.proxy_url() + pod_proxy_path(pod)
+    def sidecar_url(self, pod: Json, path: str = "/health") -> str:
+        return self.proxy_url() + pod_proxy_path(pod, path)
 
     def local_only(self, reason: str) -> LocalBackend:
         pytest.skip(f"kind mode: {reason}")

@@ -95,8 +95,8 @@ class LocalBackend(E2EBackend):
         server.host = server.cluster_ip()  # pods here have no cluster DNS
         yield server  # deleted with the namespace
 
-    def sidecar_url(self, pod: Json) -> str:
-        return f"http://{pod['status']['podIP']}:{sidecar_port(pod)}/health"
+    def sidecar_url(self, pod: Json, path: str = "/health") -> str:
+        return f"http://{pod['status']['podIP']}:{sidecar_port(pod)}{path}"
 
     def local_only(self, reason: str) -> LocalBackend:
         return self

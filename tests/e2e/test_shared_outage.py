@@ -8,8 +8,9 @@ sidecars return to their own verdict after the directive's lifetime; it starts a
 shared state resumes without a second entry Event; Redis returns and all is normal; a rollout
 whose new pod cannot reach Redis (a wrong password) stalls, only that pod NotReady.
 
-The tests stop the operator by scaling its Deployment to 0 and sign directives with the key the
-chart generated (its Secret, read as admin), so they run in local and kind mode alike.
+The tests stop the operator by scaling its Deployment to 0, sign directives with the key the
+chart generated (its Secret, read as admin) and reach sidecars where the backend says (pod IPs
+here, the API server's pod proxy in kind), so they run in local and kind mode alike.
 """
 
 from __future__ import annotations
@@ -83,23 +84,21 @@ def events(e2e: E2EBackend, ns: str, reason: str) -> int:
 
 def get(url: str) -> tuple[int, str]:
     try:
-        with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - loopback pods
+        with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - http, pods or proxy
             return int(resp.status), resp.read().decode()
     except urllib.error.HTTPError as err:
         return err.code, err.read().decode()
 
 
-def sidecar(pod: Json, path: str) -> tuple[int, str]:
-    port = pod["metadata"]["annotations"]["prometheus.io/port"]
-    return get(f"http://{pod['status']['podIP']}:{port}{path}")
+def sidecar(e2e: E2EBackend, pod: Json, path: str) -> tuple[int, str]:
+    return get(e2e.sidecar_url(pod, path))
 
 
-def post(pod: Json, data: bytes) -> int:
-    port = pod["metadata"]["annotations"]["prometheus.io/port"]
-    url = f"http://{pod['status']['podIP']}:{port}{directive_format.PATH}"
-    request = urllib.request.Request(url, data=data, method="POST")
+def post(e2e: E2EBackend, pod: Json, data: bytes) -> int:
+    url = e2e.sidecar_url(pod, directive_format.PATH)
+    request = urllib.request.Request(url, data=data, method="POST")  # noqa: S310 - http
     try:
-        with urllib.request.urlopen(request, timeout=5) as resp:  # noqa: S310 - loopback
+        with urllib.request.urlopen(request, timeout=5) as resp:  # noqa: S310 - http, pods or proxy
             return int(resp.status)
     except urllib.error.HTTPError as err:
         return err.code
@@ -119,7 +118,7 @@ def signed(key: ed25519.Ed25519PrivateKey, gate_uid: str, issued: float, names: 
 def failing_open_everywhere(e2e: E2EBackend, ns: str) -> bool:
     pods = every_pod(e2e, ns, ready=True)
     return pods is not None and all(
-        json.loads(sidecar(p, "/health")[1]).get("failingOpen")
+        json.loads(sidecar(e2e, p, "/health")[1]).get("failingOpen")
         == {"cache": "unhealthy in 3/3 pods"}
         for p in pods
     )
@@ -137,14 +136,14 @@ def test_redis_down_everywhere_is_a_shared_outage_and_pods_stay_ready(
     assert "cache (unhealthy in 3/3 pods)" in cond["message"]
     wait_for("every pod Ready, failing open", lambda: failing_open_everywhere(e2e, deployed))
     for pod in e2e.pods(deployed, APP):
-        health = json.loads(sidecar(pod, "/health")[1])
+        health = json.loads(sidecar(e2e, pod, "/health")[1])
         assert health["components"]["cache"]["status"] == "unhealthy"  # still shown
-        code, text = sidecar(pod, "/readyz?verbose")
+        code, text = sidecar(e2e, pod, "/readyz?verbose")
         assert code == 200
         assert "[~]cache failing open: unhealthy in 3/3 pods" in text.splitlines()
         assert (
             'healthgate_dependency_failing_open{dependency="cache"} 1.0'
-            in sidecar(pod, "/metrics")[1]
+            in sidecar(e2e, pod, "/metrics")[1]
         )
     wait_for("the gate Unhealthy", lambda: status(e2e, deployed).get("status") == "Unhealthy")
     assert (
@@ -160,14 +159,14 @@ def test_directives_from_the_host_are_refused_unless_genuine_and_fresh(
     uid = e2e.json("get", "hg", APP, "-n", deployed)["metadata"]["uid"]
     pod = e2e.pods(deployed, APP)[0]
     forged = signed(ed25519.Ed25519PrivateKey.generate(), uid, time.time(), [])
-    assert post(pod, forged) == 403
+    assert post(e2e, pod, forged) == 403
     other_gate = signed(signing_key, "another-gate-uid", time.time(), [])
-    assert post(pod, other_gate) == 403
+    assert post(e2e, pod, other_gate) == 403
     # Genuine, but older than what the operator sent since: a replay, refused.
-    assert post(pod, signed(signing_key, uid, time.time() - 30, [])) == 409
-    assert post(pod, b"{" + b" " * (directive_format.MAX_BODY + 10) + b"}") == 413
+    assert post(e2e, pod, signed(signing_key, uid, time.time() - 30, [])) == 409
+    assert post(e2e, pod, b"{" + b" " * (directive_format.MAX_BODY + 10) + b"}") == 413
     # None of them ended the shared outage in that pod.
-    assert json.loads(sidecar(pod, "/health")[1])["failingOpen"] == {
+    assert json.loads(sidecar(e2e, pod, "/health")[1])["failingOpen"] == {
         "cache": "unhealthy in 3/3 pods"
     }
     assert pod_ready(e2e.json("get", "pod", pod["metadata"]["name"], "-n", deployed))
@@ -184,7 +183,7 @@ def test_without_the_operator_sidecars_return_to_their_own_verdict(
             timeout=60,
         )
         for pod in e2e.pods(deployed, APP):
-            assert "failingOpen" not in json.loads(sidecar(pod, "/health")[1])
+            assert "failingOpen" not in json.loads(sidecar(e2e, pod, "/health")[1])
     finally:
         healthgate_operator.start()
     wait_for("every pod Ready again", lambda: failing_open_everywhere(e2e, deployed), timeout=60)
@@ -201,7 +200,7 @@ def test_redis_back_ends_the_shared_outage(
     assert condition(e2e, deployed)["status"] == "False"
     pods = wait_for("3 ready pods", lambda: every_pod(e2e, deployed, ready=True))
     for pod in pods:
-        assert "failingOpen" not in json.loads(sidecar(pod, "/health")[1])
+        assert "failingOpen" not in json.loads(sidecar(e2e, pod, "/health")[1])
 
 
 def test_a_rollout_whose_new_pod_cannot_reach_redis_stalls(

@@ -120,6 +120,9 @@ def test_kind_mode_reads_sidecars_through_the_pod_proxy() -> None:
     annotations = {"prometheus.io/port": "8086"}
     pod = {"metadata": {"name": "api-1", "namespace": "flow-1", "annotations": annotations}}
     assert backends.pod_proxy_path(pod) == "/api/v1/namespaces/flow-1/pods/api-1:8086/proxy/health"
+    # The shared-outage tests post directives the same way.
+    directive = backends.pod_proxy_path(pod, "/directive")
+    assert directive == "/api/v1/namespaces/flow-1/pods/api-1:8086/proxy/directive"
 
 
 def test_chart_objects_are_named_as_helms_fullname_names_them() -> None:
