@@ -60,9 +60,10 @@ demo: env-install ## the main job on this machine (see README)
 kind-e2e: $(STAMP) ## on a machine with Docker: kind cluster, image, chart, then tests/e2e
 	hack/kind-e2e.sh $(PYTEST_ARGS)
 
-docs: $(STAMP) ## regenerate docs/crd-reference.md and the chart README tables
+docs: $(STAMP) ## regenerate docs/crd-reference.md, docs/operator-flags.md and the chart README tables
 	$(PY) -m tests.tools.crd_docs
 	$(PY) -m tests.tools.chart_readme
+	$(PY) -m tests.tools.operator_flags
 
 bench: env-install ## benchmarks under bench/, printing figures
 	$(PY) -m bench

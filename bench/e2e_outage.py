@@ -195,28 +195,32 @@ def stack(
         cluster.stop()
 
 
+def prepare(cluster: kube.KubeCluster, r: RelayedRedis, *extra: dict[str, Any]) -> None:
+    """The namespace (once its service account exists), the Secret ``r`` with Redis's URL, and
+    ``extra`` objects applied with it."""
+    cluster.kubectl("create", "namespace", NS)
+    common.wait_for(
+        "service account",
+        lambda: cluster.kubectl("get", "sa", "default", "-n", NS, check=False).returncode == 0,
+    )
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "r", "namespace": NS},
+        "stringData": {"url": r.url},
+    }
+    items = [secret, *extra]
+    cluster.kubectl(
+        "apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pods", type=int, default=50)
     args = parser.parse_args(argv)
     with stack("healthgate-bench-e2e-") as (cluster, r, op):
-        cluster.kubectl("create", "namespace", NS)
-        common.wait_for(
-            "service account",
-            lambda: cluster.kubectl("get", "sa", "default", "-n", NS, check=False).returncode == 0,
-        )
-        secret = {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "r", "namespace": NS},
-            "stringData": {"url": r.url},
-        }
-        cluster.kubectl(
-            "apply",
-            "-f",
-            "-",
-            input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [secret, gate("r")]}),
-        )
+        prepare(cluster, r, gate("r"))
         common.wait_for(
             "ConfigMap",
             lambda: (

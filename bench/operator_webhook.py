@@ -122,11 +122,20 @@ def operator_metrics(env: Env) -> str:
         return str(resp.read().decode())
 
 
-def apply_gates(api: Api, ns: str) -> None:
-    """GATE_COUNT gates in ``ns``, waiting until each has its ConfigMap.
+def gated_namespace(env: Env, name: str) -> tuple[str, Api]:
+    """The operator (status every 30 s) and namespace ``name`` with GATE_COUNT gates ready.
 
     One gate selects the pods (label app=api); the other 99 select other apps but are still read.
     """
+    env.start_operator(status_interval=30)
+    ns = env.namespace(name)
+    api = Api(env.cluster)
+    apply_gates(api, ns)
+    return ns, api
+
+
+def apply_gates(api: Api, ns: str) -> None:
+    """GATE_COUNT gates in ``ns``, waiting until each has its ConfigMap."""
     for i in range(GATE_COUNT):
         body = gate(f"g{i:03d}", ns, app="api" if i == 0 else f"other-{i}")
         assert api.call("POST", GATES.format(ns=ns), body)[0] == 201
@@ -140,10 +149,7 @@ def apply_gates(api: Api, ns: str) -> None:
 
 def main() -> None:
     with environment() as env:
-        env.start_operator(status_interval=30)
-        ns = env.namespace("hooked")
-        api = Api(env.cluster)
-        apply_gates(api, ns)
+        ns, api = gated_namespace(env, "hooked")
         direct(env, ns)
         before = buckets_of(operator_metrics(env), OPERATOR_METRIC)
         hooked = create_pods(api, ns, "p")

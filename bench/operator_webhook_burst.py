@@ -23,8 +23,8 @@ from bench.operator_webhook import (
     GATE_COUNT,
     METRIC,
     OPERATOR_METRIC,
-    apply_gates,
     buckets_of,
+    gated_namespace,
     histogram_quantiles,
     operator_metrics,
 )
@@ -41,10 +41,7 @@ def load() -> str:
 
 def main() -> None:
     with environment() as env:
-        env.start_operator(status_interval=30)
-        ns = env.namespace("burst")
-        api = Api(env.cluster)
-        apply_gates(api, ns)
+        ns, api = gated_namespace(env, "burst")
         time.sleep(3)  # the gate cache sees every Reconciled condition
         local = threading.local()
         samples: list[float] = []

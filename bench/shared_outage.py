@@ -26,7 +26,7 @@ from typing import Any
 
 from bench import e2e_outage
 from bench.e2e_outage import APP, NS, RelayedRedis, deployment, ready_pods
-from tests.env import common, kube
+from tests.env import kube
 
 
 def gate(failure_threshold: int) -> dict[str, Any]:
@@ -90,27 +90,12 @@ def scenario(cluster: kube.KubeCluster, r: RelayedRedis, pods: int, threshold: i
     print(f"{label}: time back to normal   {normal:5.2f} s ({load()})", flush=True)
 
 
-def prepare(cluster: kube.KubeCluster, r: RelayedRedis) -> None:
-    cluster.kubectl("create", "namespace", NS)
-    common.wait_for(
-        "service account",
-        lambda: cluster.kubectl("get", "sa", "default", "-n", NS, check=False).returncode == 0,
-    )
-    secret = {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": "r", "namespace": NS},
-        "stringData": {"url": r.url},
-    }
-    cluster.kubectl("apply", "-f", "-", input=json.dumps(secret))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--replicas", type=int, nargs="+", default=[3, 30])
     args = parser.parse_args(argv)
     with e2e_outage.stack("healthgate-bench-shared-") as (cluster, r, _):
-        prepare(cluster, r)
+        e2e_outage.prepare(cluster, r)
         print("# shared outage: check interval 1 s, status refresh 1 s, readiness period 1 s")
         for pods in args.replicas:
             for threshold in (3, 1) if pods == min(args.replicas) else (3,):

@@ -17,7 +17,18 @@ from typing import TypeVar
 import pytest
 
 from healthgate_sidecar import redact
-from tests.env import common, kube, neo4j, postgres, prometheus, redis
+from tests.env import (
+    common,
+    grpc_health,
+    kube,
+    mariadb,
+    neo4j,
+    postgres,
+    prometheus,
+    rabbitmq,
+    redis,
+    smtp,
+)
 from tests.env.realnode import host as realhost
 from tests.env.realnode import node as realnode
 
@@ -87,6 +98,43 @@ def postgres_server(env_root: Path) -> Iterator[postgres.PostgresServer]:
 @pytest.fixture(scope="session")
 def neo4j_server(env_root: Path) -> Iterator[neo4j.Neo4jServer]:
     server = _require("Neo4j", lambda: neo4j.start(env_root / "neo4j"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mariadb_server(env_root: Path) -> Iterator[mariadb.MariaDbServer]:
+    server = _require("MariaDB", lambda: mariadb.start(env_root / "mariadb"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_server(env_root: Path) -> Iterator[rabbitmq.RabbitMqServer]:
+    server = _require("RabbitMQ", lambda: rabbitmq.start(env_root / "rabbitmq"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def smtp_server(env_root: Path) -> Iterator[smtp.SmtpServer]:
+    server = _require("the SMTP server", lambda: smtp.start(env_root / "smtp"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def grpc_server(env_root: Path) -> Iterator[grpc_health.GrpcServer]:
+    server = _require("the gRPC server", lambda: grpc_health.start(env_root / "grpc"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def grpc_tls_server(env_root: Path) -> Iterator[grpc_health.GrpcServer]:
+    server = _require(
+        "the gRPC TLS server", lambda: grpc_health.start(env_root / "grpc-tls", tls=True)
+    )
     yield server
     server.stop()
 

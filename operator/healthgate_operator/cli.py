@@ -35,7 +35,7 @@ def build_settings(config: OperatorConfig, rt: runtime.Runtime) -> kopf.Operator
     settings.posting.level = logging.WARNING
     settings.admission.server = webhook.WebhookEndpoint(rt)
     settings.admission.managed = None  # see webhook.py: the install ships the configurations
-    settings.peering.priority = config.priority
+    settings.peering.priority = config.peering.priority
     # Keep-alives every ~15 s; a dead leader is replaced after at most this long.
     settings.peering.lifetime = 30
     # Bounded concurrency: a burst of gates (kubectl apply -f of hundreds) is worked through by
@@ -81,25 +81,25 @@ async def run(config: OperatorConfig, *, stop_flag: asyncio.Event | None = None)
         registry=registry,
         settings=build_settings(config, rt),
         memo=kopf.Memo({runtime.MEMO_KEY: rt}),
-        clusterwide=config.clusterwide,
-        namespaces=list(config.namespaces),
-        standalone=config.peering is None,
-        peering_name=config.peering_name,
-        liveness_endpoint=f"http://{config.listen_host}:{config.health_port}/healthz",
+        clusterwide=config.scope.clusterwide,
+        namespaces=list(config.scope.namespaces),
+        standalone=config.peering.standalone,
+        peering_name=config.peering.object_name,
+        liveness_endpoint=f"http://{config.endpoints.listen_host}:{config.endpoints.health_port}/healthz",
         stop_flag=stop_flag,
     )
 
 
 def main_entry(argv: Sequence[str] | None = None) -> int:
     config = config_module.parse(argv)
-    configure_logging(config.log_level)
+    configure_logging(config.log.level)
     logging.getLogger(__name__).info(
         "healthgate-operator: %s, webhook %s (failurePolicy %s), peering %s, shard %s",
-        "all namespaces" if config.clusterwide else ",".join(config.namespaces),
-        config.advertised_url,
-        config.webhook_failure_policy,
-        config.peering_name or "standalone",
-        config.shard.label(),
+        "all namespaces" if config.scope.clusterwide else ",".join(config.scope.namespaces),
+        config.webhook.advertised_url,
+        config.webhook.failure_policy,
+        config.peering.object_name or "standalone",
+        config.peering.shard.label(),
     )
     asyncio.run(run(config))
     return 0

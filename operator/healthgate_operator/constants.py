@@ -31,6 +31,12 @@ CONFIG_KEY: Final = "config.yaml"
 CONFIG_PATH: Final = f"{CONFIG_DIR}/{CONFIG_KEY}"
 DEFAULT_PORT: Final = wire.DEFAULT_PORT
 DEFAULT_IMAGE: Final = f"ghcr.io/healthgate/healthgate:{__version__}"
+# Measured (README, Performance): 55 MiB RSS with the redis, http and tcp checks, 98 MiB with
+# every driver loaded; the request covers the first, the limit the second with headroom.
+DEFAULT_RESOURCES: Final = {
+    "requests": {"cpu": "10m", "memory": "64Mi"},
+    "limits": {"memory": "160Mi"},
+}
 # A fixed non-root identity: "restricted" needs runAsNonRoot, which the kubelet can only verify
 # for a numeric user, and we cannot assume every image declares one.
 SIDECAR_UID: Final = 65532

@@ -8,12 +8,13 @@ the operator's event loop, because aiohttp sessions must be created there.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import kopf
 from aiohttp import web
 
 from healthgate_operator import directives, kube, metrics, rounds
+from healthgate_operator.builders import injection
 from healthgate_operator.config import OperatorConfig
 from healthgate_operator.gatecache import ConfigMapCache, GateCache
 from healthgate_operator.health_reader import HealthReader
@@ -23,6 +24,16 @@ MEMO_KEY = "healthgate"
 # Gates refreshed at once in a status round: bounds the pod LISTs in flight; a gate stuck on a
 # frozen sidecar holds one worker for at most --health-timeout.
 STATUS_WORKERS = 32
+
+
+T = TypeVar("T")
+
+
+def _opened(part: T | None) -> T:
+    """A part :meth:`Runtime.open` builds; asking before then is a bug in the wiring."""
+    if part is None:
+        raise RuntimeError("the runtime is not open yet")
+    return part
 
 
 @dataclass
@@ -43,39 +54,39 @@ class Runtime:
     def __post_init__(self) -> None:
         # Raises DirectiveKeyError (named flag) at start, before anything is served.
         self.signer = directives.Signer.load(
-            self.config.directive_key, self.config.directive_trusted_keys
+            self.config.directives.key, self.config.directives.trusted_keys
         )
-        self.watchdog = Watchdog(stale_after=self.config.refresh_stale_after)
+        self.watchdog = Watchdog(stale_after=self.config.status.refresh_stale_after)
         self.metrics.refresh_age.set_function(self.watchdog.age)
         self.rounds = rounds.Rounds(
-            interval=self.config.status_interval,
+            interval=self.config.status.interval,
             workers=STATUS_WORKERS,
             observe=self.metrics.round_seconds.observe,
         )
 
     @property
+    def sidecar_defaults(self) -> injection.SidecarDefaults:
+        """The ``--sidecar-*`` settings as the injection builder takes them."""
+        sidecar = self.config.sidecar
+        return injection.SidecarDefaults(
+            image=sidecar.image, port=sidecar.port, resources=sidecar.resources
+        )
+
+    @property
     def kube(self) -> kube.Kube:
-        if self._kube is None:
-            raise RuntimeError("the runtime is not open yet")
-        return self._kube
+        return _opened(self._kube)
 
     @property
     def gates(self) -> GateCache:
-        if self._gates is None:
-            raise RuntimeError("the runtime is not open yet")
-        return self._gates
+        return _opened(self._gates)
 
     @property
     def configmaps(self) -> ConfigMapCache:
-        if self._configmaps is None:
-            raise RuntimeError("the runtime is not open yet")
-        return self._configmaps
+        return _opened(self._configmaps)
 
     @property
     def health_reader(self) -> HealthReader:
-        if self._health_reader is None:
-            raise RuntimeError("the runtime is not open yet")
-        return self._health_reader
+        return _opened(self._health_reader)
 
     async def open(self) -> None:
         """Listen for /metrics first, then build the clients and caches, each exactly once.
@@ -88,24 +99,27 @@ class Runtime:
         if self._runner is None:
             try:
                 self._runner = await metrics.serve(
-                    self.metrics, self.config.listen_host, self.config.metrics_port
+                    self.metrics,
+                    self.config.endpoints.listen_host,
+                    self.config.endpoints.metrics_port,
                 )
             except OSError as exc:
-                where = f"{self.config.listen_host}:{self.config.metrics_port}"
+                where = f"{self.config.endpoints.listen_host}:{self.config.endpoints.metrics_port}"
                 raise kopf.PermanentError(
                     f"--metrics-port: cannot listen on {where}: {exc}"
                 ) from exc
         if self._kube is None:
             self._kube = await kube.connect()
         if self._gates is None:
-            self._gates = GateCache(self._kube, self.config.namespaces)
+            self._gates = GateCache(self._kube, self.config.scope.namespaces)
             self._gates.start()
         if self._configmaps is None:
-            self._configmaps = ConfigMapCache(self._kube, self.config.namespaces)
+            self._configmaps = ConfigMapCache(self._kube, self.config.scope.namespaces)
             self._configmaps.start()
         if self._health_reader is None:
             self._health_reader = HealthReader(
-                timeout=self.config.health_timeout, concurrency=self.config.health_concurrency
+                timeout=self.config.status.health_timeout,
+                concurrency=self.config.status.health_concurrency,
             )
             await self._health_reader.open()
             self.rounds.start()

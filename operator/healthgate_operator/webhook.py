@@ -52,16 +52,16 @@ class WebhookEndpoint:
 
     def build_server(self) -> kopf.WebhookServer:
         config = self.runtime.config
-        cert, key = config.webhook_cert, config.webhook_key
+        cert, key = config.webhook.cert, config.webhook.key
         if cert is None or key is None:
             # Imported here: cryptography costs ~10 MiB of memory, needed only for this.
             from healthgate_operator import certs  # noqa: PLC0415
 
-            host = urllib.parse.urlsplit(config.advertised_url).hostname or "localhost"
+            host = urllib.parse.urlsplit(config.webhook.advertised_url).hostname or "localhost"
             directory = Path(tempfile.mkdtemp(prefix="healthgate-webhook-"))
-            cert, key = certs.write_self_signed(directory, [host, config.webhook_host])
+            cert, key = certs.write_self_signed(directory, [host, config.webhook.host])
         return kopf.WebhookServer(
-            addr=config.webhook_host, port=config.webhook_port, certfile=cert, pkeyfile=key
+            addr=config.webhook.host, port=config.webhook.port, certfile=cert, pkeyfile=key
         )
 
     async def __call__(self, fn: kopf.WebhookFn) -> AsyncIterator[kopf.WebhookClientConfig]:
@@ -84,7 +84,7 @@ class WebhookEndpoint:
         async for client_config in self.build_server()(serve):
             ca_bundle = client_config.get("caBundle")
             self._start_applying(ca_bundle)
-            client_config["url"] = self.runtime.config.advertised_url
+            client_config["url"] = self.runtime.config.webhook.advertised_url
             yield client_config
 
     def _start_applying(self, ca_bundle: str | None) -> None:
@@ -98,7 +98,7 @@ class WebhookEndpoint:
         delay = 1.0
         while True:
             try:
-                name = self.runtime.config.webhook_configuration
+                name = self.runtime.config.webhook.configuration
                 for plural in manifests.WEBHOOK_KINDS:
                     current = await self.runtime.kube.get(
                         "admissionregistration.k8s.io/v1", plural, None, name

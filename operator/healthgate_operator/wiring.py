@@ -97,7 +97,7 @@ async def validate(
     old = kwargs.get("old")  # the stored gate on UPDATE (Kopf's WebhookFn protocol omits it)
     await validate_gate.validate(
         kube=rt.kube,
-        allowed_images=rt.config.allowed_images,
+        allowed_images=rt.config.sidecar.allowed,
         body=dict(body),
         old=dict(old) if old is not None else None,
         userinfo=dict(userinfo),
@@ -134,7 +134,7 @@ def owned_by(shard: sharding.Shard) -> Any:
 
 def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
     """Attach every handler to ``registry``; gate handlers only for this shard's gates."""
-    owned = owned_by(config.shard)
+    owned = owned_by(config.peering.shard)
     kopf.on.login(registry=registry)(login)
     kopf.on.startup(registry=registry)(startup)
     kopf.on.cleanup(registry=registry)(cleanup)

@@ -22,12 +22,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.env import common, kube, neo4j, postgres, prometheus, redis, versions
+from tests.env import common, kube, mariadb, neo4j, postgres, prometheus, rabbitmq, redis, versions
 from tests.env.realnode import buildah, relay, release
 from tests.env.realnode import node as realnode
 
 STATE = common.CACHE / "run" / "state.json"
-COMPONENTS = ("redis", "postgres", "neo4j", "kube", "prometheus")
+COMPONENTS = ("redis", "postgres", "neo4j", "mariadb", "rabbitmq", "kube", "prometheus")
 RELEASE, RELEASE_NS = "healthgate", "healthgate-system"
 LOOPBACK = "loopback"  # a host server's address, which pods reach through a relay (`pods`)
 
@@ -49,6 +49,8 @@ def install(components: tuple[str, ...]) -> None:
         "redis": redis.ensure_installed,
         "postgres": postgres.ensure_installed,
         "neo4j": neo4j.ensure_installed,
+        "mariadb": mariadb.ensure_installed,
+        "rabbitmq": rabbitmq.ensure_installed,
         "kube": _install_kube,
         "prometheus": _install_prometheus,
     }
@@ -70,6 +72,13 @@ def _start(name: str, root: Path) -> tuple[list[common.Process], dict[str, Any]]
         info = {"uri": n.uri, "user": n.user, "password": n.password}
         info[LOOPBACK] = f"{n.host}:{n.bolt_port}"
         return [p for p in [n.process] if p], info
+    if name == "mariadb":
+        m = mariadb.start(root / "mariadb")
+        where = {"host": m.host, "port": m.port, "user": m.user, LOOPBACK: f"{m.host}:{m.port}"}
+        return [p for p in [m.process] if p], where
+    if name == "rabbitmq":
+        rq = rabbitmq.start(root / "rabbitmq")
+        return [p for p in [rq.process, rq.epmd] if p], {"url": rq.url}
     if name == "kube":
         k = kube.start(root / "kube")
         node = realnode.RealNode(k, root / "node")

@@ -13,6 +13,7 @@ import base64
 import json
 import ssl
 import subprocess
+import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,6 +124,25 @@ class KubeCluster:
             raise AssertionError(f"kubectl {' '.join(args)} failed:\n{proc.stderr}")
         return proc
 
+    def wait_established(self, *crds: str, timeout: float = 60) -> None:
+        """``kubectl wait --for=condition=Established`` on ``crds`` (``--all`` when none).
+
+        kubectl fails at once ("status.conditions accessor error: <nil>") when it reads a CRD
+        whose status the API server has not written yet, which a large CRD just applied hits
+        often enough to fail a test session: that error is retried until ``timeout``.
+        """
+        targets = list(crds) or ["crd", "--all"]
+        deadline = time.monotonic() + timeout
+        while True:
+            left = max(1, int(deadline - time.monotonic()))
+            wait = ("wait", "--for=condition=Established", f"--timeout={left}s", *targets)
+            proc = self.kubectl(*wait, check=False)
+            if proc.returncode == 0:
+                return
+            if "accessor error" not in proc.stderr or time.monotonic() > deadline:
+                raise AssertionError(f"kubectl {' '.join(wait)} failed:\n{proc.stderr}")
+            time.sleep(0.2)
+
     def helm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run the real helm against this cluster, with its state inside the run directory."""
         home = self.workdir / "helm"
@@ -148,41 +168,35 @@ class KubeCluster:
 
     def start_controller_manager(self) -> None:
         """Controllers: service accounts, Deployments to Pods, owner-reference GC."""
-        config = self._component_kubeconfig("kube-controller-manager")
-        proc = common.spawn(
+        self._start_component(
             "kube-controller-manager",
-            [
-                self.bins.kube_controller_manager,
-                f"--kubeconfig={config}",
-                f"--authentication-kubeconfig={config}",
-                f"--authorization-kubeconfig={config}",
-                "--bind-address=127.0.0.1",
-                f"--secure-port={common.free_port()}",
-                f"--service-account-private-key-file={self.workdir / 'pki' / 'sa.key'}",
-                f"--root-ca-file={self.ca.cert}",
-                f"--cluster-signing-cert-file={self.ca.cert}",
-                f"--cluster-signing-key-file={self.ca.key}",
-                "--use-service-account-credentials=true",
-                "--leader-elect=false",
-                f"--service-cluster-ip-range={SERVICE_CIDR}",
-                "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller",
-            ],
-            log_dir=self.workdir,
+            self.bins.kube_controller_manager,
+            f"--service-account-private-key-file={self.workdir / 'pki' / 'sa.key'}",
+            f"--root-ca-file={self.ca.cert}",
+            f"--cluster-signing-cert-file={self.ca.cert}",
+            f"--cluster-signing-key-file={self.ca.key}",
+            "--use-service-account-credentials=true",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller",
         )
-        self.processes.append(proc)
 
     def start_scheduler(self) -> None:
-        config = self._component_kubeconfig("kube-scheduler")
+        self._start_component("kube-scheduler", self.bins.kube_scheduler)
+
+    def _start_component(self, name: str, binary: Path, *flags: str) -> None:
+        """A control-plane component on its own client certificate, loopback, no election."""
+        config = self._component_kubeconfig(name)
         proc = common.spawn(
-            "kube-scheduler",
+            name,
             [
-                self.bins.kube_scheduler,
+                binary,
                 f"--kubeconfig={config}",
                 f"--authentication-kubeconfig={config}",
                 f"--authorization-kubeconfig={config}",
                 "--bind-address=127.0.0.1",
                 f"--secure-port={common.free_port()}",
                 "--leader-elect=false",
+                *flags,
             ],
             log_dir=self.workdir,
         )

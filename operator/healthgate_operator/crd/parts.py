@@ -35,9 +35,7 @@ PROBE_DEFAULTS: dict[str, dict[str, int]] = {
     "startup": {"periodSeconds": 2, "failureThreshold": 30, "timeoutSeconds": 1},
 }
 PROBE_PATHS = wire.PROBE_PATHS
-# Measured (README, Performance): 55 MiB RSS with the redis, http and tcp checks, 98 MiB with
-# every driver loaded; the request covers the first, the limit the second with headroom.
-DEFAULT_RESOURCES = {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "160Mi"}}
+DEFAULT_RESOURCES = constants.DEFAULT_RESOURCES  # the settings' default, documented in the CRD
 
 
 def _quantities(values: dict[str, str]) -> str:

@@ -19,10 +19,10 @@ PEERING_API = "/apis/kopf.dev/v1"
 
 def peering_objects(config: OperatorConfig) -> list[tuple[str, Json]]:
     """(collection path, object) pairs this configuration needs (this shard's own object)."""
-    name = config.peering_name
+    name = config.peering.object_name
     if name is None:
         return []
-    if config.clusterwide:
+    if config.scope.clusterwide:
         body = {"apiVersion": "kopf.dev/v1", "kind": "ClusterKopfPeering"}
         return [(f"{PEERING_API}/clusterkopfpeerings", {**body, "metadata": {"name": name}})]
     return [
@@ -34,7 +34,7 @@ def peering_objects(config: OperatorConfig) -> list[tuple[str, Json]]:
                 "metadata": {"name": name, "namespace": ns},
             },
         )
-        for ns in config.namespaces
+        for ns in config.scope.namespaces
     ]
 
 

@@ -62,11 +62,11 @@ async def advance(
     observed = rule.counts(rule.critical_names(spec), found)
     verdict = rule.step(policy, tracker(memory, body), observed)
     if verdict.active or verdict.exited:
-        directive = directives.build(meta["uid"], verdict, runtime.config.status_interval)
+        directive = directives.build(meta["uid"], verdict, runtime.config.status.interval)
         await directives.push(
             targets(meta["name"], port, pods),
             runtime.signer.sign(directive),
-            seconds=runtime.config.health_timeout,
+            seconds=runtime.config.status.health_timeout,
         )
     return verdict, policy
 

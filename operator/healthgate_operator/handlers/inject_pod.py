@@ -36,9 +36,9 @@ def decide(runtime: Runtime, body: Json, namespace: str, gates: list[Json]) -> a
         body,
         namespace,
         gates,
-        defaults=runtime.config.sidecar_defaults,
-        allowed_images=runtime.config.allowed_images,
-        skip_namespaces=runtime.config.skip_namespaces,
+        defaults=runtime.sidecar_defaults,
+        allowed_images=runtime.config.sidecar.allowed,
+        skip_namespaces=runtime.config.scope.skip_namespaces,
     )
 
 
@@ -55,7 +55,7 @@ async def inject(
         gates = await runtime.gates.snapshot(namespace)
     except KubeError as exc:
         runtime.metrics.admissions.labels(outcome="error").inc()
-        if runtime.config.webhook_failure_policy == "Fail":
+        if runtime.config.webhook.failure_policy == "Fail":
             raise kopf.AdmissionError(f"healthgate: cannot read HealthGates: {exc}") from exc
         logger.warning("Pod admitted without injection: cannot list HealthGates: %s", exc)
         warnings.append("healthgate: HealthGates unavailable; pod admitted without the sidecar")

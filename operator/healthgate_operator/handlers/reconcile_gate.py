@@ -79,7 +79,7 @@ async def reconcile(*, runtime: Runtime, body: Json, patch: kopf.Patch) -> None:
         "observedGeneration": generation,
         "configMap": constants.configmap_name(meta["name"]),
         "injectionHash": current_injection_hash(
-            spec, rendered, name=meta["name"], defaults=runtime.config.sidecar_defaults
+            spec, rendered, name=meta["name"], defaults=runtime.sidecar_defaults
         ),
     }
     message = f"config rendered into ConfigMap {updates['configMap']} ({rendered.hash})"

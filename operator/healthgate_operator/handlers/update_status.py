@@ -160,7 +160,7 @@ async def run(
     is logged and the next round tries again, so status resumes within one interval of the API
     server's return. ``body`` is Kopf's live view: each round reads the latest spec.
     """
-    interval = runtime.config.status_interval
+    interval = runtime.config.status.interval
     memory: dict[str, Any] = {}
 
     async def once() -> bool:
@@ -199,7 +199,7 @@ async def refresh(
         fields, updates = unavailable(generation, exc)
         return await write_status(runtime, body, fields, updates + repaired)
     names = [str(d.get("name")) for d in spec.get("dependencies") or []]
-    port = injection.sidecar_port(spec, runtime.config.sidecar_port)
+    port = injection.sidecar_port(spec, runtime.config.sidecar.port)
     with runtime.metrics.refresh_seconds.time():  # asking every sidecar: the cycle's cost
         found = await reports(runtime, name, port, pods)
     verdict, policy = await guard_outage.advance(

@@ -71,6 +71,18 @@ class Kube:
         proc = self.cluster.kubectl(*args, check=False)
         return json.loads(proc.stdout) if proc.returncode == 0 else None
 
+    def fetch(self, kind: str, name: str, namespace: str | None = None) -> Json:
+        """:meth:`get` for an object the test expects to exist: fails naming it when absent."""
+        found = self.get(kind, name, namespace)
+        assert found is not None, f"{kind} {namespace or ''}/{name} does not exist"
+        return found
+
+    def create(self, manifest: Json) -> Json:
+        """Apply ``manifest``; the object as stored, after admission (e.g. an injected pod)."""
+        self.apply(manifest)
+        meta = manifest["metadata"]
+        return self.fetch(manifest["kind"], meta["name"], meta.get("namespace"))
+
     def items(self, kind: str, namespace: str, *extra: str) -> list[Json]:
         out = self.run("get", kind, "-n", namespace, "-o", "json", *extra)
         items: list[Json] = json.loads(out)["items"]
@@ -91,7 +103,7 @@ def k8s(kube_cluster: kube.KubeCluster) -> Kube:
     """The cluster with the CRDs and the operator's RBAC installed (as a user would)."""
     k = Kube(kube_cluster)
     k.run("apply", "-f", str(ROOT / "deploy" / "crds"))
-    k.run("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
+    kube_cluster.wait_established()
     k.run("apply", "-f", str(ROOT / "deploy" / "rbac.yaml"))
     # The installer's opt-in for spec.rollout.restartOnChange (tests that need it absent unbind it).
     k.run("apply", "-f", str(ROOT / "deploy" / "restart-workloads" / "rbac.yaml"))

@@ -33,6 +33,14 @@ def reconciled(k8s: Kube, namespace: str, name: str, status: str = "True") -> Js
     return found if found.get("status") == status else None
 
 
+def apply_reconciled(k8s: Kube, namespace: str, gate: Json) -> Json:
+    """Apply ``gate`` and wait until it is Reconciled; the gate as stored then."""
+    name = gate["metadata"]["name"]
+    k8s.apply(gate)
+    wait_for(f"{name} Reconciled", lambda: reconciled(k8s, namespace, name), timeout=60)
+    return k8s.fetch("hg", name, namespace)
+
+
 def events(k8s: Kube, namespace: str, reason: str) -> list[Json]:
     return [e for e in k8s.items("events", namespace) if e.get("reason") == reason]
 
@@ -78,10 +86,7 @@ def test_a_large_gate_reconciles_and_kopf_keeps_no_copy_of_it(
         {"name": f"dep-{i:03d}-" + "x" * 40, "type": "tcp", "tcp": {"host": long_host, "port": 1}}
         for i in range(100)
     ]
-    k8s.apply(objects.gate("big", namespace, deps))
-    wait_for("the big gate Reconciled", lambda: reconciled(k8s, namespace, "big"), timeout=60)
-    gate = k8s.get("hg", "big", namespace)
-    assert gate is not None
+    gate = apply_reconciled(k8s, namespace, objects.gate("big", namespace, deps))
     annotations = gate["metadata"].get("annotations") or {}
     size = sum(len(k) + len(v) for k, v in annotations.items() if "healthgate.io" in k)
     assert size < 2048, f"Kopf's bookkeeping grows with the gate: {size} bytes"
@@ -91,10 +96,7 @@ def test_a_large_gate_reconciles_and_kopf_keeps_no_copy_of_it(
 def test_gates_carry_no_finalizer_and_delete_while_the_operator_is_down(
     k8s: Kube, operator: Operator, namespace: str
 ) -> None:
-    k8s.apply(objects.gate("api", namespace))
-    wait_for("Reconciled", lambda: reconciled(k8s, namespace, "api"))
-    gate = k8s.get("hg", "api", namespace)
-    assert gate is not None
+    gate = apply_reconciled(k8s, namespace, objects.gate("api", namespace))
     assert not gate["metadata"].get("finalizers")
     operator.stop()
     try:
@@ -108,10 +110,8 @@ def test_gates_carry_no_finalizer_and_delete_while_the_operator_is_down(
 def test_a_configmap_deleted_or_edited_by_hand_is_restored(
     k8s: Kube, operator: Operator, namespace: str
 ) -> None:
-    k8s.apply(objects.gate("api", namespace))
-    wait_for("Reconciled", lambda: reconciled(k8s, namespace, "api"))
-    original = k8s.get("configmap", "api-healthgate", namespace)
-    assert original is not None
+    apply_reconciled(k8s, namespace, objects.gate("api", namespace))
+    original = k8s.fetch("configmap", "api-healthgate", namespace)
     k8s.run("delete", "configmap", "api-healthgate", "-n", namespace)
     wait_for("the ConfigMap recreated", lambda: k8s.get("configmap", "api-healthgate", namespace))
 
@@ -152,22 +152,17 @@ def test_a_configmap_we_did_not_create_is_never_taken_over(
     assert found["reason"] == "ConfigMapConflict"
     assert "not created by this HealthGate" in found["message"]
     wait_for("a ConfigMapConflict event", lambda: events(k8s, namespace, "ConfigMapConflict"))
-    cm = k8s.get("configmap", "api-healthgate", namespace)
-    assert cm is not None
+    cm = k8s.fetch("configmap", "api-healthgate", namespace)
     assert cm["data"] == {"mine": "precious"}
     assert not cm["metadata"].get("ownerReferences")
 
     # Its pods are not injected: the sidecar would wait forever for a config that is not there.
-    k8s.apply(objects.pod("p1", namespace))
-    pod = k8s.get("pod", "p1", namespace)
-    assert pod is not None
+    pod = k8s.create(objects.pod("p1", namespace))
     assert objects.sidecars(pod) == []
 
     k8s.run("delete", "configmap", "api-healthgate", "-n", namespace)
     wait_for("Reconciled once the name is free", lambda: reconciled(k8s, namespace, "api"))
-    k8s.apply(objects.pod("p2", namespace))
-    pod = k8s.get("pod", "p2", namespace)
-    assert pod is not None
+    pod = k8s.create(objects.pod("p2", namespace))
     assert len(objects.sidecars(pod)) == 1
 
 
@@ -191,8 +186,7 @@ def test_helm_uninstall_with_gates_present_leaves_nothing_terminating(
         "install", release, chart, "-n", namespace,
         "--set", selector, "--set", hooks, "--set", nowhere,
     )  # fmt: skip
-    k8s.apply(objects.gate("api", namespace))
-    wait_for("Reconciled", lambda: reconciled(k8s, namespace, "api"))
+    apply_reconciled(k8s, namespace, objects.gate("api", namespace))
     operator.stop()
     try:
         k8s.cluster.helm("uninstall", release, "-n", namespace)

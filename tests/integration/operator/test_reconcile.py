@@ -40,8 +40,7 @@ def test_configmap_rendered_and_updated_on_spec_change(
         config["dependencies"][0]["redis"]["urlFile"] == "/var/run/healthgate/secrets/HG_CACHE_URL"
     )
     owner = cm["metadata"]["ownerReferences"][0]
-    gate = k8s.get("hg", "api", namespace)
-    assert gate is not None
+    gate = k8s.fetch("hg", "api", namespace)
     assert (owner["kind"], owner["name"], owner["uid"]) == (
         "HealthGate",
         "api",
@@ -128,8 +127,7 @@ def test_secret_values_never_leave_the_secret(
     wait_for(
         "a status", lambda: (k8s.get("hg", "secret", namespace) or {}).get("status", {}).get("pods")
     )
-    pod = k8s.get("pod", "p", namespace)
-    assert pod is not None
+    pod = k8s.fetch("pod", "p", namespace)
     volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
     sources = volumes["healthgate-secrets"]["projected"]["sources"]
     paths = {item["path"] for source in sources for item in source["secret"]["items"]}

@@ -122,8 +122,7 @@ def test_operator_cannot_patch_aws_auth(k8s: Kube, operator: Operator) -> None:
             "--field-manager=healthgate-operator", "-f", "-", input=json.dumps(attack),
         )  # fmt: skip
         assert "ValidatingAdmissionPolicy" in err, err
-    cm = k8s.get("configmap", "aws-auth", "kube-system")
-    assert cm is not None
+    cm = k8s.fetch("configmap", "aws-auth", "kube-system")
     assert cm["data"]["mapRoles"] == "[]\n"
 
 
@@ -243,8 +242,7 @@ def test_restart_without_workload_rbac_is_an_event_not_a_loop(
         (event,) = wait_for("a RestartForbidden event", refused)
         assert event["type"] == "Warning"
         assert "rbac.restartWorkloads=true" in event["message"]
-        gate = k8s.get("hg", "api", namespace)
-        assert gate is not None
+        gate = k8s.fetch("hg", "api", namespace)
         conditions = {c["type"]: c["status"] for c in gate["status"]["conditions"]}
         assert conditions["Reconciled"] == "True"
         body = k8s.get("deployment", "web", namespace) or {}

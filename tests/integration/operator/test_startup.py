@@ -20,7 +20,8 @@ pytestmark = pytest.mark.integration
 BIN = Path(sys.executable).parent
 
 
-def test_a_taken_metrics_port_stops_the_operator_once_with_the_reason(tmp_path: Path) -> None:
+def closed_kubeconfig(tmp_path: Path) -> dict[str, str]:
+    """An environment whose kubeconfig names a closed loopback port: no API server is reached."""
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(
         json.dumps(
@@ -34,6 +35,10 @@ def test_a_taken_metrics_port_stops_the_operator_once_with_the_reason(tmp_path: 
             }
         )
     )
+    return {**os.environ, "KUBECONFIG": str(kubeconfig)}
+
+
+def test_a_taken_metrics_port_stops_the_operator_once_with_the_reason(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -49,7 +54,7 @@ def test_a_taken_metrics_port_stops_the_operator_once_with_the_reason(tmp_path: 
                 "--health-port=0",
                 "--webhook-port=0",
             ],
-            env={**os.environ, "KUBECONFIG": str(kubeconfig)},
+            env=closed_kubeconfig(tmp_path),
             capture_output=True,
             text=True,
             timeout=60,  # before the fix: retried forever, never exited
@@ -57,4 +62,19 @@ def test_a_taken_metrics_port_stops_the_operator_once_with_the_reason(tmp_path: 
         )
     assert proc.returncode == 1
     assert f"healthgate-operator: --metrics-port: cannot listen on 127.0.0.1:{port}" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_an_out_of_range_flag_is_a_usage_error_before_anything_starts(tmp_path: Path) -> None:
+    """Before: a zero --health-timeout was taken and the operator went on starting."""
+    proc = subprocess.run(
+        [BIN / "healthgate-operator", "--standalone", "-A", "--health-timeout=0"],
+        env={**closed_kubeconfig(tmp_path), "HEALTHGATE_METRICS_PORT": "0"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "healthgate-operator: error: --health-timeout: must be above 0" in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -34,9 +34,7 @@ def test_a_missing_secret_is_named_in_status_and_an_event(
 ) -> None:
     k8s.apply(objects.gate("api", namespace))
     wait_for("the ConfigMap", lambda: k8s.get("configmap", "api-healthgate", namespace))
-    k8s.apply(objects.pod("p1", namespace))
-    pod = k8s.get("pod", "p1", namespace)
-    assert pod is not None
+    pod = k8s.create(objects.pod("p1", namespace))
     assert len(objects.sidecars(pod)) == 1
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     waiting = {

@@ -24,21 +24,13 @@ pytestmark = pytest.mark.integration
 Json = dict[str, Any]
 
 
-def create_pod(k8s: Kube, manifest: Json) -> Json:
-    k8s.apply(manifest)
-    body = k8s.get("pod", manifest["metadata"]["name"], manifest["metadata"]["namespace"])
-    assert body is not None
-    return body
-
-
 def test_webhook_configurations_are_the_installs_with_the_operators_ca(
     k8s: Kube, operator: Operator
 ) -> None:
     """Shipped by the install (rendered from the chart), never created by the operator: it
     only published the CA it serves with, and left everything else as installed."""
     served = base64.b64encode((operator.workdir / "tls.crt").read_bytes()).decode()
-    mutating = k8s.get("mutatingwebhookconfiguration", "healthgate.io")
-    assert mutating is not None
+    mutating = k8s.fetch("mutatingwebhookconfiguration", "healthgate.io")
     (hook,) = mutating["webhooks"]
     url = f"https://127.0.0.1:{operator.webhook_port}"
     assert hook["clientConfig"] == {"url": f"{url}/inject-sidecar", "caBundle": served}
@@ -46,8 +38,7 @@ def test_webhook_configurations_are_the_installs_with_the_operators_ca(
     excluded = hook["namespaceSelector"]["matchExpressions"][0]["values"]
     assert {"kube-system", OPERATOR_NS} <= set(excluded)
     assert "ownerReferences" not in mutating["metadata"]
-    validating = k8s.get("validatingwebhookconfiguration", "healthgate.io")
-    assert validating is not None
+    validating = k8s.fetch("validatingwebhookconfiguration", "healthgate.io")
     (gate_hook,) = validating["webhooks"]
     assert gate_hook["clientConfig"] == {"url": f"{url}/validate-gate", "caBundle": served}
     assert gate_hook["failurePolicy"] == "Fail"
@@ -71,15 +62,15 @@ def test_namespace_selector_value_is_enforced_by_the_api_server(
         for ns in (namespace, outside):
             k8s.apply(objects.gate("api", ns))
             wait_for("the ConfigMap", functools.partial(k8s.get, "configmap", "api-healthgate", ns))
-        assert objects.sidecars(create_pod(k8s, objects.pod("p", outside))) == []
-        assert len(objects.sidecars(create_pod(k8s, objects.pod("p", namespace)))) == 1
+        assert objects.sidecars(k8s.create(objects.pod("p", outside))) == []
+        assert len(objects.sidecars(k8s.create(objects.pod("p", namespace)))) == 1
     finally:
         k8s.run("delete", "namespace", outside, "--wait=false", check=False)
 
 
 def test_selected_pod_gets_a_native_sidecar(k8s: Kube, operator: Operator, namespace: str) -> None:
     k8s.apply(objects.gate("api", namespace))
-    pod = create_pod(k8s, objects.pod("p1", namespace))
+    pod = k8s.create(objects.pod("p1", namespace))
     (sidecar,) = objects.sidecars(pod)
     assert pod["spec"]["initContainers"][0]["name"] == "healthgate"
     assert sidecar["restartPolicy"] == "Always"
@@ -105,9 +96,9 @@ def test_unselected_and_opted_out_pods_are_untouched(
     k8s: Kube, operator: Operator, namespace: str
 ) -> None:
     k8s.apply(objects.gate("api", namespace))
-    other = create_pod(k8s, objects.pod("other", namespace, app="other"))
-    opted = create_pod(
-        k8s, objects.pod("opted", namespace, annotations={"healthgate.io/inject": "false"})
+    other = k8s.create(objects.pod("other", namespace, app="other"))
+    opted = k8s.create(
+        objects.pod("opted", namespace, annotations={"healthgate.io/inject": "false"})
     )
     assert objects.sidecars(other) == []
     assert objects.sidecars(opted) == []
@@ -131,7 +122,7 @@ def test_system_namespaces_are_skipped(k8s: Kube, operator: Operator) -> None:
         k8s.apply(objects.gate("sys", ns))
         try:
             # The operator's namespace enforces Pod Security "restricted" (deploy/rbac.yaml).
-            pod = create_pod(k8s, objects.pod("sys-pod", ns, containers=[RESTRICTED_APP]))
+            pod = k8s.create(objects.pod("sys-pod", ns, containers=[RESTRICTED_APP]))
             assert objects.sidecars(pod) == []
         finally:
             k8s.run("delete", "pod", "sys-pod", "-n", ns, "--wait=false", check=False)
@@ -143,7 +134,7 @@ def test_already_injected_pod_is_untouched(k8s: Kube, operator: Operator, namesp
     own = {"name": "healthgate", "image": "mine:1", "restartPolicy": "Always"}
     manifest = objects.pod("pre", namespace)
     manifest["spec"]["initContainers"] = [own]
-    pod = create_pod(k8s, manifest)
+    pod = k8s.create(manifest)
     assert [c["image"] for c in objects.sidecars(pod)] == ["mine:1"]
     assert "healthgate.io/gate" not in pod["metadata"]["annotations"]
 
@@ -155,8 +146,7 @@ def test_two_gates_first_wins_and_both_report(
     k8s.apply(objects.gate("alpha", namespace))
     proc = k8s.apply(objects.pod("both", namespace))
     assert "alpha injects it" in proc.stderr  # the admission warning reaches the user
-    pod = k8s.get("pod", "both", namespace)
-    assert pod is not None
+    pod = k8s.fetch("pod", "both", namespace)
     assert len(objects.sidecars(pod)) == 1
     assert pod["metadata"]["annotations"]["healthgate.io/gate"] == "alpha"
     for name, other in (("alpha", "zeta"), ("zeta", "alpha")):
@@ -167,8 +157,7 @@ def test_two_gates_first_wins_and_both_report(
         assert wait_for(f"{name}'s conflicts", conflicts) == [
             {"gate": other, "pods": 1, "winner": "alpha"}
         ]
-    zeta = k8s.get("hg", "zeta", namespace)
-    assert zeta is not None
+    zeta = k8s.fetch("hg", "zeta", namespace)
     assert zeta["status"]["pods"] == {"total": 1, "injected": 0, "ready": 0, "notInjected": 1}
 
 
@@ -180,8 +169,7 @@ def test_restricted_pod_security_admits_the_injected_pod(
     k8s.apply(objects.gate("api", namespace))
     proc = k8s.apply(objects.pod("strict", namespace, containers=[RESTRICTED_APP]), check=False)
     assert proc.returncode == 0, proc.stderr
-    pod = k8s.get("pod", "strict", namespace)
-    assert pod is not None
+    pod = k8s.fetch("pod", "strict", namespace)
     assert len(objects.sidecars(pod)) == 1
 
 
@@ -215,8 +203,7 @@ def test_deployment_pods_are_injected_and_restarted_on_change(
         return annotations if "kubectl.kubernetes.io/restartedAt" in annotations else None
 
     annotations = wait_for("a rollout restart", restarted)
-    gate = k8s.get("hg", "api", namespace)
-    assert gate is not None
+    gate = k8s.fetch("hg", "api", namespace)
     assert annotations["healthgate.io/restarted-for"] == gate["status"]["injectionHash"]
 
     def injected() -> list[Json]:

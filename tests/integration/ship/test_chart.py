@@ -119,13 +119,13 @@ def test_values_become_operator_flags(render: Render) -> None:
 def test_sidecar_defaults_reach_the_operator(render: Render) -> None:
     """Values as the operator's real parser reads them from the rendered Deployment."""
     default = config.parse(_args(render()), environ={})
-    assert default.sidecar_defaults.port == 8086
-    assert default.sidecar_defaults.resources == config.OperatorConfig().sidecar_resources
-    assert default.webhook_configuration == "healthgate.io"
+    assert default.sidecar.port == 8086
+    assert default.sidecar.resources == config.OperatorConfig().sidecar.resources
+    assert default.webhook.configuration == "healthgate.io"
 
     custom = config.parse(_args(render(CHART / "ci" / "custom-cert-values.yaml")), environ={})
-    assert custom.sidecar_defaults.port == 9100
-    assert custom.sidecar_defaults.resources == {
+    assert custom.sidecar.port == 9100
+    assert custom.sidecar.resources == {
         "requests": {"cpu": "20m", "memory": "96Mi"},
         "limits": {"cpu": "1", "memory": "256Mi"},
     }
@@ -186,11 +186,11 @@ def test_the_operator_flags_parse(render: Render) -> None:
     """Every flag the chart passes is one the operator accepts (its real argument parser)."""
     for values in SCENARIOS:
         parsed = config.parse(_args(render(values)), environ={})
-        assert parsed.metrics_port == 8080
+        assert parsed.endpoints.metrics_port == 8080
     # With the webhook flags too (cert and key exist only in the pod, parsing does not open them).
     parsed = config.parse(_args(render()), environ={})
-    assert parsed.webhook_cert is not None
-    assert parsed.webhook_failure_policy == "Ignore"
+    assert parsed.webhook.cert is not None
+    assert parsed.webhook.failure_policy == "Ignore"
 
 
 @pytest.mark.parametrize(
@@ -243,7 +243,7 @@ def test_directive_key_is_generated_once_and_mounted_as_a_file(render: Render) -
         pod["volumes"]
     )
     parsed = config.parse(_args(objects), environ={})
-    assert str(parsed.directive_key) == "/etc/healthgate/directive-key/key.pem"
+    assert str(parsed.directives.key) == "/etc/healthgate/directive-key/key.pem"
     own = render(sets=["directiveKey.existingSecret=my-key"])
     assert [s for s in by_kind(own, "Secret") if s["type"] == "Opaque"] == []
     volumes = by_kind(own, "Deployment")[0]["spec"]["template"]["spec"]["volumes"]
@@ -411,12 +411,12 @@ def test_network_policy_is_optional_and_allows_only_what_the_operator_needs(
 
 
 def test_allowed_sidecar_images_reach_the_operator(render: Render) -> None:
-    assert config.parse(_args(render()), environ={}).allowed_images == (
+    assert config.parse(_args(render()), environ={}).sidecar.allowed == (
         "ghcr.io/healthgate/healthgate:0.1.0",
     )
     sets = ["sidecar.allowedImages={registry.example.com/healthgate/*,ghcr.io/healthgate/*}"]
     parsed = config.parse(_args(render(sets=sets)), environ={})
-    assert parsed.allowed_images == ("registry.example.com/healthgate/*", "ghcr.io/healthgate/*")
+    assert parsed.sidecar.allowed == ("registry.example.com/healthgate/*", "ghcr.io/healthgate/*")
 
 
 def test_shards_render_one_deployment_each_with_its_own_peering(render: Render) -> None:
@@ -436,7 +436,7 @@ def test_shards_render_one_deployment_each_with_its_own_peering(render: Render) 
         assert deployment["spec"]["replicas"] == 2
         labels = deployment["spec"]["template"]["metadata"]["labels"]
         assert labels.items() >= deployment["spec"]["selector"]["matchLabels"].items()
-        peerings.append(config.parse(container["args"], {}).peering_name)
+        peerings.append(config.parse(container["args"], {}).peering.object_name)
     (service,) = by_kind(objects, "Service")
     assert "healthgate.io/shard" not in service["spec"]["selector"]  # webhooks: every replica
     (role,) = by_kind(objects, "ClusterRole")

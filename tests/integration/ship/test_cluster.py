@@ -52,10 +52,9 @@ def _fresh_namespace(cluster: kube.KubeCluster, labels: dict[str, str] | None = 
 def cluster(kube_cluster: kube.KubeCluster) -> kube.KubeCluster:
     """The control plane with the chart's CRDs installed (they equal deploy/crds)."""
     kube_cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CHART / "crds"))
-    kube_cluster.kubectl(
-        "wait", "--for=condition=Established", "--timeout=60s",
-        "crd/healthgates.healthgate.io", "crd/clusterkopfpeerings.kopf.dev",
-    )  # fmt: skip
+    kube_cluster.wait_established(
+        "crd/healthgates.healthgate.io", "crd/clusterkopfpeerings.kopf.dev"
+    )
     return kube_cluster
 
 
@@ -213,8 +212,8 @@ def test_kustomize_base_renders_and_dry_runs(cluster: kube.KubeCluster) -> None:
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["port"] == "health"
     parsed = config.parse(container["args"], environ={})  # the operator's real flag parser
-    assert parsed.webhook_cert is not None
-    assert parsed.health_port == 8081
+    assert parsed.webhook.cert is not None
+    assert parsed.endpoints.health_port == 8081
     # Namespaced dry-runs need the namespace, and pods their service account, for real; both
     # are the same objects as deploy/rbac.yaml's (which other tests apply as well).
     real = by_kind(objects, "Namespace") + by_kind(objects, "ServiceAccount")

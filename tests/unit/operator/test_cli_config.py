@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 from pathlib import Path
 
 import pytest
 
-from healthgate_operator import config
+from healthgate_operator import config, options
 
 
 def test_defaults() -> None:
     c = config.parse([], {})
-    assert c.clusterwide
-    assert c.webhook_failure_policy == "Ignore"
-    assert c.peering == "healthgate"
-    assert c.sidecar_image.startswith("ghcr.io/healthgate/healthgate:")
-    assert c.advertised_url == "https://127.0.0.1:9443"
-    assert 1 <= c.priority < 2**31
+    assert c.scope.clusterwide
+    assert c.webhook.failure_policy == "Ignore"
+    assert c.peering.name == "healthgate"
+    assert c.sidecar.image.startswith("ghcr.io/healthgate/healthgate:")
+    assert c.webhook.advertised_url == "https://127.0.0.1:9443"
+    assert 1 <= c.peering.priority < 2**31
 
 
 def test_flags() -> None:
@@ -44,15 +46,15 @@ def test_flags() -> None:
         ],
         {},
     )
-    assert c.namespaces == ("a", "b")
-    assert not c.clusterwide
-    assert c.advertised_url == "https://127.0.0.2:1234"
-    assert c.webhook_failure_policy == "Fail"
-    assert c.sidecar_image == "img:2"
-    assert c.status_interval == 2.5
-    assert c.peering is None
-    assert c.priority == 7
-    assert c.skip_namespaces == ("ops",)
+    assert c.scope.namespaces == ("a", "b")
+    assert not c.scope.clusterwide
+    assert c.webhook.advertised_url == "https://127.0.0.2:1234"
+    assert c.webhook.failure_policy == "Fail"
+    assert c.sidecar.image == "img:2"
+    assert c.status.interval == 2.5
+    assert c.peering.standalone
+    assert c.peering.priority == 7
+    assert c.scope.skip_namespaces == ("ops",)
 
 
 def test_environment_and_flag_precedence() -> None:
@@ -65,13 +67,13 @@ def test_environment_and_flag_precedence() -> None:
         "POD_NAMESPACE": "ops",
     }
     c = config.parse([], env)
-    assert c.webhook_port == 7000
-    assert c.webhook_failure_policy == "Fail"
-    assert c.peering is None
-    assert c.namespaces == ("x", "y")
-    assert c.advertised_url == "https://hg.ops.svc:443"
-    assert c.operator_namespace == "ops"
-    assert config.parse(["--webhook-port", "8000"], env).webhook_port == 8000
+    assert c.webhook.port == 7000
+    assert c.webhook.failure_policy == "Fail"
+    assert c.peering.standalone
+    assert c.scope.namespaces == ("x", "y")
+    assert c.webhook.advertised_url == "https://hg.ops.svc:443"
+    assert c.scope.operator_namespace == "ops"
+    assert config.parse(["--webhook-port", "8000"], env).webhook.port == 8000
 
 
 def test_cert_and_key_go_together(tmp_path: Path) -> None:
@@ -85,8 +87,8 @@ def test_bad_policy_rejected() -> None:
 
 
 def test_every_flag_has_help_text() -> None:
-    """``--help`` teaches every flag; texts come from OperatorConfig's attribute docstrings."""
-    parser = config.build_parser({})
+    """``--help`` teaches every flag; texts come from the settings fields' metadata."""
+    parser = config.build_parser()
     flags = [a for a in parser._actions if a.option_strings and a.dest not in ("help", "version")]
     missing = [
         a.option_strings[-1] for a in flags if not (a.help or "").split("(default")[0].strip()
@@ -104,18 +106,18 @@ def test_sidecar_defaults_and_webhook_configuration_flags() -> None:
         ],
         {},
     )
-    assert c.sidecar_defaults.port == 9100
-    assert c.sidecar_defaults.resources == {"requests": {"cpu": "0.05", "memory": "64Mi"}}
-    assert c.webhook_configuration == "hg.healthgate.io"
-    assert config.parse([], {}).webhook_configuration == "healthgate.io"
+    assert c.sidecar.port == 9100
+    assert c.sidecar.resources == {"requests": {"cpu": "0.05", "memory": "64Mi"}}
+    assert c.webhook.configuration == "hg.healthgate.io"
+    assert config.parse([], {}).webhook.configuration == "healthgate.io"
     env = {
         "HEALTHGATE_SIDECAR_PORT": "9200",
         "HEALTHGATE_SIDECAR_RESOURCES": '{"limits": {"memory": "1Gi"}}',
     }
     c = config.parse([], env)
-    assert c.sidecar_port == 9200
-    assert c.sidecar_resources == {"limits": {"memory": "1Gi"}}
-    assert config.parse([], {}).sidecar_resources == {
+    assert c.sidecar.port == 9200
+    assert c.sidecar.resources == {"limits": {"memory": "1Gi"}}
+    assert config.parse([], {}).sidecar.resources == {
         "requests": {"cpu": "10m", "memory": "64Mi"},
         "limits": {"memory": "160Mi"},
     }
@@ -149,3 +151,80 @@ def test_invalid_json_flags_name_the_flag_and_field(
         config.parse(argv, {})
     assert message in str(exited.value)
     assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "environ", "message"),
+    [
+        # Accepted before: a zero timeout or interval, no probe slots, a port off the range.
+        (["--health-timeout=0"], {}, "--health-timeout: must be above 0"),
+        (["--status-interval=-1"], {}, "--status-interval: must be above 0"),
+        (["--health-concurrency=0"], {}, "--health-concurrency: must be at least 1"),
+        (["--webhook-port=70000"], {}, "--webhook-port: must be within 0-65535"),
+        (["--metrics-port=-1"], {}, "--metrics-port: must be within 0-65535"),
+        (["--shard-count=0"], {}, "--shard-count: must be at least 1"),
+        # A variable is held to the same limits as its flag (before: a traceback).
+        ([], {"HEALTHGATE_WEBHOOK_PORT": "nine"}, "--webhook-port (from HEALTHGATE_WEBHOOK_PORT)"),
+        ([], {"HEALTHGATE_SIDECAR_PORT": "80"}, "--sidecar-port: must be within 1024-65535"),
+        ([], {"HEALTHGATE_LOG_LEVEL": "loud"}, "--log-level: must be one of debug, info"),
+        (["--sidecar-port=80"], {}, "--sidecar-port: must be within 1024-65535"),
+        (["--status-interval=10", "--refresh-stale-after=10"], {}, "--refresh-stale-after"),
+    ],
+)
+def test_every_out_of_range_value_is_a_usage_error_naming_the_flag(
+    argv: list[str], environ: dict[str, str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No value is clamped or let through: exit code 2 as argparse's, the flag named."""
+    with pytest.raises(SystemExit) as exited:
+        config.parse(argv, environ)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert f"healthgate-operator: error: {message}" in err
+    assert "Traceback" not in err
+
+
+def test_groups_built_directly_are_held_to_the_same_limits() -> None:
+    with pytest.raises(options.SettingError, match="--health-timeout: must be above 0"):
+        config.StatusSettings(health_timeout=0)
+    with pytest.raises(options.SettingError, match="--webhook-cert: goes together"):
+        config.WebhookSettings(cert=Path("c"))
+
+
+def test_every_setting_has_one_flag_and_its_variable() -> None:
+    specs = list(options.all_specs(config.OperatorConfig))
+    flags = [spec.flag for spec in specs]
+    assert len(flags) == len(set(flags))
+    parser = config.build_parser()
+    assert {spec.flag for spec in specs} <= set(parser._option_string_actions)
+    assert {s.variable for s in specs} >= {"HEALTHGATE_NAMESPACE", "HEALTHGATE_STANDALONE"}
+
+
+def test_the_settings_import_none_of_the_code_they_configure() -> None:
+    """config sits below builders, crd and handlers (kopf's layering, as import-linter would)."""
+    seen: set[str] = set()
+    todo = ["healthgate_operator.config"]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        spec = importlib.util.find_spec(name)
+        assert spec is not None
+        assert spec.origin is not None
+        for node in ast.walk(ast.parse(Path(spec.origin).read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [f"{node.module}.{alias.name}" for alias in node.names]
+                todo += [n for n in [node.module, *names] if _is_module(n)]
+            elif isinstance(node, ast.Import):
+                todo += [a.name for a in node.names if _is_module(a.name)]
+    layers = {name.split(".")[1] for name in seen if name.count(".") >= 1}
+    assert not layers & {"builders", "crd", "handlers", "wiring", "runtime", "cli"}
+
+
+def _is_module(name: str) -> bool:
+    if not name.startswith("healthgate_operator."):
+        return False
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False

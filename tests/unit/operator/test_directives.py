@@ -77,8 +77,8 @@ def test_flags_reach_the_config(tmp_path: Path) -> None:
     parsed = config_module.parse(
         ["--directive-key", str(tmp_path / "k.pem"), "--directive-trusted-keys", "a, b"], {}
     )
-    assert parsed.directive_key == tmp_path / "k.pem"
-    assert parsed.directive_trusted_keys == ("a", "b")
+    assert parsed.directives.key == tmp_path / "k.pem"
+    assert parsed.directives.trusted_keys == ("a", "b")
 
 
 def test_the_configmap_names_the_keys_and_users_cannot() -> None:

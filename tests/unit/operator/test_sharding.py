@@ -59,10 +59,10 @@ def test_adding_a_shard_moves_only_its_share() -> None:
 
 def test_flags_and_their_errors_name_the_flag(capsys: pytest.CaptureFixture[str]) -> None:
     cfg = config.parse(["--shard-count=3", "--shard-index=2"], {})
-    assert cfg.shard == sharding.Shard(index=2, count=3)
+    assert cfg.peering.shard == sharding.Shard(index=2, count=3)
     env = config.parse([], {"HEALTHGATE_SHARD_COUNT": "2", "HEALTHGATE_SHARD_INDEX": "1"})
-    assert env.shard == sharding.Shard(index=1, count=2)
-    assert config.parse([], {}).shard == sharding.Shard()
+    assert env.peering.shard == sharding.Shard(index=1, count=2)
+    assert config.parse([], {}).peering.shard == sharding.Shard()
     for argv, flag in (
         (["--shard-count=0"], "--shard-count"),
         (["--shard-count=2", "--shard-index=2"], "--shard-index"),
@@ -74,13 +74,13 @@ def test_flags_and_their_errors_name_the_flag(capsys: pytest.CaptureFixture[str]
 
 
 def test_each_shard_has_its_own_peering_object() -> None:
-    assert config.parse([], {}).peering_name == "healthgate"  # unsharded: unchanged
+    assert config.parse([], {}).peering.object_name == "healthgate"  # unsharded: unchanged
     cfg = config.parse(["--shard-count=2", "--shard-index=1"], {})
-    assert cfg.peering_name == "healthgate-shard-1"
+    assert cfg.peering.object_name == "healthgate-shard-1"
     ((_, body),) = ensure_peering.peering_objects(cfg)
     assert body["metadata"]["name"] == "healthgate-shard-1"
     standalone = config.parse(["--shard-count=2", "--standalone"], {})
-    assert standalone.peering_name is None
+    assert standalone.peering.object_name is None
 
 
 def test_gate_handlers_are_filtered_and_admission_is_not() -> None:

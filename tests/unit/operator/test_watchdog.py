@@ -57,4 +57,4 @@ def test_the_metric_reads_the_watchdog() -> None:
 def test_stale_limit_must_exceed_the_interval() -> None:
     with pytest.raises(SystemExit, match="refresh-stale-after"):
         config.parse(["--status-interval=10", "--refresh-stale-after=10"], {})
-    assert config.parse(["--refresh-stale-after=60"], {}).refresh_stale_after == 60
+    assert config.parse(["--refresh-stale-after=60"], {}).status.refresh_stale_after == 60

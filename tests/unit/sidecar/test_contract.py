@@ -214,6 +214,10 @@ def test_secret_fields_follow_the_naming_rule() -> None:
         "PostgresParams": ["dsn"],
         "HttpHeader": ["value"],
         "LlmParams": ["apiKey"],
+        "MysqlParams": ["password"],
+        "GrpcMetadata": ["value"],
+        "AmqpParams": ["url"],
+        "SmtpParams": ["password"],
     }
     for model, secrets in expected.items():
         props = defs[model]["properties"]
