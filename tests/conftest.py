@@ -20,13 +20,16 @@ from healthgate_sidecar import redact
 from tests.env import (
     common,
     grpc_health,
+    kafka,
     kube,
     mariadb,
     neo4j,
+    oidc,
     postgres,
     prometheus,
     rabbitmq,
     redis,
+    s3,
     smtp,
 )
 from tests.env.realnode import host as realhost
@@ -137,6 +140,62 @@ def grpc_tls_server(env_root: Path) -> Iterator[grpc_health.GrpcServer]:
     )
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_server(env_root: Path) -> Iterator[kafka.KafkaServer]:
+    """One Kafka broker (KRaft) for the session: a JVM that takes ~30 s to start."""
+    server = _require("Kafka", lambda: kafka.start(env_root / "kafka"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def oidc_provider(env_root: Path) -> Iterator[oidc.OidcProvider]:
+    """zitadel/oidc's example OpenID Provider. Tests that stop it use ``make_oidc_provider``."""
+    server = _require("the OpenID Provider", lambda: oidc.start(env_root / "oidc"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def make_oidc_provider(env_root: Path) -> Iterator[Callable[[], oidc.OidcProvider]]:
+    """A factory of private providers that a test may stop."""
+    started: list[oidc.OidcProvider] = []
+
+    def make() -> oidc.OidcProvider:
+        workdir = Path(tempfile.mkdtemp(dir=env_root, prefix="oidc-"))
+        server = _require("the OpenID Provider", lambda: oidc.start(workdir))
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server(env_root: Path) -> Iterator[s3.S3Server]:
+    """s3s-fs (verifies SigV4) with the bucket ``s3.BUCKET``. Tests that stop it use ``make_s3``."""
+    server = _require("the S3 server", lambda: s3.start(env_root / "s3"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def make_s3(env_root: Path) -> Iterator[Callable[[], s3.S3Server]]:
+    """A factory of private S3 servers that a test may stop."""
+    started: list[s3.S3Server] = []
+
+    def make() -> s3.S3Server:
+        workdir = Path(tempfile.mkdtemp(dir=env_root, prefix="s3-"))
+        server = _require("the S3 server", lambda: s3.start(workdir))
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

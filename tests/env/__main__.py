@@ -22,12 +22,28 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.env import common, kube, mariadb, neo4j, postgres, prometheus, rabbitmq, redis, versions
+from tests.env import (
+    common,
+    kafka,
+    kube,
+    mariadb,
+    neo4j,
+    oidc,
+    postgres,
+    prometheus,
+    rabbitmq,
+    redis,
+    s3,
+    versions,
+)
 from tests.env.realnode import buildah, relay, release
 from tests.env.realnode import node as realnode
 
 STATE = common.CACHE / "run" / "state.json"
-COMPONENTS = ("redis", "postgres", "neo4j", "mariadb", "rabbitmq", "kube", "prometheus")
+COMPONENTS = (
+    "redis", "postgres", "neo4j", "mariadb", "rabbitmq", "kube", "prometheus",
+    "kafka", "oidc", "s3",
+)  # fmt: skip
 RELEASE, RELEASE_NS = "healthgate", "healthgate-system"
 LOOPBACK = "loopback"  # a host server's address, which pods reach through a relay (`pods`)
 
@@ -53,14 +69,36 @@ def install(components: tuple[str, ...]) -> None:
         "rabbitmq": rabbitmq.ensure_installed,
         "kube": _install_kube,
         "prometheus": _install_prometheus,
+        "kafka": kafka.ensure_installed,
+        "oidc": oidc.ensure_installed,
+        "s3": s3.ensure_installed,
     }
     for name in components:
         common.progress(f"checking {name}")
         installers[name]()
 
 
+def _start_service(name: str, root: Path) -> tuple[list[common.Process], dict[str, Any]]:
+    """The servers the kafka, oidc and s3 checks are tested against."""
+    if name == "kafka":
+        k = kafka.start(root / "kafka")
+        info = {"bootstrap": k.bootstrap, "sasl": k.sasl_bootstrap, "user": kafka.USER,
+                "password": kafka.PASSWORD}  # fmt: skip
+        return [p for p in [k.process] if p], info
+    if name == "oidc":
+        o = oidc.start(root / "oidc")
+        info = {"issuer": o.issuer, "client": oidc.CLIENT_ID, "secret": oidc.CLIENT_SECRET}
+        return [p for p in [o.process] if p], info
+    b = s3.start(root / "s3")
+    info = {"endpoint": b.endpoint, "bucket": s3.BUCKET, "accessKey": s3.ACCESS_KEY,
+            "secretKey": s3.SECRET_KEY}  # fmt: skip
+    return [p for p in [b.process] if p], info
+
+
 def _start(name: str, root: Path) -> tuple[list[common.Process], dict[str, Any]]:
     """Start one component; return its processes and what a user needs to reach it."""
+    if name in ("kafka", "oidc", "s3"):
+        return _start_service(name, root)
     if name == "redis":
         r = redis.start(root / "redis")
         return [p for p in [r.process] if p], {"url": r.url, LOOPBACK: f"{r.host}:{r.port}"}

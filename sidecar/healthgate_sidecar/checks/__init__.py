@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 # values, so of the CRD's enum and blocks and of the "Input should be ..." error: append new ones.
 TYPES = (
     "redis", "neo4j", "postgres", "http", "llm", "tcp", "dns", "env", "mysql", "grpc", "amqp",
-    "smtp",
+    "smtp", "oidc", "kafka", "s3",
 )  # fmt: skip
 HELPERS = frozenset({"base"})  # with the modules named _*: shared code, not types
 

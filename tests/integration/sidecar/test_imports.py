@@ -18,7 +18,7 @@ from tests.integration.sidecar.conftest import Served
 
 DRIVERS = (
     "redis", "neo4j", "psycopg", "psycopg_binary", "dns", "re2", "grpc", "grpc_health",
-    "google", "asyncmy", "aiormq", "pamqp", "aiosmtplib", "jsonpath",
+    "google", "asyncmy", "aiormq", "pamqp", "aiosmtplib", "jsonpath", "aiokafka", "botocore",
 )  # fmt: skip
 # aiohttp still imports aiodns (1 MiB) where installed; only the dev tools install it, not the
 # image, and the sidecar resolves through its own ThreadedResolver either way.
