@@ -9,6 +9,7 @@ Two things are not the dependency's fault and never fail it: a starved sidecar (
 timed out while the event loop lost a good part of its timeout, see :mod:`lag`, is skipped as
 ``overloaded``; while starved, checks queue for a few slots and run late), and a rotated secret
 (a check's client is rebuilt when one of its files changes, and after an ``auth`` failure).
+A dependency whose check stops finishing rounds is shown ``unknown``/``stale`` (:mod:`stale`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
-from healthgate_sidecar import checks, files, logs, lookups, redact, state
+from healthgate_sidecar import checks, files, logs, lookups, redact, stale, state
 from healthgate_sidecar.checks.base import CheckFailure, Prober, file_sources
 from healthgate_sidecar.contract import Dependency, SidecarConfig
 from healthgate_sidecar.lag import LagMonitor
@@ -45,6 +46,7 @@ class Runner:
     prober: Prober | None = None
     task: asyncio.Task[None] | None = None
     in_flight_since: float | None = field(default=None)  # loop time the running check began
+    last_round: float = 0.0  # loop time the last round ended (judged or skipped), or was added
     sources: dict[str, files.Fingerprint | None] = field(default_factory=dict)  # when created
     stopped: bool = False
 
@@ -71,6 +73,7 @@ class Engine:
         self.fail_open: dict[str, str] = {}
         self._create = create
         self._slots = asyncio.Semaphore(SLOTS)
+        self._sweeper: asyncio.Task[None] | None = None
 
     # -- what the probes read ------------------------------------------------------------------
 
@@ -119,12 +122,19 @@ class Engine:
             if name not in self.runners:
                 self._add(dep)
         self._refresh()
+        if self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep(), name="stale-results")
 
     async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.wait({self._sweeper})
+            self._sweeper = None
         await asyncio.gather(*(self._remove(name) for name in list(self.runners)))
 
     def _add(self, dep: Dependency) -> None:
         runner = Runner(dep=dep, component=state.Component.for_dependency(dep))
+        runner.last_round = asyncio.get_running_loop().time()
         self.runners[dep.name] = runner
         if self.metrics is not None:
             self.metrics.add(dep.name)
@@ -159,6 +169,7 @@ class Engine:
                 self.skipped(runner)
             else:
                 self.record(runner, result)
+            runner.last_round = loop.time()
             spread = random.uniform(-1, 1) * self._jitter()
             await asyncio.sleep(max(0.0, interval * (1 + spread) - (loop.time() - began)))
 
@@ -221,6 +232,28 @@ class Engine:
             self.version += 1
             return
         self._refresh()
+
+    async def _sweep(self) -> None:
+        """Every few tenths of a second: show dependencies without recent rounds as stale."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(stale.SWEEP_SECONDS)
+            if self._slots.locked() or (self.lag is not None and self.lag.overloaded()):
+                continue  # checks queue or the loop lags: late, not stale, and reported so
+            now, changed = loop.time(), False
+            for runner in self.runners.values():
+                age = now - (runner.in_flight_since or runner.last_round)
+                if age <= stale.bound(runner.dep) or runner.component.reason == "stale":
+                    continue
+                if self.lag is not None:  # rare: only past the bound is the lag summed
+                    age -= self.lag.lost_since(now - age)
+                if age > stale.bound(runner.dep):
+                    previous = runner.component.go_stale(stale.message(age, runner.dep))
+                    if previous is not None:
+                        logs.transition(runner.component, previous)
+                    changed = True
+            if changed:
+                self._refresh()
 
     def set_fail_open(self, reasons: dict[str, str]) -> None:
         if reasons != self.fail_open:

@@ -51,16 +51,22 @@ class LagMonitor:
         return self.recent >= OVERLOADED or self._pending() >= OVERLOADED
 
     def lost_since(self, began: float) -> float:
-        """Seconds the loop ran late since loop time ``began``, the current stall included."""
-        lost = self._pending()
+        """Seconds the loop ran late since loop time ``began``, the current stall included.
+
+        A tick's lag is the stall ``[at - lag, at]``; only its part after ``began`` counts. On a
+        saturated loop a check starts inside a long turn, after the next tick fell due: that
+        stall began before the check but took most of its timeout, so it must count too.
+        """
+        lost = self._pending(began)
         for at, lag in reversed(self._ticks):
-            if at - lag < began:
+            if at <= began:
                 break
-            lost += lag
+            lost += at - max(at - lag, began)
         return lost
 
-    def _pending(self) -> float:
+    def _pending(self, began: float | None = None) -> float:
         # A tick that is due but has not run yet: the loop is stalled right now.
         if self._last_tick is None:
             return 0.0
-        return max(0.0, asyncio.get_running_loop().time() - self._last_tick)
+        since = self._last_tick if began is None else max(self._last_tick, began)
+        return max(0.0, asyncio.get_running_loop().time() - since)

@@ -135,7 +135,9 @@ def readyz_lines(
         if failed and comp.critical and comp.name in opened and comp.name not in skip:
             lines.append(f"[~]{comp.name} failing open: {opened[comp.name]}")
             continue
-        why = "no result yet" if comp.status == "unknown" else str(comp.reason)
+        why = str(comp.reason)
+        if comp.status == "unknown" and comp.reason != "stale":
+            why = "no result yet"
         if not comp.critical:
             why += " (non-critical)"
         lines.append(_line(comp.name, not failed, why, excluded=comp.name in skip))

@@ -96,6 +96,16 @@ class Component:
             self.ever_healthy = True
         return previous if previous != self.status else None
 
+    def go_stale(self, message: str) -> Status | None:
+        """No round finished for too long (see :mod:`stale`): the old status no longer holds.
+
+        Returns the previous status when it changed. The next result decides afresh, as the
+        first one does.
+        """
+        self.reason, self.message = "stale", message
+        previous, self.status = self.status, "unknown"
+        return previous if previous != self.status else None
+
     def _next_status(self, result: Result) -> Status:
         if result.ok:
             slow = is_slow(result.duration, self.degraded_latency_ms)

@@ -35,6 +35,7 @@ Reason = Literal[
     "not_serving",
     "serving_unknown",
     "service_unknown",
+    "stale",  # no check result, not a check's: the engine's verdict on a check that stopped
 ]
 REASONS: tuple[Reason, ...] = get_args(Reason)
 DetailValue = str | int | float | bool | None

@@ -61,6 +61,15 @@ async def test_check_counters_and_histogram(
     assert count >= 1
 
 
+async def test_no_created_series(setup: tuple[engine.Engine, CollectorRegistry, Script]) -> None:
+    # One more stored series per counter and histogram, and a tenth of every render's lines.
+    eng, _, _ = setup
+    assert eng.metrics is not None
+    body = eng.metrics.expose(eng.snapshot(), "")[0].decode()
+    assert "healthgate_dependency_checks_total{" in body
+    assert "_created" not in body
+
+
 async def test_reload_gauge_and_series_removal(
     setup: tuple[engine.Engine, CollectorRegistry, Script],
 ) -> None:
