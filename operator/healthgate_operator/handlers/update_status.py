@@ -60,19 +60,22 @@ async def reports(runtime: Runtime, gate: str, port: int, pods: list[Json]) -> l
     Each pod is asked on the port it was injected with; ``port`` (today's) only when a pod
     does not say, so changing ``--sidecar-port`` or the gate's port never blinds the status.
     """
-    asked = [p for p in pods if injection.injected_by(p, gate) and p.get("status", {}).get("podIP")]
+    injected = [injection.injected_by(p, gate) for p in pods]  # once per pod: it is not cheap
+    asked = [
+        p for p, i in zip(pods, injected, strict=True) if i and p.get("status", {}).get("podIP")
+    ]
     targets = [(p["status"]["podIP"], injection.pod_sidecar_port(p) or port) for p in asked]
     answers = await runtime.health_reader.many(targets)
     health = {p["metadata"]["name"]: a for p, a in zip(asked, answers, strict=True)}
     return [
         status_builder.PodReport(
             name=p["metadata"]["name"],
-            injected=injection.injected_by(p, gate),
+            injected=i,
             ready=is_ready(p),
             health=wire.read_health(health.get(p["metadata"]["name"])),
             waiting=status_builder.cannot_start(p),
         )
-        for p in pods
+        for p, i in zip(pods, injected, strict=True)
     ]
 
 
