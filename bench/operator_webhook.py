@@ -127,7 +127,8 @@ def gated_namespace(env: Env, name: str, *, status_interval: float = 30) -> tupl
 
     One gate selects the pods (label app=api); the other 99 select other apps but are still read.
     """
-    env.start_operator(status_interval=status_interval)
+    stale = max(180.0, 3 * status_interval)  # the default, or above a long interval
+    env.start_operator(f"--refresh-stale-after={stale:.0f}", status_interval=status_interval)
     ns = env.namespace(name)
     api = Api(env.cluster)
     apply_gates(api, ns)
