@@ -17,7 +17,21 @@ from typing import TypeVar
 import pytest
 
 from healthgate_sidecar import redact
-from tests.env import common, kube, neo4j, postgres, prometheus, redis
+from tests.env import (
+    common,
+    grpc_health,
+    kafka,
+    kube,
+    mariadb,
+    neo4j,
+    oidc,
+    postgres,
+    prometheus,
+    rabbitmq,
+    redis,
+    s3,
+    smtp,
+)
 from tests.env.node import launcher
 from tests.env.realnode import host as realhost
 from tests.env.realnode import node as realnode
@@ -90,6 +104,99 @@ def neo4j_server(env_root: Path) -> Iterator[neo4j.Neo4jServer]:
     server = _require("Neo4j", lambda: neo4j.start(env_root / "neo4j"))
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def mariadb_server(env_root: Path) -> Iterator[mariadb.MariaDbServer]:
+    server = _require("MariaDB", lambda: mariadb.start(env_root / "mariadb"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_server(env_root: Path) -> Iterator[rabbitmq.RabbitMqServer]:
+    server = _require("RabbitMQ", lambda: rabbitmq.start(env_root / "rabbitmq"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def smtp_server(env_root: Path) -> Iterator[smtp.SmtpServer]:
+    server = _require("the SMTP server", lambda: smtp.start(env_root / "smtp"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def grpc_server(env_root: Path) -> Iterator[grpc_health.GrpcServer]:
+    server = _require("the gRPC server", lambda: grpc_health.start(env_root / "grpc"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def grpc_tls_server(env_root: Path) -> Iterator[grpc_health.GrpcServer]:
+    server = _require(
+        "the gRPC TLS server", lambda: grpc_health.start(env_root / "grpc-tls", tls=True)
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_server(env_root: Path) -> Iterator[kafka.KafkaServer]:
+    """One Kafka broker (KRaft) for the session: a JVM that takes ~30 s to start."""
+    server = _require("Kafka", lambda: kafka.start(env_root / "kafka"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def oidc_provider(env_root: Path) -> Iterator[oidc.OidcProvider]:
+    """zitadel/oidc's example OpenID Provider. Tests that stop it use ``make_oidc_provider``."""
+    server = _require("the OpenID Provider", lambda: oidc.start(env_root / "oidc"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def make_oidc_provider(env_root: Path) -> Iterator[Callable[[], oidc.OidcProvider]]:
+    """A factory of private providers that a test may stop."""
+    started: list[oidc.OidcProvider] = []
+
+    def make() -> oidc.OidcProvider:
+        workdir = Path(tempfile.mkdtemp(dir=env_root, prefix="oidc-"))
+        server = _require("the OpenID Provider", lambda: oidc.start(workdir))
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server(env_root: Path) -> Iterator[s3.S3Server]:
+    """s3s-fs (verifies SigV4) with the bucket ``s3.BUCKET``. Tests that stop it use ``make_s3``."""
+    server = _require("the S3 server", lambda: s3.start(env_root / "s3"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def make_s3(env_root: Path) -> Iterator[Callable[[], s3.S3Server]]:
+    """A factory of private S3 servers that a test may stop."""
+    started: list[s3.S3Server] = []
+
+    def make() -> s3.S3Server:
+        workdir = Path(tempfile.mkdtemp(dir=env_root, prefix="s3-"))
+        server = _require("the S3 server", lambda: s3.start(workdir))
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

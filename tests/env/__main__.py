@@ -19,12 +19,28 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.env import common, kube, neo4j, postgres, prometheus, redis, versions
+from tests.env import (
+    common,
+    kafka,
+    kube,
+    mariadb,
+    neo4j,
+    oidc,
+    postgres,
+    prometheus,
+    rabbitmq,
+    redis,
+    s3,
+    versions,
+)
 from tests.env.realnode import buildah
 from tests.env.realnode import node as realnode
 
 STATE = common.CACHE / "run" / "state.json"
-COMPONENTS = ("redis", "postgres", "neo4j", "kube", "prometheus")
+COMPONENTS = (
+    "redis", "postgres", "neo4j", "mariadb", "rabbitmq", "kube", "prometheus",
+    "kafka", "oidc", "s3",
+)  # fmt: skip
 
 
 def _install_prometheus() -> None:
@@ -44,16 +60,40 @@ def install(components: tuple[str, ...]) -> None:
         "redis": redis.ensure_installed,
         "postgres": postgres.ensure_installed,
         "neo4j": neo4j.ensure_installed,
+        "mariadb": mariadb.ensure_installed,
+        "rabbitmq": rabbitmq.ensure_installed,
         "kube": _install_kube,
         "prometheus": _install_prometheus,
+        "kafka": kafka.ensure_installed,
+        "oidc": oidc.ensure_installed,
+        "s3": s3.ensure_installed,
     }
     for name in components:
         common.progress(f"checking {name}")
         installers[name]()
 
 
+def _start_service(name: str, root: Path) -> tuple[list[common.Process], dict[str, Any]]:
+    """The servers the kafka, oidc and s3 checks are tested against."""
+    if name == "kafka":
+        k = kafka.start(root / "kafka")
+        info = {"bootstrap": k.bootstrap, "sasl": k.sasl_bootstrap, "user": kafka.USER,
+                "password": kafka.PASSWORD}  # fmt: skip
+        return [p for p in [k.process] if p], info
+    if name == "oidc":
+        o = oidc.start(root / "oidc")
+        info = {"issuer": o.issuer, "client": oidc.CLIENT_ID, "secret": oidc.CLIENT_SECRET}
+        return [p for p in [o.process] if p], info
+    b = s3.start(root / "s3")
+    info = {"endpoint": b.endpoint, "bucket": s3.BUCKET, "accessKey": s3.ACCESS_KEY,
+            "secretKey": s3.SECRET_KEY}  # fmt: skip
+    return [p for p in [b.process] if p], info
+
+
 def _start(name: str, root: Path) -> tuple[list[common.Process], dict[str, Any]]:
     """Start one component; return its processes and what a user needs to reach it."""
+    if name in ("kafka", "oidc", "s3"):
+        return _start_service(name, root)
     if name == "redis":
         r = redis.start(root / "redis")
         return [p for p in [r.process] if p], {"url": r.url}
@@ -64,6 +104,12 @@ def _start(name: str, root: Path) -> tuple[list[common.Process], dict[str, Any]]
         n = neo4j.start(root / "neo4j")
         info = {"uri": n.uri, "user": n.user, "password": n.password}
         return [p for p in [n.process] if p], info
+    if name == "mariadb":
+        m = mariadb.start(root / "mariadb")
+        return [p for p in [m.process] if p], {"host": m.host, "port": m.port, "user": m.user}
+    if name == "rabbitmq":
+        rq = rabbitmq.start(root / "rabbitmq")
+        return [p for p in [rq.process, rq.epmd] if p], {"url": rq.url}
     if name == "kube":
         k = kube.start(root / "kube")
         node = realnode.RealNode(k, root / "node")

@@ -7,6 +7,7 @@
 #   build-go.sh etcd       v3.5.35 DEST   -> DEST/bin/{etcd,etcdctl}
 #   build-go.sh helm       v3.19.5 DEST   -> DEST/bin/helm
 #   build-go.sh prometheus v0.316.0 DEST  -> DEST/bin/prometheus (Prometheus 3.16)
+#   build-go.sh oidc-provider v3.52.0 DEST -> DEST/bin/oidc-provider (zitadel/oidc's example OP)
 #
 # k8s.io/kubernetes and etcd's server module carry `replace` directives pointing at their own
 # source trees, so `go install pkg@version` refuses them. A tiny wrapper module requires them and
@@ -15,6 +16,7 @@
 set -euo pipefail
 
 component=$1 version=$2 dest=$3
+here=$(cd "$(dirname "$0")" && pwd)
 work=$dest/src
 mkdir -p "$work" "$dest/bin"
 cd "$work"
@@ -77,6 +79,15 @@ prometheus)
   printf 'module healthgate.local/build/prometheus\ngo 1.25.0\n' >go.mod
   go get "github.com/prometheus/prometheus/cmd/prometheus@$version"
   go build -ldflags "-s -w" -o "$dest/bin/prometheus" github.com/prometheus/prometheus/cmd/prometheus
+  ;;
+oidc-provider)
+  # zitadel/oidc's example OpenID Provider behind our own small main (oidc-provider/main.go):
+  # the example's main binds every interface on a fixed port.
+  echo ">> building oidc-provider (github.com/zitadel/oidc/v3 $version)"
+  printf 'module healthgate.local/build/oidc-provider\ngo 1.25.0\n' >go.mod
+  cp "$here/oidc-provider/main.go" .
+  go get "github.com/zitadel/oidc/v3@$version"
+  go build -ldflags "-s -w" -o "$dest/bin/oidc-provider" .
   ;;
 *)
   echo "unknown component: $component" >&2

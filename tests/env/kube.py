@@ -13,6 +13,7 @@ import base64
 import json
 import ssl
 import subprocess
+import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,6 +123,25 @@ class KubeCluster:
         if check and proc.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed:\n{proc.stderr}")
         return proc
+
+    def wait_established(self, *crds: str, timeout: float = 60) -> None:
+        """``kubectl wait --for=condition=Established`` on ``crds`` (``--all`` when none).
+
+        kubectl fails at once ("status.conditions accessor error: <nil>") when it reads a CRD
+        whose status the API server has not written yet, which a large CRD just applied hits
+        often enough to fail a test session: that error is retried until ``timeout``.
+        """
+        targets = list(crds) or ["crd", "--all"]
+        deadline = time.monotonic() + timeout
+        while True:
+            left = max(1, int(deadline - time.monotonic()))
+            wait = ("wait", "--for=condition=Established", f"--timeout={left}s", *targets)
+            proc = self.kubectl(*wait, check=False)
+            if proc.returncode == 0:
+                return
+            if "accessor error" not in proc.stderr or time.monotonic() > deadline:
+                raise AssertionError(f"kubectl {' '.join(wait)} failed:\n{proc.stderr}")
+            time.sleep(0.2)
 
     def helm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run the real helm against this cluster, with its state inside the run directory."""

@@ -11,14 +11,13 @@ holds the server entry point) with its runtime dependencies into one folder of j
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import neo4j
 
-from tests.env import common
+from tests.env import common, maven
 
 NEO4J_VERSION = "5.26.30"  # newest 5.26 (LTS) patch on Maven Central
 USER = "neo4j"  # the initial admin user
@@ -26,8 +25,6 @@ PASSWORD = "neo4j-canary-Pw-3c5d"  # a canary: tests assert it never appears in 
 JAVA_PACKAGE = "openjdk-17-jre-headless"  # Neo4j 5 runs on Java 17 or 21
 ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
 ADMIN_TOOL = "org.neo4j.cli.AdminTool"  # what `neo4j-admin` runs in its child JVM
-# Pinned so that a cold install does not depend on whichever plugin version Maven picks.
-DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 START_TIMEOUT = 120.0  # a cold JVM on a busy two-core machine needs ~10-20 s
 
 # A pom with the one dependency we want; copy-dependencies then yields the whole classpath.
@@ -208,48 +205,17 @@ def ensure_installed() -> Path:
 
 
 def _install(dest: Path) -> None:
-    mvn = common.which_or_install("mvn", "maven")
     _java()
     lib = dest / "lib"
     common.progress(
         f"downloading Neo4j {NEO4J_VERSION} and its dependencies from Maven Central into {lib}"
         " (~125 MB; a minute or two)"
     )
-    shutil.rmtree(lib, ignore_errors=True)  # what an interrupted run left behind
-    build = dest / "build"
-    build.mkdir(parents=True, exist_ok=True)
-    (build / "pom.xml").write_text(_POM.format(version=NEO4J_VERSION))
-    _copy_dependencies(mvn, build, lib)
+    maven.classpath(
+        _POM.format(version=NEO4J_VERSION), lib, what=f"org.neo4j:neo4j:{NEO4J_VERSION}"
+    )
     if not (lib / f"neo4j-{NEO4J_VERSION}.jar").exists():
         raise common.EnvMissing(f"Maven ran but left no neo4j-{NEO4J_VERSION}.jar in {lib}")
-    shutil.rmtree(build)
-
-
-def _copy_dependencies(mvn: Path, build: Path, lib: Path) -> None:
-    """Resolve the pom in ``build`` and copy its runtime classpath into ``lib``."""
-    proc = subprocess.run(
-        [
-            mvn,
-            "-B",
-            "-q",
-            "-f",
-            build / "pom.xml",
-            f"{DEPENDENCY_PLUGIN}:copy-dependencies",
-            "-DincludeScope=runtime",
-            f"-DoutputDirectory={lib}",
-        ],
-        cwd=build,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,  # Maven prints its errors on stdout
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        tail = "\n".join(proc.stdout.splitlines()[-40:])
-        raise common.EnvMissing(
-            f"Maven could not fetch org.neo4j:neo4j:{NEO4J_VERSION} from Maven Central (network,"
-            f" or a proxy/mirror missing from ~/.m2/settings.xml?):\n{tail}"
-        )
 
 
 def start(workdir: Path, host: str = "127.0.0.1") -> Neo4jServer:

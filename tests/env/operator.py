@@ -41,7 +41,7 @@ BLOCK_CLIENT_LIBRARY = "import sys\nsys.modules['kubernetes_asyncio'] = None\n"
 def install(cluster: kube.KubeCluster) -> None:
     """Apply the CRDs and RBAC from ``deploy/`` as a user would, and wait until served."""
     cluster.kubectl("apply", "-f", str(ROOT / "deploy" / "crds"))
-    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
+    cluster.wait_established()
     cluster.kubectl("apply", "-f", str(ROOT / "deploy" / "rbac.yaml"))
     common.wait_for(
         "the HealthGate API",

@@ -7,3 +7,6 @@ HELM_REVISION = 1  # 1: built with Helm's Kubernetes-version ldflags (helm templ
 # Prometheus 3.9 (module tag v0.309.1): Debian's build lacks Kubernetes service discovery.
 PROMETHEUS = "v0.309.1"
 CRI_TOOLS = "v1.34.0"  # crictl; the proxy has no v1.35 tag, and CRI v1 is the same
+# zitadel/oidc's example OpenID Provider (tests/env/oidc-provider): a real discovery document,
+# JWKS and token endpoint. Dex is not on the Go module proxy list here; Hydra is far heavier.
+ZITADEL_OIDC = "v3.52.0"

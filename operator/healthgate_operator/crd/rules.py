@@ -15,7 +15,7 @@ from healthgate_operator.crd.structural import Schema
 Rule = dict[str, str]
 
 # Inline strings that may carry a password: a ConfigMap is no place for one.
-URL_FIELDS = frozenset({"url", "uri", "dsn", "baseUrl"})
+URL_FIELDS = frozenset({"url", "uri", "dsn", "baseUrl", "issuer", "endpoint"})
 # Patterns that *detect* passwords (RE2, as CEL's matches() uses), not passwords.
 _USERINFO_PASSWORD = "^[a-zA-Z][a-zA-Z0-9+.-]*://[^/@?#]*:[^/@?#]*@"  # noqa: S105
 _KEYWORD_PASSWORD = "(^|[ ])password[ ]*="  # noqa: S105

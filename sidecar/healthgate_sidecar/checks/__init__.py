@@ -33,7 +33,10 @@ if TYPE_CHECKING:
 
 # The type names, each the name of its module. This order is the order of the contract's ``type``
 # values, so of the CRD's enum and blocks and of the "Input should be ..." error: append new ones.
-TYPES = ("redis", "neo4j", "postgres", "http", "llm", "tcp", "dns", "env")
+TYPES = (
+    "redis", "neo4j", "postgres", "http", "llm", "tcp", "dns", "env", "mysql", "grpc", "amqp",
+    "smtp", "oidc", "kafka", "s3",
+)  # fmt: skip
 HELPERS = frozenset({"base"})  # with the modules named _*: shared code, not types
 
 

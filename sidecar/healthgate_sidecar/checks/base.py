@@ -20,8 +20,21 @@ from pydantic import BaseModel
 from healthgate_sidecar import files, redact
 from healthgate_sidecar.params import Model
 
+# not_serving, serving_unknown, service_unknown: the grpc health protocol's own failures.
 Reason = Literal[
-    "ok", "timeout", "dns", "connect", "tls", "auth", "status", "assertion", "error", "overloaded"
+    "ok",
+    "timeout",
+    "dns",
+    "connect",
+    "tls",
+    "auth",
+    "status",
+    "assertion",
+    "error",
+    "overloaded",
+    "not_serving",
+    "serving_unknown",
+    "service_unknown",
 ]
 REASONS: tuple[Reason, ...] = get_args(Reason)
 DetailValue = str | int | float | bool | None

@@ -10,13 +10,20 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import aiohttp
-from pydantic import Field, field_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 from yarl import URL
 
 from healthgate_sidecar import body_regex, redact
-from healthgate_sidecar.checks import _httpclient
+from healthgate_sidecar.checks import _httpclient, _jsonbody
 from healthgate_sidecar.checks.base import CheckFailure, CheckType, Details, Prober, read_secret
-from healthgate_sidecar.params import Model, Secret, TlsMixin, env_field, file_field
+from healthgate_sidecar.params import (
+    Model,
+    Secret,
+    TlsMixin,
+    env_field,
+    field_error,
+    file_field,
+)
 
 MAX_REDIRECTS = 10
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -35,6 +42,66 @@ class HttpHeader(Model):
     value_file: str | None = file_field("File holding the value.")
 
 
+class HttpAssertion(Model):
+    """A condition on the JSON body: what a JSONPath selects equals a value or matches a regex."""
+
+    # _one_expectation restated in CEL, so that the API server refuses such a gate at apply time.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!(has(self.equals) && has(self.regex))",
+                    "message": "only one of equals, regex may be set",
+                    "fieldPath": ".regex",
+                    "reason": "FieldValueInvalid",
+                }
+            ]
+        }
+    )
+
+    json_path: str = Field(
+        min_length=1,
+        max_length=1024,
+        description="RFC 9535 JSONPath, e.g. $.status or $.checks[*].state; it must select at "
+        "least one value, and every value selected must pass (match() and search() are not "
+        "available: use regex).",
+    )
+    equals: str | None = Field(
+        None,
+        max_length=1024,
+        description="Expected value as text: strings as they are, numbers, booleans and null "
+        'in JSON (3, true, null), e.g. "UP".',
+    )
+    regex: str | None = Field(
+        None, max_length=1024, description="RE2 regular expression the value (as text) must match."
+    )
+
+    @field_validator("json_path")
+    @classmethod
+    def _path(cls, expression: str) -> str:
+        try:
+            _jsonbody.compile_path(expression)
+        except _jsonbody.JsonPathError as exc:
+            raise ValueError(f"invalid JSONPath: {exc}") from None
+        return expression
+
+    @field_validator("regex")
+    @classmethod
+    def _regex(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            try:
+                body_regex.compile_pattern(pattern)
+            except body_regex.RegexError as exc:
+                raise ValueError(f"invalid regular expression: {exc}") from None
+        return pattern
+
+    @model_validator(mode="after")
+    def _one_expectation(self) -> HttpAssertion:
+        if self.equals is not None and self.regex is not None:
+            raise field_error("regex", "only one of equals, regex may be set")
+        return self
+
+
 class HttpParams(TlsMixin):
     """An HTTP(S) endpoint: status code and, optionally, a body regular expression."""
 
@@ -47,8 +114,21 @@ class HttpParams(TlsMixin):
     )
     body_regex: str | None = Field(
         None,
-        description="RE2 regular expression the body must match (searched in the first 1 MiB; "
-        "linear time, so no backreferences or lookaround).",
+        description="RE2 regular expression the body must match (searched in the first "
+        "maxBodyBytes; linear time, so no backreferences or lookaround).",
+    )
+    assertions: list[HttpAssertion] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Conditions on the JSON body, all of which must hold; a body larger than "
+        "maxBodyBytes fails them.",
+    )
+    max_body_bytes: int = Field(
+        _httpclient.BODY_LIMIT,
+        ge=1,
+        le=16 << 20,
+        description="Most bytes of the body read (default 1 MiB, at most 16 MiB); bodyRegex "
+        "searches them, assertions need the whole body within them.",
     )
     follow_redirects: bool = Field(
         True,
@@ -79,10 +159,23 @@ def _headers(params: HttpParams) -> dict[str, str]:
     return headers
 
 
+async def _read(content: aiohttp.StreamReader, limit: int) -> tuple[bytes, bool]:
+    """(at most ``limit`` bytes of the body, whether there was more): bounded, whatever comes."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = await content.read(limit - size)
+        if not chunk:
+            return b"".join(chunks), False
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks), not content.at_eof()
+
+
 async def _fetch(
     session: aiohttp.ClientSession, params: HttpParams, headers: dict[str, str]
-) -> tuple[int, bytes]:
-    """(status, first bytes of the body) of the request, following redirects if asked."""
+) -> tuple[int, bytes, bool]:
+    """(status, first bytes of the body, truncated) of the request, following redirects."""
     url, method, data = URL(params.url), params.method, params.body
     origin = url.origin()
     for _ in range(MAX_REDIRECTS + 1):
@@ -91,10 +184,10 @@ async def _fetch(
             method, url, headers=sent, data=data, allow_redirects=False
         ) as resp:
             # Reading the (small) body lets the connection be reused by the next check.
-            body = await resp.content.read(_httpclient.BODY_LIMIT)
+            body, truncated = await _read(resp.content, params.max_body_bytes)
             location = resp.headers.get("Location")
             if not params.follow_redirects or resp.status not in REDIRECTS or not location:
-                return resp.status, body
+                return resp.status, body, truncated
         url = url.join(URL(location))
         if url.scheme not in ("http", "https"):
             raise CheckFailure("status", f"redirected to a non-HTTP URL ({url.scheme})")
@@ -111,11 +204,14 @@ def create(params: HttpParams, *, timeout: float) -> Prober:
     if params.body_regex is not None:
         pattern = body_regex.compile_pattern(params.body_regex)
     expected = set(params.expected_status)
+    assertions = tuple(
+        _jsonbody.compile_assertion(a.json_path, a.equals, a.regex) for a in params.assertions
+    )
     session = _httpclient.session(ca_file=params.ca_file, verify=params.tls_verify)
 
     async def check() -> Details:
         try:
-            status, body = await _fetch(session, params, headers)
+            status, body, truncated = await _fetch(session, params, headers)
         except aiohttp.ClientError as exc:
             raise _httpclient.failure(exc) from None
         except ValueError as exc:  # a Location yarl cannot parse
@@ -125,6 +221,8 @@ def create(params: HttpParams, *, timeout: float) -> Prober:
         # RE2: linear in the (capped) body, so no pattern can stall the event loop.
         if pattern is not None and not pattern.search(body.decode("utf-8", "replace")):
             raise CheckFailure("assertion", f"body does not match {params.body_regex!r}")
+        if assertions:
+            await _jsonbody.check(assertions, body, truncated=truncated)
         return {"statusCode": status, "target": target}
 
     return Prober(check=check, close=session.close)

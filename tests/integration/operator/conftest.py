@@ -103,7 +103,7 @@ def k8s(kube_cluster: kube.KubeCluster) -> Kube:
     """The cluster with the CRDs and the operator's RBAC installed (as a user would)."""
     k = Kube(kube_cluster)
     k.run("apply", "-f", str(ROOT / "deploy" / "crds"))
-    k.run("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
+    kube_cluster.wait_established()
     k.run("apply", "-f", str(ROOT / "deploy" / "rbac.yaml"))
     # The installer's opt-in for spec.rollout.restartOnChange (tests that need it absent unbind it).
     k.run("apply", "-f", str(ROOT / "deploy" / "restart-workloads" / "rbac.yaml"))

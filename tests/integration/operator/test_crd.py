@@ -67,6 +67,57 @@ ALL_TYPES: list[Json] = [
             "apiKeyFrom": {"secretKeyRef": {"name": "llm", "key": "key"}},
         },
     },
+    {
+        "name": "status",
+        "type": "http",
+        "http": {
+            "url": "https://example.org/actuator/health",
+            "maxBodyBytes": 65536,
+            "assertions": [
+                {"jsonPath": "$.status", "equals": "UP"},
+                {"jsonPath": "$.components.*.status", "regex": "^UP$"},
+            ],
+        },
+    },
+    {
+        "name": "mysql",
+        "type": "mysql",
+        "mysql": {
+            "host": "db",
+            "username": "app",
+            "passwordFrom": {"secretKeyRef": {"name": "db", "key": "password"}},
+        },
+    },
+    {
+        "name": "temporal",
+        "type": "grpc",
+        "grpc": {
+            "host": "temporal",
+            "port": 7233,
+            "metadata": [
+                {
+                    "name": "authorization",
+                    "valueFrom": {"secretKeyRef": {"name": "temporal", "key": "token"}},
+                }
+            ],
+        },
+    },
+    {
+        "name": "mq",
+        "type": "amqp",
+        "amqp": {"urlFrom": {"secretKeyRef": {"name": "mq", "key": "url"}}, "queue": "jobs"},
+    },
+    {
+        "name": "mail",
+        "type": "smtp",
+        "smtp": {
+            "host": "mail",
+            "port": 587,
+            "tls": "starttls",
+            "username": "app",
+            "passwordFrom": {"secretKeyRef": {"name": "mail", "key": "password"}},
+        },
+    },
     {"name": "port", "type": "tcp", "tcp": {"host": "db", "port": 5432, "tls": True}},
     {"name": "name", "type": "dns", "dns": {"name": "example.org", "recordType": "AAAA"}},
     {"name": "email", "type": "env", "env": {"names": ["SMTP_HOST"]}},
@@ -139,6 +190,16 @@ INVALID: list[tuple[str, Any, list[str]]] = [
             "baseUrl": "https://u:hunter2@llm.example/v1",
             "apiKeyFrom": {"secretKeyRef": {"name": "llm", "key": "key"}}}}),
      ["dependencies[0].llm.baseUrl", "must not contain a password"]),
+    ("password-in-amqp-url", lambda s: s["dependencies"].__setitem__(
+        0, {"name": "mq", "type": "amqp", "amqp": {"url": "amqp://app:hunter2@mq/"}}),
+     ["dependencies[0].amqp.url", "must not contain a password"]),
+    ("assertion-equals-and-regex", lambda s: s["dependencies"].__setitem__(0, {
+        "name": "api", "type": "http", "http": {"url": "https://api.example/health",
+        "assertions": [{"jsonPath": "$.status", "equals": "UP", "regex": "UP"}]}}),
+     ["dependencies[0].http.assertions[0].regex", "only one of equals, regex"]),
+    ("smtp-username-without-password", lambda s: s["dependencies"].__setitem__(
+        0, {"name": "mail", "type": "smtp", "smtp": {"host": "mail", "username": "app"}}),
+     ["dependencies[0].smtp.username", "username and passwordFrom go together"]),
     ("password-in-http-url", lambda s: s["dependencies"].__setitem__(
         0, {"name": "site", "type": "http", "http": {"url": "https://u:hunter2@site.example/"}}),
      ["dependencies[0].http.url", "must not contain a password"]),

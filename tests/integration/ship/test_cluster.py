@@ -52,10 +52,9 @@ def _fresh_namespace(cluster: kube.KubeCluster, labels: dict[str, str] | None = 
 def cluster(kube_cluster: kube.KubeCluster) -> kube.KubeCluster:
     """The control plane with the chart's CRDs installed (they equal deploy/crds)."""
     kube_cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CHART / "crds"))
-    kube_cluster.kubectl(
-        "wait", "--for=condition=Established", "--timeout=60s",
-        "crd/healthgates.healthgate.io", "crd/clusterkopfpeerings.kopf.dev",
-    )  # fmt: skip
+    kube_cluster.wait_established(
+        "crd/healthgates.healthgate.io", "crd/clusterkopfpeerings.kopf.dev"
+    )
     return kube_cluster
 
 

@@ -150,6 +150,13 @@ def _target_app(target: Target) -> web.Application:
     async def html(_: web.Request) -> web.Response:
         return web.Response(text="<html>login</html>", content_type="text/html")
 
+    async def status_json(request: web.Request) -> web.Response:
+        # A Spring Boot Actuator style health body; ?pad=N adds N bytes to make it big.
+        pad = "x" * int(request.query.get("pad", "0"))
+        checks = [{"name": "db", "state": "UP"}, {"name": "queue", "state": "UP"}]
+        data = {"status": "UP", "version": 3, "ready": True, "checks": checks, "pad": pad}
+        return web.json_response(data)
+
     async def limited(_: web.Request) -> web.Response:
         return web.json_response({"error": "rate limited"}, status=429)
 
@@ -160,6 +167,7 @@ def _target_app(target: Target) -> web.Application:
     app.router.add_get("/flap", flap)
     app.router.add_get("/v1/models", models)
     app.router.add_get("/limited/models", limited)
+    app.router.add_get("/status.json", status_json)
     app.router.add_get("/html/models", html)
     return app
 

@@ -16,7 +16,10 @@ from typing import Any
 from tests.env import common
 from tests.integration.sidecar.conftest import Served
 
-DRIVERS = ("redis", "neo4j", "psycopg", "psycopg_binary", "dns", "re2")
+DRIVERS = (
+    "redis", "neo4j", "psycopg", "psycopg_binary", "dns", "re2", "grpc", "grpc_health",
+    "google", "asyncmy", "aiormq", "pamqp", "aiosmtplib", "jsonpath", "aiokafka", "botocore",
+)  # fmt: skip
 # aiohttp still imports aiodns (1 MiB) where installed; only the dev tools install it, not the
 # image, and the sidecar resolves through its own ThreadedResolver either way.
 UNUSED_EXTRAS = ("numpy", "pandas", "pyarrow")

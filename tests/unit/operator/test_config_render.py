@@ -109,6 +109,47 @@ def test_header_values_from_secrets() -> None:
     assert source["secret"]["items"] == [{"key": "token", "path": "HG_API_HEADERS_1_VALUE"}]
 
 
+def _ref(name: str, key: str) -> dict[str, Any]:
+    return {"secretKeyRef": {"name": name, "key": key}}
+
+
+def test_nested_secrets_of_the_service_types() -> None:
+    kafka = {
+        "bootstrapServers": ["kafka:9092"],
+        "sasl": {"username": "app", "passwordFrom": _ref("kafka", "password")},
+    }
+    oidc = {
+        "issuer": "https://id.example/",
+        "clientCredentials": {"clientId": "app", "clientSecretFrom": _ref("idp", "secret")},
+    }
+    s3 = {
+        "endpoint": "https://s3.example",
+        "bucket": "media",
+        "accessKeyId": "AK",
+        "secretAccessKeyFrom": _ref("s3", "secret"),
+        "sessionTokenFrom": _ref("s3", "token"),
+    }
+    spec: dict[str, Any] = {
+        "selector": {"matchLabels": {"a": "b"}},
+        "dependencies": [
+            {"name": "events", "type": "kafka", "kafka": kafka},
+            {"name": "idp", "type": "oidc", "oidc": oidc},
+            {"name": "media", "type": "s3", "s3": s3},
+        ],
+    }  # fmt: skip
+    data = yaml.safe_load(config.render_config(spec).text)
+    events, idp, media = (d[d["type"]] for d in data["dependencies"])
+    secrets = "/var/run/healthgate/secrets"
+    assert events["sasl"]["passwordFile"] == f"{secrets}/HG_EVENTS_SASL_PASSWORD"
+    assert (
+        idp["clientCredentials"]["clientSecretFile"]
+        == f"{secrets}/HG_IDP_CLIENT_CREDENTIALS_CLIENT_SECRET"
+    )
+    assert media["secretAccessKeyFile"] == f"{secrets}/HG_MEDIA_SECRET_ACCESS_KEY"
+    assert media["sessionTokenFile"] == f"{secrets}/HG_MEDIA_SESSION_TOKEN"
+    assert media["accessKeyId"] == "AK"
+
+
 def test_sidecar_settings_are_passed_container_settings_are_not() -> None:
     spec = copy.deepcopy(SPEC)
     spec["sidecar"].update({"logLevel": "debug", "image": "x:1"})

@@ -59,6 +59,18 @@ EXPECTED: dict[str, str] = {
     "dns-bad-nameserver.yaml": "dependencies[0].dns.nameservers[0]: not an IP address",
     "env-no-names.yaml": "dependencies[0].env.names: List should have at least 1 item",
     "env-bad-name.yaml": "dependencies[0].env.names[1]: String should match pattern",
+    "kafka-bad-bootstrap.yaml": "dependencies[0].kafka.bootstrapServers[1]: String should match",
+    "kafka-sasl-no-password.yaml": (
+        "dependencies[0].kafka.sasl.passwordFromEnv: one of passwordFromEnv, passwordFile is"
+    ),
+    "oidc-bad-issuer.yaml": "dependencies[0].oidc.issuer: String should match pattern",
+    "oidc-client-no-secret.yaml": (
+        "dependencies[0].oidc.clientCredentials.clientSecretFromEnv: one of clientSecretFromEnv,"
+    ),
+    "s3-no-secret-key.yaml": (
+        "dependencies[0].s3.secretAccessKeyFromEnv: one of secretAccessKeyFromEnv, secretAccess"
+    ),
+    "s3-bad-bucket.yaml": "dependencies[0].s3.bucket: String should match pattern",
     "drain-too-long.yaml": "drainSeconds: Input should be less than or equal to 30",
     "bad-log-format.yaml": "logFormat: Input should be 'text' or 'json'",
     "jitter-too-big.yaml": "jitter: Input should be less than or equal to 0.5",
@@ -214,6 +226,10 @@ def test_secret_fields_follow_the_naming_rule() -> None:
         "PostgresParams": ["dsn"],
         "HttpHeader": ["value"],
         "LlmParams": ["apiKey"],
+        "MysqlParams": ["password"],
+        "GrpcMetadata": ["value"],
+        "AmqpParams": ["url"],
+        "SmtpParams": ["password"],
     }
     for model, secrets in expected.items():
         props = defs[model]["properties"]
