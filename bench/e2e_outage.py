@@ -1,6 +1,8 @@
 """End-to-end timings on the local environment: outage to NotReady, recovery, status cycle.
 
-Runs the real control plane, the local node, the operator and Redis; deploys ``--pods`` replicas
+Runs the real control plane, the real node (kubelet, containerd; ``tests/env/realnode``), the
+operator as a process on this machine (so its CPU can be read) and Redis on loopback, which pods
+reach through a relay on the node bridge's address; deploys ``--pods`` replicas
 under one HealthGate, then stops Redis and measures (1) time until every pod is NotReady and
 (2) until the gate's status says Unhealthy, (3) from Redis back until every pod is Ready again;
 and, for the steady state, the operator's status refresh duration (its own histogram) and CPU.
@@ -24,11 +26,31 @@ from typing import Any
 
 from tests.env import common, kube, redis
 from tests.env import operator as operator_env
-from tests.env.node import launcher
+from tests.env.realnode import buildah, relay, release
+from tests.env.realnode import node as realnode
 from tests.integration.operator import objects
 
 NS = "bench-outage"
 APP = "bench-api"
+APP_COMMAND = ["sleep", "infinity"]
+
+
+class RelayedRedis:
+    """Redis on loopback as the pods see it: at the relay on the node bridge's address."""
+
+    def __init__(self, server: redis.RedisServer, through: relay.Relay) -> None:
+        self.server = server
+        self.relay = through
+
+    @property
+    def url(self) -> str:
+        return f"redis://:{self.server.password}@{self.relay.address}/0"
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def start(self) -> None:
+        self.server.start()
 
 
 def gate(url_secret: str) -> dict[str, Any]:
@@ -39,8 +61,6 @@ def gate(url_secret: str) -> dict[str, Any]:
     }
     probe = {"periodSeconds": 1, "failureThreshold": 1, "timeoutSeconds": 1}
     spec = objects.gate(APP, NS, [dep], app=APP, probes={"readiness": probe})
-    # The local node runs containers as host processes: secrets as env vars, not files.
-    spec["spec"]["sidecar"] = {"secretsAs": "env"}
     # This benchmark times pods leaving their Service: without the shared-outage guard
     # (bench.shared_outage measures the guard).
     spec["spec"]["sharedOutage"] = {"policy": "FailClosed"}
@@ -57,7 +77,13 @@ def deployment(replicas: int) -> dict[str, Any]:
             "selector": {"matchLabels": {"app": APP}},
             "template": {
                 "metadata": {"labels": {"app": APP}},
-                "spec": {"containers": [{"name": "app", "image": "example.invalid/a:1"}]},
+                "spec": {
+                    "terminationGracePeriodSeconds": 1,
+                    # Our own image (built and imported by `stack`): it has `sleep`.
+                    "containers": [
+                        {"name": "app", "image": buildah.healthgate()[0], "command": APP_COMMAND}
+                    ],
+                },
             },
         },
     }
@@ -105,7 +131,7 @@ def refresh_stats(op: operator_env.OperatorProcess) -> tuple[float, float]:
 
 
 def measure(
-    cluster: kube.KubeCluster, op: operator_env.OperatorProcess, r: redis.RedisServer, pods: int
+    cluster: kube.KubeCluster, op: operator_env.OperatorProcess, r: RelayedRedis, pods: int
 ) -> None:
     started = time.monotonic()
     timed(lambda: ready_pods(cluster) == (pods, pods))
@@ -135,32 +161,41 @@ def measure(
 @contextlib.contextmanager
 def stack(
     prefix: str,
-) -> Iterator[tuple[kube.KubeCluster, redis.RedisServer, operator_env.OperatorProcess]]:
-    """API server, local node, Redis and the operator (status every 1 s); all stopped after."""
+) -> Iterator[tuple[kube.KubeCluster, RelayedRedis, operator_env.OperatorProcess]]:
+    """API server, real node, Redis and the operator (status every 1 s); all stopped after."""
     root = Path(tempfile.mkdtemp(prefix=prefix))
     root.chmod(0o755)
     cluster = kube.start(root / "kube")
-    node = launcher.LocalNode(cluster, workdir=root / "node")
+    node = realnode.RealNode(cluster, root / "node")
     r = redis.start(root / "redis")
     op: operator_env.OperatorProcess | None = None
+    through: relay.Relay | None = None
     try:
         node.start()
+        image = release.import_healthgate(node)  # what the pods and their sidecars run
+        through = relay.start("redis-relay", f"{r.host}:{r.port}", root / "redis-relay")
         operator_env.install(cluster)
         kubeconfig = operator_env.service_account_kubeconfig(cluster, root / "op.kubeconfig")
         op = operator_env.OperatorProcess(
-            cluster=cluster, kubeconfig=kubeconfig, workdir=root / "operator", status_interval=1
+            cluster=cluster,
+            kubeconfig=kubeconfig,
+            workdir=root / "operator",
+            status_interval=1,
+            sidecar_image=image,
         )
         op.start()
-        yield cluster, r, op
+        yield cluster, RelayedRedis(r, through), op
     finally:
         if op is not None:
             op.stop()
+        if through is not None:
+            through.stop()
         node.stop()
         r.stop()
         cluster.stop()
 
 
-def prepare(cluster: kube.KubeCluster, r: redis.RedisServer, *extra: dict[str, Any]) -> None:
+def prepare(cluster: kube.KubeCluster, r: RelayedRedis, *extra: dict[str, Any]) -> None:
     """The namespace (once its service account exists), the Secret ``r`` with Redis's URL, and
     ``extra`` objects applied with it."""
     cluster.kubectl("create", "namespace", NS)

@@ -1,6 +1,6 @@
 """The shared-outage guard on the local environment: how long a Redis outage empties the Service.
 
-Real control plane, local node, operator (status refresh every 1 s) and Redis; one Deployment
+Real control plane, real node, operator (status refresh every 1 s) and Redis; one Deployment
 under a gate with the default ``sharedOutage`` (FailOpen). Per scenario, Redis is stopped and
 the benchmark samples the pods' Ready conditions (a Service's ready endpoints) until the gate
 reports the shared outage with every pod Ready, then starts Redis and waits until all is normal:
@@ -25,8 +25,8 @@ import time
 from typing import Any
 
 from bench import e2e_outage
-from bench.e2e_outage import APP, NS, deployment, ready_pods
-from tests.env import kube, redis
+from bench.e2e_outage import APP, NS, RelayedRedis, deployment, ready_pods
+from tests.env import kube
 
 
 def gate(failure_threshold: int) -> dict[str, Any]:
@@ -46,7 +46,7 @@ def load() -> str:
     return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def fail_open(cluster: kube.KubeCluster, r: redis.RedisServer, pods: int) -> tuple[float, float]:
+def fail_open(cluster: kube.KubeCluster, r: RelayedRedis, pods: int) -> tuple[float, float]:
     """(zero-endpoint seconds, seconds to fail open) after stopping Redis."""
     r.stop()
     began = last = time.monotonic()
@@ -64,7 +64,7 @@ def fail_open(cluster: kube.KubeCluster, r: redis.RedisServer, pods: int) -> tup
         time.sleep(0.1)
 
 
-def back_to_normal(cluster: kube.KubeCluster, r: redis.RedisServer, pods: int) -> float:
+def back_to_normal(cluster: kube.KubeCluster, r: RelayedRedis, pods: int) -> float:
     r.start()
     return e2e_outage.timed(
         lambda: (
@@ -76,7 +76,7 @@ def back_to_normal(cluster: kube.KubeCluster, r: redis.RedisServer, pods: int) -
     )
 
 
-def scenario(cluster: kube.KubeCluster, r: redis.RedisServer, pods: int, threshold: int) -> None:
+def scenario(cluster: kube.KubeCluster, r: RelayedRedis, pods: int, threshold: int) -> None:
     cluster.kubectl("apply", "-f", "-", input=json.dumps(gate(threshold)))
     cluster.kubectl("apply", "-f", "-", input=json.dumps(deployment(pods)))
     e2e_outage.timed(lambda: ready_pods(cluster) == (pods, pods), timeout=600)

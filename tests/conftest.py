@@ -32,7 +32,6 @@ from tests.env import (
     s3,
     smtp,
 )
-from tests.env.node import launcher
 from tests.env.realnode import host as realhost
 from tests.env.realnode import node as realnode
 
@@ -229,29 +228,12 @@ def kube_cluster(env_root: Path) -> Iterator[kube.KubeCluster]:
 
 
 @pytest.fixture(scope="session")
-def local_node(kube_cluster: kube.KubeCluster, env_root: Path) -> Iterator[launcher.LocalNode]:
-    """The one emulated node (``tests/env/node``): runs every pod the scheduler binds to it.
-
-    The back-off is 2 s instead of the kubelet's 10 s so tests that crash a container twice
-    do not wait; everything else is as the kubelet does it.
-    """
-    node = launcher.LocalNode(kube_cluster, name="local-node", workdir=env_root / "node", backoff=2)
-    try:
-        node.start()
-    except common.EnvMissing as exc:
-        node.stop()
-        pytest.fail(f"the local node could not be started: {exc}", pytrace=False)
-    yield node
-    node.stop()
-
-
-@pytest.fixture(scope="session")
 def real_node(kube_cluster: kube.KubeCluster, env_root: Path) -> Iterator[realnode.RealNode]:
     """The real node (``tests/env/realnode``): containerd, runc, CNI, the kubelet, kube-proxy.
 
-    It replaces the emulated ``local_node`` (never run both: each registers a Node that the
-    scheduler would use): while both exist, it is tainted so that only pods bound to it by name
-    run there. On teardown it must leave nothing on the machine.
+    Tainted, so that only the pods of tests that mean to run there (tolerating the taint, see
+    :func:`tests.env.realnode.release.on_node`) do: other tests' pods stay Pending, as on a
+    cluster without nodes. On teardown it must leave nothing on the machine.
     """
     taint = "healthgate.dev/real-node=true:NoSchedule"
     node = realnode.RealNode(kube_cluster, env_root / "real-node", taints=(taint,))

@@ -1,9 +1,10 @@
 """The whole flow as users run it, in one of two places (``backends.py``).
 
-Local mode (the default, what CI runs): the real control plane, the local node, the operator.
-Pods come from a Deployment through kube-controller-manager, are scheduled by kube-scheduler onto
-the local node (``tests/env/node``, the one emulated part), get the sidecar from the operator's
-webhook, and run it as a real process whose probes the node executes.
+Local mode (the default, what CI runs): the real control plane and the real node (kubelet,
+containerd, CNI, kube-proxy; ``tests/env/realnode``), HealthGate installed by ``helm install
+charts/healthgate`` from the image our Dockerfile builds. Pods come from a Deployment through
+kube-controller-manager, are scheduled onto the node, get the sidecar from the chart's webhook
+(reached through its Service), and the kubelet runs them and executes their probes.
 
 Kind mode (``HEALTHGATE_E2E_KUBECONFIG`` set, by ``make kind-e2e``): the same tests against a
 kind cluster with the chart installed; nothing of the local environment is started.
@@ -20,20 +21,22 @@ from pathlib import Path
 import pytest
 
 from tests.env.common import wait_for
+from tests.env.incluster import ChartOperator
 
-from .backends import E2EBackend, E2ERedis, LocalBackend, from_env
+from .backends import E2EBackend, E2ERedis, from_env
+from .local import LocalBackend
 
 
 @pytest.fixture(scope="session")
 def e2e(request: pytest.FixtureRequest, env_root: Path) -> Iterator[E2EBackend]:
-    """The cluster under test, prepared: in local mode the session's control plane with a local
-    node and the CRDs and RBAC from deploy/; in kind mode the cluster the variable points at."""
+    """The cluster under test, prepared: in local mode the session's control plane with the real
+    node and the images imported; in kind mode the cluster the variable points at."""
 
     def local() -> LocalBackend:
         # Requested here, not as arguments: kind mode must not start them.
         return LocalBackend(
             request.getfixturevalue("kube_cluster"),
-            request.getfixturevalue("local_node"),
+            request.getfixturevalue("real_node"),
             env_root,
         )
 
@@ -45,12 +48,12 @@ def e2e(request: pytest.FixtureRequest, env_root: Path) -> Iterator[E2EBackend]:
         backend.close()
 
 
-# Module scope: the integration suite runs its own operator later in the session, and two
-# operators on one cluster would both reconcile every gate and fight over the webhook.
+# Module scope, serving the module's namespace: the integration suite runs its own operators in
+# the same session, and two operators of one namespace would fight over its gates.
 @pytest.fixture(scope="module")
-def healthgate_operator(e2e: E2EBackend) -> Iterator[None]:
-    with e2e.operator():
-        yield
+def healthgate_operator(e2e: E2EBackend, e2e_namespace: str) -> Iterator[ChartOperator]:
+    with e2e.operator(e2e_namespace) as release:
+        yield release
 
 
 @pytest.fixture(scope="module")

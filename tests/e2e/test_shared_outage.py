@@ -1,14 +1,16 @@
 """The shared-outage guard end to end: a Redis every pod shares goes down, the app keeps serving.
 
 One Deployment (3 replicas) guarded by a gate with the default ``sharedOutage`` policy
-(FailOpen), on the local node with a real Redis and a real operator process, in file order:
+(FailOpen), with Redis as a pod behind a Service and the chart's operator, in file order:
 Redis stops and the gate reports a shared outage while the pods stay or return Ready; forged,
 replayed and other-gate directives sent from the host are refused; the operator stops and the
 sidecars return to their own verdict after the directive's lifetime; it starts again and the
 shared state resumes without a second entry Event; Redis returns and all is normal; a rollout
 whose new pod cannot reach Redis (a wrong password) stalls, only that pod NotReady.
 
-Local mode only: the tests stop the operator and sign directives with its key.
+The tests stop the operator by scaling its Deployment to 0, sign directives with the key the
+chart generated (its Secret, read as admin) and reach sidecars where the backend says (pod IPs
+here, the API server's pod proxy in kind), so they run in local and kind mode alike.
 """
 
 from __future__ import annotations
@@ -18,18 +20,15 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from healthgate_sidecar import directive_format
 from healthgate_sidecar.directive_format import Directive, FailOpen
-from tests.env import operator as operator_env
 from tests.env import redis
 from tests.env.common import wait_for
+from tests.env.incluster import ChartOperator
 
 from .backends import E2EBackend, E2ERedis, Json
 from .test_flow import APP, REPLICAS, deployment, gate, pod_ready, redis_dep
@@ -38,42 +37,13 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 
 @pytest.fixture(scope="module")
-def signing_key(env_root: Path) -> ed25519.Ed25519PrivateKey:
-    return ed25519.Ed25519PrivateKey.generate()
-
-
-@pytest.fixture(scope="module")
-def op(
-    e2e: E2EBackend, env_root: Path, signing_key: ed25519.Ed25519PrivateKey
-) -> Iterator[operator_env.OperatorProcess]:
-    local = e2e.local_only("stops the operator and signs with its key")
-    workdir = env_root / "e2e-shared-outage-operator"
-    workdir.mkdir(parents=True, exist_ok=True)
-    key_file = workdir / "directive.pem"
-    key_file.write_bytes(
-        signing_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    process = operator_env.OperatorProcess(
-        cluster=local.kube_cluster,
-        kubeconfig=operator_env.service_account_kubeconfig(
-            local.kube_cluster, workdir / "operator.kubeconfig"
-        ),
-        workdir=workdir,
-        args=["--all-namespaces", "--standalone", f"--directive-key={key_file}"],
-        status_interval=1,
-    )
-    process.start()
-    yield process
-    process.close()
+def signing_key(healthgate_operator: ChartOperator) -> ed25519.Ed25519PrivateKey:
+    return healthgate_operator.directive_key()
 
 
 @pytest.fixture(scope="module")
 def deployed(
-    e2e: E2EBackend, op: operator_env.OperatorProcess, e2e_namespace: str, e2e_redis: E2ERedis
+    e2e: E2EBackend, healthgate_operator: ChartOperator, e2e_namespace: str, e2e_redis: E2ERedis
 ) -> str:
     secret = {
         "apiVersion": "v1",
@@ -86,7 +56,7 @@ def deployed(
         "the gate's ConfigMap",
         lambda: e2e.run("get", "configmap", f"{APP}-healthgate", "-n", e2e_namespace, check=False),
     )
-    e2e.apply(deployment(e2e_namespace, e2e.app_image))
+    e2e.apply(deployment(e2e, e2e_namespace))
     wait_for("3 ready pods", lambda: every_pod(e2e, e2e_namespace, ready=True), timeout=120)
     return e2e_namespace
 
@@ -114,23 +84,21 @@ def events(e2e: E2EBackend, ns: str, reason: str) -> int:
 
 def get(url: str) -> tuple[int, str]:
     try:
-        with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - loopback pods
+        with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - http, pods or proxy
             return int(resp.status), resp.read().decode()
     except urllib.error.HTTPError as err:
         return err.code, err.read().decode()
 
 
-def sidecar(pod: Json, path: str) -> tuple[int, str]:
-    port = pod["metadata"]["annotations"]["prometheus.io/port"]
-    return get(f"http://{pod['status']['podIP']}:{port}{path}")
+def sidecar(e2e: E2EBackend, pod: Json, path: str) -> tuple[int, str]:
+    return get(e2e.sidecar_url(pod, path))
 
 
-def post(pod: Json, data: bytes) -> int:
-    port = pod["metadata"]["annotations"]["prometheus.io/port"]
-    url = f"http://{pod['status']['podIP']}:{port}{directive_format.PATH}"
-    request = urllib.request.Request(url, data=data, method="POST")
+def post(e2e: E2EBackend, pod: Json, data: bytes) -> int:
+    url = e2e.sidecar_url(pod, directive_format.PATH)
+    request = urllib.request.Request(url, data=data, method="POST")  # noqa: S310 - http
     try:
-        with urllib.request.urlopen(request, timeout=5) as resp:  # noqa: S310 - loopback
+        with urllib.request.urlopen(request, timeout=5) as resp:  # noqa: S310 - http, pods or proxy
             return int(resp.status)
     except urllib.error.HTTPError as err:
         return err.code
@@ -150,14 +118,14 @@ def signed(key: ed25519.Ed25519PrivateKey, gate_uid: str, issued: float, names: 
 def failing_open_everywhere(e2e: E2EBackend, ns: str) -> bool:
     pods = every_pod(e2e, ns, ready=True)
     return pods is not None and all(
-        json.loads(sidecar(p, "/health")[1]).get("failingOpen")
+        json.loads(sidecar(e2e, p, "/health")[1]).get("failingOpen")
         == {"cache": "unhealthy in 3/3 pods"}
         for p in pods
     )
 
 
 def test_redis_down_everywhere_is_a_shared_outage_and_pods_stay_ready(
-    e2e: E2EBackend, deployed: str, e2e_redis: E2ERedis, op: operator_env.OperatorProcess
+    e2e: E2EBackend, deployed: str, e2e_redis: E2ERedis, healthgate_operator: ChartOperator
 ) -> None:
     assert condition(e2e, deployed).get("status") == "False"
     e2e_redis.stop()
@@ -168,20 +136,19 @@ def test_redis_down_everywhere_is_a_shared_outage_and_pods_stay_ready(
     assert "cache (unhealthy in 3/3 pods)" in cond["message"]
     wait_for("every pod Ready, failing open", lambda: failing_open_everywhere(e2e, deployed))
     for pod in e2e.pods(deployed, APP):
-        health = json.loads(sidecar(pod, "/health")[1])
+        health = json.loads(sidecar(e2e, pod, "/health")[1])
         assert health["components"]["cache"]["status"] == "unhealthy"  # still shown
-        code, text = sidecar(pod, "/readyz?verbose")
+        code, text = sidecar(e2e, pod, "/readyz?verbose")
         assert code == 200
         assert "[~]cache failing open: unhealthy in 3/3 pods" in text.splitlines()
         assert (
             'healthgate_dependency_failing_open{dependency="cache"} 1.0'
-            in sidecar(pod, "/metrics")[1]
+            in sidecar(e2e, pod, "/metrics")[1]
         )
     wait_for("the gate Unhealthy", lambda: status(e2e, deployed).get("status") == "Unhealthy")
-    _, metrics = get(f"http://127.0.0.1:{op.metrics_port}/metrics")
     assert (
         f'healthgate_gate_dependency_shared_outage{{dependency="cache",name="{APP}",'
-        f'namespace="{deployed}"}} 1.0' in metrics
+        f'namespace="{deployed}"}} 1.0' in healthgate_operator.metrics()
     )
     wait_for("the entry Event", lambda: events(e2e, deployed, "SharedOutageStarted") == 1)
 
@@ -192,23 +159,23 @@ def test_directives_from_the_host_are_refused_unless_genuine_and_fresh(
     uid = e2e.json("get", "hg", APP, "-n", deployed)["metadata"]["uid"]
     pod = e2e.pods(deployed, APP)[0]
     forged = signed(ed25519.Ed25519PrivateKey.generate(), uid, time.time(), [])
-    assert post(pod, forged) == 403
+    assert post(e2e, pod, forged) == 403
     other_gate = signed(signing_key, "another-gate-uid", time.time(), [])
-    assert post(pod, other_gate) == 403
+    assert post(e2e, pod, other_gate) == 403
     # Genuine, but older than what the operator sent since: a replay, refused.
-    assert post(pod, signed(signing_key, uid, time.time() - 30, [])) == 409
-    assert post(pod, b"{" + b" " * (directive_format.MAX_BODY + 10) + b"}") == 413
+    assert post(e2e, pod, signed(signing_key, uid, time.time() - 30, [])) == 409
+    assert post(e2e, pod, b"{" + b" " * (directive_format.MAX_BODY + 10) + b"}") == 413
     # None of them ended the shared outage in that pod.
-    assert json.loads(sidecar(pod, "/health")[1])["failingOpen"] == {
+    assert json.loads(sidecar(e2e, pod, "/health")[1])["failingOpen"] == {
         "cache": "unhealthy in 3/3 pods"
     }
     assert pod_ready(e2e.json("get", "pod", pod["metadata"]["name"], "-n", deployed))
 
 
 def test_without_the_operator_sidecars_return_to_their_own_verdict(
-    e2e: E2EBackend, deployed: str, op: operator_env.OperatorProcess
+    e2e: E2EBackend, deployed: str, healthgate_operator: ChartOperator
 ) -> None:
-    op.stop()
+    healthgate_operator.stop()
     try:
         wait_for(
             "every pod NotReady once the directive expired",
@@ -216,9 +183,9 @@ def test_without_the_operator_sidecars_return_to_their_own_verdict(
             timeout=60,
         )
         for pod in e2e.pods(deployed, APP):
-            assert "failingOpen" not in json.loads(sidecar(pod, "/health")[1])
+            assert "failingOpen" not in json.loads(sidecar(e2e, pod, "/health")[1])
     finally:
-        op.start()
+        healthgate_operator.start()
     wait_for("every pod Ready again", lambda: failing_open_everywhere(e2e, deployed), timeout=60)
     assert events(e2e, deployed, "SharedOutageStarted") == 1  # carried on, not entered again
 
@@ -233,7 +200,7 @@ def test_redis_back_ends_the_shared_outage(
     assert condition(e2e, deployed)["status"] == "False"
     pods = wait_for("3 ready pods", lambda: every_pod(e2e, deployed, ready=True))
     for pod in pods:
-        assert "failingOpen" not in json.loads(sidecar(pod, "/health")[1])
+        assert "failingOpen" not in json.loads(sidecar(e2e, pod, "/health")[1])
 
 
 def test_a_rollout_whose_new_pod_cannot_reach_redis_stalls(

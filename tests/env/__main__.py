@@ -1,8 +1,11 @@
 """Command line for the local environment: ``python -m tests.env install|up|status|down``.
 
 ``up`` starts every service in the background (they outlive this command), records their
-process groups and connection details in a state file, and prints what runs where. ``down``
-stops what ``up`` started. ``install`` only builds and installs, so CI can warm the cache first.
+process groups and connection details in a state file, and prints what runs where: with ``kube``,
+a real cluster (control plane and the real node) with HealthGate installed by ``helm install
+charts/healthgate`` from the image our Dockerfile builds. ``down`` stops what ``up`` started and
+leaves nothing of the node behind. ``install`` only builds and installs, so CI can warm the
+cache first.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from tests.env import (
     s3,
     versions,
 )
-from tests.env.realnode import buildah
+from tests.env.realnode import buildah, relay, release
 from tests.env.realnode import node as realnode
 
 STATE = common.CACHE / "run" / "state.json"
@@ -41,6 +44,8 @@ COMPONENTS = (
     "redis", "postgres", "neo4j", "mariadb", "rabbitmq", "kube", "prometheus",
     "kafka", "oidc", "s3",
 )  # fmt: skip
+RELEASE, RELEASE_NS = "healthgate", "healthgate-system"
+LOOPBACK = "loopback"  # a host server's address, which pods reach through a relay (`pods`)
 
 
 def _install_prometheus() -> None:
@@ -96,17 +101,19 @@ def _start(name: str, root: Path) -> tuple[list[common.Process], dict[str, Any]]
         return _start_service(name, root)
     if name == "redis":
         r = redis.start(root / "redis")
-        return [p for p in [r.process] if p], {"url": r.url}
+        return [p for p in [r.process] if p], {"url": r.url, LOOPBACK: f"{r.host}:{r.port}"}
     if name == "postgres":
         pg = postgres.start(root / "postgres")
-        return [p for p in [pg.process] if p], {"dsn": pg.dsn}
+        return [p for p in [pg.process] if p], {"dsn": pg.dsn, LOOPBACK: f"{pg.host}:{pg.port}"}
     if name == "neo4j":
         n = neo4j.start(root / "neo4j")
         info = {"uri": n.uri, "user": n.user, "password": n.password}
+        info[LOOPBACK] = f"{n.host}:{n.bolt_port}"
         return [p for p in [n.process] if p], info
     if name == "mariadb":
         m = mariadb.start(root / "mariadb")
-        return [p for p in [m.process] if p], {"host": m.host, "port": m.port, "user": m.user}
+        where = {"host": m.host, "port": m.port, "user": m.user, LOOPBACK: f"{m.host}:{m.port}"}
+        return [p for p in [m.process] if p], where
     if name == "rabbitmq":
         rq = rabbitmq.start(root / "rabbitmq")
         return [p for p in [rq.process, rq.epmd] if p], {"url": rq.url}
@@ -115,7 +122,9 @@ def _start(name: str, root: Path) -> tuple[list[common.Process], dict[str, Any]]
         node = realnode.RealNode(k, root / "node")
         try:
             node.start()
+            installed = _install_healthgate(k, node)
         except BaseException:
+            node.stop()
             k.stop()
             raise
         kinfo: dict[str, Any] = {
@@ -124,12 +133,32 @@ def _start(name: str, root: Path) -> tuple[list[common.Process], dict[str, Any]]
             "kubectl": str(k.bins.kubectl),
             "helm": str(k.bins.helm),
             "node": f"{node.name} (kubelet + containerd; logs in {node.workdir})",
+            "healthgate": installed,
             "node_state": node.state(),
         }
         return [*k.processes, *node.processes], kinfo
     config = "global: {scrape_interval: 5s}\nscrape_configs: []\n"
     prom = prometheus.start(root / "prometheus", config)
     return [p for p in [prom.process] if p], {"url": prom.url}
+
+
+def _install_healthgate(cluster: kube.KubeCluster, node: realnode.RealNode) -> str:
+    """``helm install`` the chart with the local image, as a user does; what was installed."""
+    image = release.import_healthgate(node)
+    rel = release.Release(cluster, name=RELEASE, namespace=RELEASE_NS)
+    took = rel.install(release.values(node, image=image, release=RELEASE, watch=()))
+    common.progress(f"helm install {RELEASE}: operator Available in {took:.1f}s")
+    return f"release {RELEASE} in {RELEASE_NS} ({image})"
+
+
+def _relay_for_pods(root: Path, state: dict[str, Any]) -> None:
+    """Pods reach the host's servers (loopback only) through relays on the bridge's address."""
+    for name, info in state["services"].items():
+        target = info.pop(LOOPBACK, None)
+        if target is not None:
+            found = relay.start(f"{name}-relay", target, root / f"{name}-relay")
+            state["pgids"].append(found.process.popen.pid)
+            info["pods"] = found.address
 
 
 def up(components: tuple[str, ...]) -> int:
@@ -147,7 +176,10 @@ def up(components: tuple[str, ...]) -> int:
             state["pgids"] += [p.popen.pid for p in procs]
             state["services"][name] = info
             STATE.write_text(json.dumps(state, indent=2))
-    except common.EnvMissing as exc:
+        if "kube" in state["services"]:
+            _relay_for_pods(root, state)
+            STATE.write_text(json.dumps(state, indent=2))
+    except (common.EnvMissing, AssertionError) as exc:  # AssertionError: a wait timed out
         print(f"error: {exc}", file=sys.stderr)
         down()
         return 1
@@ -158,11 +190,11 @@ def up(components: tuple[str, ...]) -> int:
 def print_status(state: dict[str, Any]) -> None:
     print(f"HealthGate local environment (run directory {state['root']}):")
     for name, info in state["services"].items():
-        shown = {k: v for k, v in info.items() if k != "node_state"}
+        shown = {k: v for k, v in info.items() if k not in ("node_state", LOOPBACK)}
         print(f"  {name:<11}" + "  ".join(f"{k}={v}" for k, v in shown.items()))
     if "kube" in state["services"]:
         kc = state["services"]["kube"]
-        print(f"\n  try: {kc['kubectl']} --kubeconfig={kc['kubeconfig']} get namespaces")
+        print(f"\n  try: {kc['kubectl']} --kubeconfig={kc['kubeconfig']} get pods -A")
     print(
         f"\nversions: kubernetes {versions.KUBERNETES}, etcd {versions.ETCD}, "
         f"helm {versions.HELM}, neo4j {neo4j.NEO4J_VERSION}"

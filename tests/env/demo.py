@@ -1,12 +1,16 @@
 """``make demo``: HealthGate doing its job on this machine, narrated step by step.
 
-It starts the local environment (API server, controllers, the local node, Redis, PostgreSQL,
-Neo4j, Prometheus), installs the CRD and runs the operator, applies ``examples/interactive-story``
-(a Deployment and its HealthGate), and shows what a user looks at. Then it stops Redis, which every
-pod shares: a shared outage, so the pods stay Ready while the gate reports Redis unhealthy with a
-SharedOutage condition and Event; starts Redis again and shows recovery; then gives one pod a
-wrong Redis password, a pod-local failure, which drains only that pod. Everything is torn down at
-the end unless ``--keep`` is given.
+It starts the local environment (API server, controllers, the real node: kubelet, containerd,
+CNI, kube-proxy; Neo4j and Prometheus on this machine), installs HealthGate with ``helm install
+charts/healthgate`` from the image our Dockerfile builds, runs Redis as a pod behind a Service,
+applies ``examples/interactive-story`` (a Deployment and its HealthGate), and shows what a user
+looks at. Then it stops Redis (scaled to 0), which every pod shares: a shared outage, so the pods
+stay Ready while the gate reports Redis unhealthy with a SharedOutage condition and Event; starts
+Redis again and shows recovery; then gives one pod a wrong Redis password, a pod-local failure,
+which drains only that pod. Everything is torn down at the end unless ``--keep`` is given.
+
+Pods have no cluster DNS (see README): they reach Redis at its Service's ClusterIP, and Neo4j and
+Prometheus, which stay on this machine, through relays on the node bridge's own address.
 """
 
 from __future__ import annotations
@@ -23,13 +27,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from tests.env import common, kube, neo4j, postgres, prometheus, redis
-from tests.env import operator as operator_env
-from tests.env.node import launcher
+from tests.env import common, incluster, kube, neo4j, prometheus, redis
+from tests.env.realnode import buildah, relay, release
+from tests.env.realnode import node as realnode
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "interactive-story"
 NS = "story"
+RELEASE, RELEASE_NS = "healthgate", "healthgate-system"
 
 
 class Stoppable(Protocol):
@@ -68,12 +73,10 @@ class Demo:
         self.stack: list[Stoppable] = []
 
     def start(self) -> None:
-        step("Starting the local environment (real servers on loopback; one emulated node)")
+        step("Starting the local environment (a real node; Neo4j and Prometheus on loopback)")
         self.cluster = self._keep(kube.start(self.root / "kube"))
-        self.node = self._keep(launcher.LocalNode(self.cluster, workdir=self.root / "node"))
+        self.node = self._keep(realnode.RealNode(self.cluster, self.root / "node"))
         self.node.start()
-        self.redis = self._keep(redis.start(self.root / "redis"))
-        self.postgres = self._keep(postgres.start(self.root / "postgres"))
         self.neo4j = self._keep(neo4j.start(self.root / "neo4j"))
         self.cluster.kubectl("apply", "-f", "-", input=prometheus.PROMETHEUS_RBAC)
         pair = self.cluster.ca.issue("prometheus", "healthgate-local-prometheus", client=True)
@@ -84,10 +87,15 @@ class Demo:
             key_file=pair.key,
         )
         self.prom = self._keep(prometheus.start(self.root / "prometheus", config))
+        bolt = self.neo4j.uri.removeprefix("bolt://")
+        self.bolt = self._keep(relay.start("neo4j-relay", bolt, self.root / "neo4j-relay"))
+        web = self.prom.url.removeprefix("http://")
+        self.web = self._keep(relay.start("prometheus-relay", web, self.root / "prom-relay"))
         print(f"  kube-apiserver {self.cluster.server}   kubeconfig {self.cluster.kubeconfig}")
+        print(f"  node {self.node.name} (kubelet, containerd; logs in {self.node.workdir})")
         print(
-            f"  redis 127.0.0.1:{self.redis.port}   neo4j {self.neo4j.uri}   "
-            f"postgres 127.0.0.1:{self.postgres.port}   prometheus {self.prom.url}"
+            f"  neo4j {self.neo4j.uri} (pods: {self.bolt.address})   prometheus {self.prom.url} "
+            f"(pods: {self.web.address})"
         )
 
     def _keep(self, thing: S) -> S:
@@ -101,41 +109,51 @@ class Demo:
         return out
 
     def install(self) -> None:
-        step("Installing the CRD and RBAC from deploy/ and running the operator")
-        operator_env.install(self.cluster)
-        workdir = self.root / "operator"
-        workdir.mkdir()
-        kubeconfig = operator_env.service_account_kubeconfig(self.cluster, workdir / "kubeconfig")
-        self.operator = self._keep(
-            operator_env.OperatorProcess(
-                cluster=self.cluster, kubeconfig=kubeconfig, workdir=workdir
-            )
-        )
-        self.operator.start()
-        print(
-            f"  healthgate-operator running as system:serviceaccount:"
-            f"{operator_env.OPERATOR_NS}:healthgate-operator (log {self.operator.log_path})"
-        )
+        step("Installing HealthGate with helm install charts/healthgate (the local image)")
+        image = release.import_healthgate(self.node)
+        self.image = image
+        rel = release.Release(self.cluster, name=RELEASE, namespace=RELEASE_NS)
+        took = rel.install(release.values(self.node, image=image, release=RELEASE, watch=()))
+        print(f"  {image}: operator Deployment Available, webhook CA published in {took:.1f}s")
+        self.kubectl("get", "pods", "-n", RELEASE_NS, "-o", "wide")
+
+    def start_redis(self) -> None:
+        step("Running Redis as a pod behind the Service redis")
+        ref, archive = buildah.redis()
+        assert self.node.containerd is not None
+        self.node.containerd.import_archive(archive)
+        admin = incluster.Cluster(str(self.cluster.bins.kubectl), self.cluster.kubeconfig)
+        self.redis = incluster.ClusterRedis(admin, NS, ref)
+        self.redis.container = {
+            "imagePullPolicy": "Never",
+            "args": [
+                "redis-server",
+                "--requirepass",
+                redis.PASSWORD,
+                "--save",
+                "",
+                "--dir",
+                "/tmp",
+            ],
+        }
+        self.redis.pod_spec = release.on_node(self.node)
+        self.redis.deploy()
+        self.redis.host = self.redis.cluster_ip()  # pods here have no cluster DNS
+        self.kubectl("get", "pods,services", "-n", NS, "-l", "app=redis")
 
     def apply_example(self) -> None:
         step(f"Applying {EXAMPLE.relative_to(ROOT)} (hosts pointed at the local servers)")
         local = {
             "redis://:change-me@redis.story.svc:6379/0": self.redis.url,
             "password: change-me": f"password: {self.neo4j.password}",
-            "bolt://neo4j.story.svc:7687": self.neo4j.uri,
-            # The local node runs containers as host processes: a projected Secret volume's
-            # in-container path, named in the rendered config, would point at nothing there.
-            "  sidecar:\n": "  sidecar:\n    secretsAs: env\n",
+            "bolt://neo4j.story.svc:7687": f"bolt://{self.bolt.address}",
             # No LLM gateway can run here: Prometheus' HTTP API stands in as the HTTP dependency.
-            "http://llm-gateway.story.svc:4000/health": f"{self.prom.url}/-/ready",
-        }
-        self.kubectl("create", "namespace", NS)
-        wait_for(
-            "the default service account",
-            lambda: bool(
-                self.cluster.kubectl("get", "sa", "default", "-n", NS, check=False).stdout
+            "http://llm-gateway.story.svc:4000/health": f"http://{self.web.address}/-/ready",
+            # No story-api image exists: our own image's `sleep` stands in for the app.
+            "image: example.invalid/story-api:1.0": (
+                f"image: {self.image}\n          command: [sleep, infinity]"
             ),
-        )
+        }
         for name in ("secrets.yaml", "healthgate.yaml", "deployment.yaml"):
             text = (EXAMPLE / name).read_text()
             for placeholder, value in local.items():
@@ -151,6 +169,15 @@ class Demo:
                         ).stdout
                     ),
                 )
+
+    def namespace(self) -> None:
+        self.kubectl("create", "namespace", NS)
+        wait_for(
+            "the default service account",
+            lambda: bool(
+                self.cluster.kubectl("get", "sa", "default", "-n", NS, check=False).stdout
+            ),
+        )
 
     def pods(self) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = json.loads(
@@ -191,7 +218,9 @@ class Demo:
         return list((body.get("status") or {}).get("sharedOutage") or [])
 
     def outage(self) -> None:
-        step("Stopping Redis, which every pod shares: a shared outage, the pods stay Ready")
+        step(
+            "Stopping Redis (scaled to 0), which every pod shares: a shared outage, pods stay Ready"
+        )
         self.redis.stop()
         started, empty_since, empty = time.monotonic(), None, 0.0
 
@@ -217,7 +246,7 @@ class Demo:
         self.kubectl("get", "hg", "story-api", "-n", NS, "-o", "jsonpath={.status.conditions}")
 
     def recovery(self) -> None:
-        step("Starting Redis again: the shared outage ends, the gate recovers")
+        step("Starting Redis again (scaled to 1): the shared outage ends, the gate recovers")
         self.redis.start()
         took = wait_for("the gate Healthy", lambda: self.gate_status() == "Healthy 3/3")
         print(f"  gate Healthy {took:.1f}s after Redis started")
@@ -289,8 +318,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         demo.start()
         demo.install()
+        demo.namespace()
+        demo.start_redis()
         demo.apply_example()
-        step("Waiting for the pods: injected, scheduled onto the local node, started, probed")
+        step("Waiting for the pods: injected, scheduled onto the node, started, probed")
         took = wait_for("3 Ready pods", lambda: demo.ready_count() == 3, timeout=180)
         print(f"  3/3 pods Ready after {took:.1f}s")
         wait_for("the gate Healthy", lambda: demo.gate_status() == "Healthy 3/3")
@@ -307,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             while True:
                 time.sleep(3600)
-    except common.EnvMissing as exc:
+    except (common.EnvMissing, AssertionError) as exc:
         print(f"demo: {exc}", file=sys.stderr)
         demo.explain()
         return 1

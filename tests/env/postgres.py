@@ -6,6 +6,7 @@ import glob
 import os
 import pwd
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,12 +55,14 @@ class PostgresServer:
             log_dir=self.workdir,
             user=_unix_user(),
         )
-        common.wait_until(
-            "postgres",
-            lambda: common.port_open(self.host, self.port),
-            timeout=30,
-            proc=self.process,
-        )
+        # Not just the port: while it starts up, postgres listens but refuses every session
+        # ("the database system is starting up"), which failed tests on a loaded machine.
+        common.wait_until("postgres", self.accepting, timeout=30, proc=self.process)
+
+    def accepting(self) -> bool:
+        """Whether the server accepts sessions (``pg_isready``: exit 0)."""
+        ready = [str(self.bindir / "pg_isready"), "-q", "-h", self.host, "-p", str(self.port)]
+        return subprocess.run(ready, check=False, timeout=10).returncode == 0
 
     def stop(self) -> None:
         if self.process is not None:

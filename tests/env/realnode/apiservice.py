@@ -1,7 +1,7 @@
 """The ``kubernetes`` Service for pods on the real node: a relay to the loopback API server.
 
 The API server listens on loopback only (nothing off this machine may reach it), which pods in
-their own network namespaces cannot reach. A TCP relay (Debian's socat) listens on the bridge's
+their own network namespaces cannot reach. A TCP relay (:mod:`.relay`) listens on the bridge's
 own address, inside the node's range, and forwards to the API server; the ``kubernetes``
 Service's endpoints name the relay (the API server's endpoint reconciler is off: it would
 publish its loopback address, which an Endpoints object refuses). A pod's in-cluster client
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.env import common, kube
-from tests.env.realnode import host
+from tests.env.realnode import host, relay
 
 SERVICE = "kubernetes"
 NAMESPACE = "default"
@@ -25,29 +25,9 @@ MANAGER = "healthgate-env"  # endpointslice.kubernetes.io/managed-by: not a cont
 
 
 def start_relay(cluster: kube.KubeCluster, workdir: Path) -> tuple[common.Process, int]:
-    """socat on the bridge's address to the API server; its lock file names ``workdir``, so
-    :func:`tests.env.realnode.host.processes_mentioning` finds a relay a crash left behind."""
-    socat = common.which_or_install("socat", "socat")
-    workdir.mkdir(parents=True, exist_ok=True)
-    port = common.free_port(host.BRIDGE_ADDRESS)
-    target = cluster.server.removeprefix("https://")
-    proc = common.spawn(
-        "apiserver-relay",
-        [
-            socat,
-            f"-L{workdir / 'relay.lock'}",
-            f"TCP-LISTEN:{port},bind={host.BRIDGE_ADDRESS},fork,reuseaddr",
-            f"TCP:{target}",
-        ],
-        log_dir=workdir,
-    )
-    common.wait_until(
-        "the API server relay",
-        lambda: common.port_open(host.BRIDGE_ADDRESS, port),
-        timeout=10,
-        proc=proc,
-    )
-    return proc, port
+    """The relay on the bridge's address to the API server (:mod:`.relay`)."""
+    found = relay.start("apiserver-relay", cluster.server.removeprefix("https://"), workdir)
+    return found.process, found.port
 
 
 def endpoints(port: int) -> list[dict[str, Any]]:

@@ -13,12 +13,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.env import common, kube
+from tests.env import common, incluster, kube
 from tests.env.realnode import buildah
 from tests.env.realnode import node as realnode
 
 CHART = Path(__file__).resolve().parents[3] / "charts" / "healthgate"
-TAINT_KEY = "healthgate.dev/real-node"  # what RealNode is tainted with next to the emulated node
+TAINT_KEY = "healthgate.dev/real-node"  # what the tests' RealNode is tainted with (conftest.py)
 RESTRICTED = {"pod-security.kubernetes.io/enforce": "restricted"}
 
 
@@ -26,12 +26,12 @@ def import_healthgate(node: realnode.RealNode) -> str:
     """The HealthGate image, built once per change of its inputs, in the node's containerd."""
     ref, archive = buildah.healthgate()
     assert node.containerd is not None, "start() the node first"
-    node.containerd.import_archive(archive)
+    node.containerd.import_archive(archive, ref)
     return ref
 
 
 def on_node(node: realnode.RealNode) -> dict[str, object]:
-    """Pod spec fields that put a pod on the real node only (never on the emulated one)."""
+    """Pod spec fields that put a pod on the real node, tainted or not."""
     return {
         "nodeSelector": {"kubernetes.io/hostname": node.name},
         "tolerations": [{"key": TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}],
@@ -64,7 +64,7 @@ class Release:
 
     @property
     def deployment(self) -> str:
-        return f"{self.name}-healthgate"
+        return incluster.fullname(self.name)
 
     def install(self, chart_values: dict[str, object], *, timeout: float = 180) -> float:
         """``helm install`` and wait until the operator Deployment is Available and its

@@ -110,8 +110,12 @@ class Containerd:
         self.ctr("images", "import", f"--base-name={base}", archive)
         return recipe.ref
 
-    def import_archive(self, archive: Path) -> None:
-        """Load an OCI archive whose index names its image in full (as ``buildah push`` does)."""
+    def import_archive(self, archive: Path, ref: str = "") -> None:
+        """Load an OCI archive whose index names its image in full (as ``buildah push`` does);
+        not again if ``ref`` is already there (a session's suites share the node, and an import
+        of the HealthGate image takes tens of seconds)."""
+        if ref and ref in self.ctr("images", "ls", "-q").split():
+            return
         self.ctr("images", "import", archive)
 
     def remove_all_pods(self, crictl: Path) -> None:

@@ -45,7 +45,7 @@ def web_pod(name: str, image: str, node: str) -> Obj:
         "kind": "Pod",
         "metadata": {"name": name},
         "spec": {
-            "nodeName": node,  # never the emulated node, which would only pretend to run it
+            "nodeName": node,  # bound by name: the scheduler's part is tested elsewhere
             "terminationGracePeriodSeconds": 1,
             "containers": [
                 {

@@ -41,7 +41,7 @@ RESTRICTED = {
 def healthgate_image(real_node: realnode.RealNode) -> str:
     ref, archive = buildah.healthgate()
     assert real_node.containerd is not None
-    real_node.containerd.import_archive(archive)
+    real_node.containerd.import_archive(archive, ref)
     return ref
 
 
@@ -159,7 +159,7 @@ def test_redis_image_serves_at_its_pod_ip(
     answers at its pod IP (the end-to-end Redis runs like this behind a Service)."""
     ref, archive = buildah.redis()
     assert real_node.containerd is not None
-    real_node.containerd.import_archive(archive)
+    real_node.containerd.import_archive(archive, ref)
     server = {
         "name": "redis",
         "image": ref,

@@ -65,7 +65,7 @@ def redis_service(flow: Flow) -> str:
     """Redis as a pod behind the Service ``redis``; its ClusterIP (pods have no cluster DNS)."""
     ref, archive = buildah.redis()
     assert flow.node.containerd is not None
-    flow.node.containerd.import_archive(archive)
+    flow.node.containerd.import_archive(archive, ref)
     flow.apply(*redis(flow.node, ref))
     wait_for("Redis Ready", lambda: [p for p in flow.pods("redis") if ready(p)], timeout=120)
     ip: str = flow.json("get", "service", "redis", "-n", flow.apps)["spec"]["clusterIP"]

@@ -7,7 +7,7 @@ from typing import Any
 
 Json = dict[str, Any]
 
-# The session's local node (tests/env/node) runs every pod the scheduler binds to it. These
+# The session's real node (tests/env/realnode) runs pods the scheduler binds to it. These
 # tests drive pod status by hand (patching podIP to sidecars they start themselves), so their
 # pods name a scheduler that does not exist and stay unbound, as on a cluster without nodes.
 UNSCHEDULED = "healthgate-tests-no-scheduler"

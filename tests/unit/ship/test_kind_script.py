@@ -13,6 +13,7 @@ from typing import cast
 import pytest
 
 from tests.e2e import backends
+from tests.env import incluster
 
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = ROOT / "hack" / "kind-e2e.sh"
@@ -73,7 +74,6 @@ def test_kubeconfig_variable_selects_kind_mode(tmp_path: Path) -> None:
     assert backend.kubeconfig == Path("/nonexistent/kubeconfig")
     assert backend.app_image == "healthgate:e2e"
     assert backend.settings.redis_image == "redis:7-alpine"
-    assert not backend.loopback_pods
     assert backends.kind_mode(KIND_ENV)
     assert not list(tmp_path.iterdir()), "nothing started"
 
@@ -103,7 +103,7 @@ def test_kind_mode_skips_the_local_only_checks(tmp_path: Path) -> None:
 
 def test_kind_redis_runs_in_the_namespace_with_a_password() -> None:
     cluster = backends.Cluster("kubectl", Path("/nonexistent/kubeconfig"))
-    server = backends.KindRedis(cluster, "flow-1", "redis:7-alpine")
+    server = incluster.ClusterRedis(cluster, "flow-1", "redis:7-alpine")
     assert server.url == f"redis://:{server.password}@redis.flow-1.svc:6379/0"
     deployment, service = server.manifests()
     assert (deployment["kind"], service["kind"]) == ("Deployment", "Service")
@@ -120,3 +120,15 @@ def test_kind_mode_reads_sidecars_through_the_pod_proxy() -> None:
     annotations = {"prometheus.io/port": "8086"}
     pod = {"metadata": {"name": "api-1", "namespace": "flow-1", "annotations": annotations}}
     assert backends.pod_proxy_path(pod) == "/api/v1/namespaces/flow-1/pods/api-1:8086/proxy/health"
+    # The shared-outage tests post directives the same way.
+    directive = backends.pod_proxy_path(pod, "/directive")
+    assert directive == "/api/v1/namespaces/flow-1/pods/api-1:8086/proxy/directive"
+
+
+def test_chart_objects_are_named_as_helms_fullname_names_them() -> None:
+    """A release whose name contains the chart's (kind's ``healthgate``) is the name itself."""
+    cluster = backends.Cluster("kubectl", Path("/nonexistent/kubeconfig"))
+    kind = incluster.ChartOperator(cluster, "healthgate", "healthgate-system", webhook="w")
+    assert kind.deployment == "healthgate"
+    local = incluster.ChartOperator(cluster, "hg-1a2b3", "e2e-hg-1a2b3", webhook="w")
+    assert local.deployment == "hg-1a2b3-healthgate"
