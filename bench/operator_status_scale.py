@@ -10,14 +10,18 @@ Phases: steady state (every pod healthy, nothing changes: status writes should b
 gates accepts connections and never answers: the other gates' refreshes must not slow down).
 API-server writes are counted from the API server's own ``apiserver_request_total``.
 
-Run: ``python -m bench.operator_status_scale [PODS_PER_GATE]``. Prints figures with their goals
-and the load average (the machine may be shared); asserts nothing about time.
+Run: ``python -m bench.operator_status_scale [PODS_PER_GATE [GATES]]`` (default 10 and 1,000).
+With ``HEALTHGATE_BENCH_PROFILE=FILE`` the operator's steady-state window is profiled (cProfile
+on process CPU time, not wall time: the machine is shared) and the stats are written to FILE.
+Prints figures with their goals and the load average (the machine may be shared); asserts
+nothing about time.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -32,13 +36,22 @@ from bench._sidecar_fleet import address
 from tests.env import common
 from tests.integration.operator import objects
 
-GATE_COUNT = 1000
+# A smaller run (e.g. for a profile) keeps every other figure the same.
+GATE_COUNT = int(sys.argv[2]) if __name__ == "__main__" and len(sys.argv) > 2 else 1000
 NAMESPACES = 10
 INTERVAL = 10.0
 TIMEOUT = 1.0  # --health-timeout: the per-pod bound a frozen sidecar may cost its own gate
 WINDOW = 6 * INTERVAL
 CHANGED = 10  # gates whose pods turn unhealthy
 FROZEN = 10  # gates with one frozen sidecar
+PROFILE = os.environ.get("HEALTHGATE_BENCH_PROFILE", "")
+# Run in the operator before its entry point: SIGUSR1 starts the profile, SIGUSR2 writes it.
+PROFILER = f"""
+import cProfile, signal, time
+_profile = cProfile.Profile(time.process_time)
+signal.signal(signal.SIGUSR1, lambda *_: _profile.enable())
+signal.signal(signal.SIGUSR2, lambda *_: (_profile.disable(), _profile.dump_stats({PROFILE!r})))
+"""
 STATUS_PATCH = 'resource="healthgates",scope="resource",subresource="status",verb="PATCH"'
 
 
@@ -221,7 +234,10 @@ def main() -> None:
             assert fleet.stdout.readline().strip() == "ready"
             namespaces = [env.namespace(f"team-{i}") for i in range(NAMESPACES)]
             env.start_operator(
-                f"--sidecar-port={port}", f"--health-timeout={TIMEOUT}", status_interval=INTERVAL
+                f"--sidecar-port={port}",
+                f"--health-timeout={TIMEOUT}",
+                status_interval=INTERVAL,
+                prelude=PROFILER if PROFILE else "",
             )
             populate(env, namespaces, per_gate)
             # Nearly all: on a starved machine a few gates' probes time out in some round.
@@ -229,9 +245,15 @@ def main() -> None:
                 "Healthy gates", lambda: healthy_gates(env, per_gate), GATE_COUNT * 98 // 100, 900
             )
             print(f"{healthy_gates(env, per_gate)} of {GATE_COUNT} gates Healthy after "
-                  f"{settled:.0f} s ({load()})", flush=True)  # fmt: skip
+                  f"{settled:.0f} s ({load()}); operator pid {env.running().pid}",
+                  flush=True)  # fmt: skip
             time.sleep(INTERVAL)
-            report("steady state: nothing changes", *window(env, WINDOW), pods)
+            if PROFILE:
+                os.kill(env.running().pid, signal.SIGUSR1)
+            steady = window(env, WINDOW)
+            if PROFILE:
+                os.kill(env.running().pid, signal.SIGUSR2)
+            report("steady state: nothing changes", *steady, pods)
             for g in range(CHANGED):
                 fleet_control(control, f"/status/unhealthy/{g * per_gate}/{per_gate}")
             report(f"{CHANGED} gates turn unhealthy", *window(env, 3 * INTERVAL), pods)

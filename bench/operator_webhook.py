@@ -122,12 +122,17 @@ def operator_metrics(env: Env) -> str:
         return str(resp.read().decode())
 
 
-def gated_namespace(env: Env, name: str) -> tuple[str, Api]:
+def gated_namespace(
+    env: Env, name: str, *, status_interval: float = 30, prelude: str = ""
+) -> tuple[str, Api]:
     """The operator (status every 30 s) and namespace ``name`` with GATE_COUNT gates ready.
 
     One gate selects the pods (label app=api); the other 99 select other apps but are still read.
     """
-    env.start_operator(status_interval=30)
+    stale = max(180.0, 3 * status_interval)  # the default, or above a long interval
+    env.start_operator(
+        f"--refresh-stale-after={stale:.0f}", status_interval=status_interval, prelude=prelude
+    )
     ns = env.namespace(name)
     api = Api(env.cluster)
     apply_gates(api, ns)

@@ -26,6 +26,7 @@ FIELD_MANAGER = constants.MANAGER
 # Connections to the API server at once (as kubernetes_asyncio's pool had): callers bound
 # their own concurrency (Kopf's workers, the status rounds); this only caps a runaway.
 CONNECTIONS = 100
+POD_PAGE = 100  # pods per LIST page: ~0.5 MB of JSON, a few ms of the loop to decode
 Login = Callable[[], Awaitable[kopf.ConnectionInfo]]
 
 
@@ -146,10 +147,30 @@ class Kube:
         return items
 
     async def list_pods(self, namespace: str, selector: str) -> list[Json]:
+        """Every selected pod, a page at a time (one consistent snapshot: the continue token).
+
+        Why pages: decoding a LIST holds the event loop, and the webhook answers on that loop.
+        1,500 pods are ~7 MB of JSON, 130-240 ms of decoding in one piece; a page of
+        ``POD_PAGE`` is a few milliseconds. A token that expired between pages (410) starts
+        the list over.
+        """
+        path = f"/api/v1/namespaces/{namespace}/pods"
         query = [("labelSelector", selector)] if selector else []
-        body = await self.request("GET", f"/api/v1/namespaces/{namespace}/pods", query=query)
-        items: list[Json] = body.get("items", [])
-        return items
+        items: list[Json] = []
+        token = ""
+        while True:
+            page = [*query, ("limit", str(POD_PAGE))] + ([("continue", token)] if token else [])
+            try:
+                body = await self.request("GET", path, query=page)
+            except KubeError as exc:
+                if exc.status != 410 or not token:
+                    raise
+                items, token = [], ""
+                continue
+            items += body.get("items", [])
+            token = str((body.get("metadata") or {}).get("continue") or "")
+            if not token:
+                return items
 
     async def apply(self, path: str, manifest: Json) -> Json:
         """Server-side apply: create or update in one idempotent call, owned fields only."""

@@ -11,6 +11,7 @@ refreshes. A status that would not change is not written: at 1,000 gates every 1
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping, MutableMapping
 from typing import Any, cast
@@ -33,6 +34,7 @@ from healthgate_operator.kubetypes import Json
 from healthgate_operator.runtime import Runtime
 from healthgate_sidecar import wire
 
+YIELD_EVERY = 200  # pods built between two turns of the event loop
 LAST_SEEN = "healthgate.dependencies"
 REPORTED = "healthgate.reported"
 BLOCKED = "healthgate.blocked"
@@ -60,20 +62,27 @@ async def reports(runtime: Runtime, gate: str, port: int, pods: list[Json]) -> l
     Each pod is asked on the port it was injected with; ``port`` (today's) only when a pod
     does not say, so changing ``--sidecar-port`` or the gate's port never blinds the status.
     """
-    asked = [p for p in pods if injection.injected_by(p, gate) and p.get("status", {}).get("podIP")]
+    injected = [injection.injected_by(p, gate) for p in pods]  # once per pod: it is not cheap
+    asked = [
+        p for p, i in zip(pods, injected, strict=True) if i and p.get("status", {}).get("podIP")
+    ]
     targets = [(p["status"]["podIP"], injection.pod_sidecar_port(p) or port) for p in asked]
     answers = await runtime.health_reader.many(targets)
     health = {p["metadata"]["name"]: a for p, a in zip(asked, answers, strict=True)}
-    return [
-        status_builder.PodReport(
-            name=p["metadata"]["name"],
-            injected=injection.injected_by(p, gate),
-            ready=is_ready(p),
-            health=wire.read_health(health.get(p["metadata"]["name"])),
-            waiting=status_builder.cannot_start(p),
+    out = []
+    for k, (p, i) in enumerate(zip(pods, injected, strict=True)):
+        if k and not k % YIELD_EVERY:
+            await asyncio.sleep(0)  # a gate of thousands of pods must not hold the webhook's loop
+        out.append(
+            status_builder.PodReport(
+                name=p["metadata"]["name"],
+                injected=i,
+                ready=is_ready(p),
+                health=wire.read_health(health.get(p["metadata"]["name"])),
+                waiting=status_builder.cannot_start(p),
+            )
         )
-        for p in pods
-    ]
+    return out
 
 
 def merged_status(body: Json, fields: Json, updates: list[Json]) -> Json:
