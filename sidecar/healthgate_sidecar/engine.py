@@ -22,7 +22,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from healthgate_sidecar import checks, files, logs, lookups, redact, stale, state
-from healthgate_sidecar.checks.base import CheckFailure, Prober, file_sources
+from healthgate_sidecar.checks.base import Checker, CheckFailure, file_sources
 from healthgate_sidecar.contract import Dependency, SidecarConfig
 from healthgate_sidecar.lag import LagMonitor
 from healthgate_sidecar.metrics import Metrics, Snapshot
@@ -34,7 +34,7 @@ STUCK_GRACE_SECONDS = 1.0
 STARVED_SHARE = 0.25
 SLOTS = 32  # checks in flight while the loop is starved: fewer callbacks per loop turn
 
-ProberFactory = Callable[[Dependency], Prober]
+CheckerFactory = Callable[[Dependency], Checker]
 
 
 @dataclass
@@ -43,7 +43,7 @@ class Runner:
 
     dep: Dependency
     component: state.Component
-    prober: Prober | None = None
+    checker: Checker | None = None
     task: asyncio.Task[None] | None = None
     in_flight_since: float | None = field(default=None)  # loop time the running check began
     last_round: float = 0.0  # loop time the last round ended (judged or skipped), or was added
@@ -55,7 +55,7 @@ class Engine:
     """Runs the checks of the current config; everything a probe reads is kept here in memory."""
 
     def __init__(
-        self, *, metrics: Metrics | None = None, create: ProberFactory = checks.create_prober
+        self, *, metrics: Metrics | None = None, create: CheckerFactory = checks.create_checker
     ) -> None:
         self.config: SidecarConfig | None = None
         self.runners: dict[str, Runner] = {}
@@ -183,16 +183,16 @@ class Engine:
     async def _execute(self, runner: Runner) -> state.Result | None:
         dep = runner.dep
         loop = asyncio.get_running_loop()
-        if runner.prober is not None and files.changed(runner.sources):
+        if runner.checker is not None and files.changed(runner.sources):
             await _close(runner)  # a rotated secret: rebuild the client with a fresh read
         runner.in_flight_since = began = loop.time()
         failure: CheckFailure | None = None
         try:
             async with asyncio.timeout(dep.timeout_seconds):
-                if runner.prober is None:  # retried each run until it works
+                if runner.checker is None:  # retried each run until it works
                     runner.sources = files.fingerprints(file_sources(dep.params))
-                    runner.prober = self._create(dep)
-                details = await runner.prober.check()
+                    runner.checker = self._create(dep)
+                details = await runner.checker.check()
         except TimeoutError:
             if self.lag is not None and self.lag.lost_since(began) >= STARVED_SHARE * (
                 dep.timeout_seconds
@@ -287,16 +287,16 @@ def _ok_message(dep: Dependency, duration: float) -> str:
 
 
 async def _close(runner: Runner) -> None:
-    if runner.prober is not None:
-        prober, runner.prober = runner.prober, None
+    if runner.checker is not None:
+        checker, runner.checker = runner.checker, None
         try:
-            await asyncio.wait_for(prober.close(), timeout=5)
+            await asyncio.wait_for(checker.close(), timeout=5)
         except Exception as exc:  # closing a broken client must not stop a reload
             logs.event("closing a client failed", dependency=runner.dep.name, error=repr(exc))
 
 
 async def check_once(
-    config: SidecarConfig, *, create: ProberFactory = checks.create_prober
+    config: SidecarConfig, *, create: CheckerFactory = checks.create_checker
 ) -> Engine:
     """Run every check once, concurrently (the ``check`` command); returns the settled engine."""
     lookups.install()

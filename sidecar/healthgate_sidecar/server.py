@@ -220,7 +220,7 @@ def create_app(
     *,
     registry: CollectorRegistry,
     config_path: Path | None = None,
-    create: engine.ProberFactory = checks.create_prober,
+    create: engine.CheckerFactory = checks.create_checker,
 ) -> web.Application:
     """The sidecar application; checks start with the app and stop at its cleanup."""
     app = web.Application()

@@ -4,7 +4,7 @@ Adding a type: one module ``checks/<name>.py`` holding
 
 - its parameters model (a :class:`~healthgate_sidecar.params.Model`; secret-bearing fields
   declared as data in ``secret_fields``, see :mod:`healthgate_sidecar.params`),
-- its factory ``create(params, *, timeout) -> Prober`` (see :mod:`.base`),
+- its factory ``create(params, *, timeout) -> Checker`` (see :mod:`.base`),
 - ``CHECK_TYPE = CheckType(name=<name>, params=..., create=create, description=...)``;
 
 its name appended to :data:`TYPES`, its test, and its row in README.md's table of types (then
@@ -26,7 +26,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from healthgate_sidecar.checks.base import CheckType, Prober
+from healthgate_sidecar.checks.base import Checker, CheckType
 
 if TYPE_CHECKING:
     from healthgate_sidecar.contract import Dependency
@@ -52,6 +52,6 @@ def _declared(name: str) -> CheckType[Any]:
 REGISTRY: dict[str, CheckType[Any]] = {name: _declared(name) for name in TYPES}
 
 
-def create_prober(dep: Dependency) -> Prober:
-    """Build the prober (and its client) of a dependency; may raise ``CheckFailure``."""
+def create_checker(dep: Dependency) -> Checker:
+    """Build the checker (and its client) of a dependency; may raise ``CheckFailure``."""
     return REGISTRY[dep.type].create(dep.params, timeout=dep.timeout_seconds)

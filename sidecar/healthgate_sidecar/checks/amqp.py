@@ -18,10 +18,10 @@ from yarl import URL
 
 from healthgate_sidecar import redact
 from healthgate_sidecar.checks.base import (
+    Checker,
     CheckFailure,
     CheckType,
     Details,
-    Prober,
     failure_from,
     read_secret,
     ssl_context,
@@ -88,7 +88,7 @@ def _url(url: str) -> URL:
     return URL(url).with_query(None)
 
 
-def create(params: AmqpParams, *, timeout: float) -> Prober:
+def create(params: AmqpParams, *, timeout: float) -> Checker:
     import aiormq  # the driver, loaded only when an amqp dependency is configured
     import aiormq.exceptions
 
@@ -134,7 +134,7 @@ def create(params: AmqpParams, *, timeout: float) -> Prober:
                 async with asyncio.timeout(timeout):
                     await old.close()
 
-    return Prober(check=check, close=close)
+    return Checker(check=check, close=close)
 
 
 CHECK_TYPE = CheckType(

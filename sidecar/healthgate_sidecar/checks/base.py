@@ -1,8 +1,8 @@
-"""What every check shares: the type declaration, the failure type, the prober shape, helpers.
+"""What every check shares: the type declaration, the failure type, the checker shape, helpers.
 
 A check is a coroutine that returns details (a small flat dict) on success and raises
 :class:`CheckFailure` on failure. Checks never handle timing, retries, metrics or logging: the
-engine does. A :class:`Prober` pairs that coroutine with a ``close`` for the client it reuses. A
+engine does. A :class:`Checker` pairs that coroutine with a ``close`` for the client it reuses. A
 :class:`CheckType` declares a type: its name, its parameters model, its factory.
 """
 
@@ -56,7 +56,7 @@ async def _nothing() -> None:
 
 
 @dataclass(frozen=True)
-class Prober:
+class Checker:
     """A dependency's check coroutine plus the cleanup of the client it keeps between checks."""
 
     check: Callable[[], Awaitable[Details]]
@@ -68,9 +68,9 @@ P_contra = TypeVar("P_contra", bound=Model, contravariant=True)
 
 
 class Factory(Protocol[P_contra]):
-    """Builds a dependency's prober (and its client) from its parameters block."""
+    """Builds a dependency's checker (and its client) from its parameters block."""
 
-    def __call__(self, params: P_contra, /, *, timeout: float) -> Prober: ...
+    def __call__(self, params: P_contra, /, *, timeout: float) -> Checker: ...
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class CheckType(Generic[P]):
     """One check type, declared once in its ``checks/<name>.py`` as ``CHECK_TYPE``.
 
     The contract derives from it the ``type`` value and the dependency's block of the same
-    name; the registry, the prober factory; the operator's CRD, the block's Secret references
+    name; the registry, the checker factory; the operator's CRD, the block's Secret references
     (from ``params.secret_fields``).
     """
 

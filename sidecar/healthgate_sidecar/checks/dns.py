@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
-from healthgate_sidecar.checks.base import CheckFailure, CheckType, Details, Prober
+from healthgate_sidecar.checks.base import Checker, CheckFailure, CheckType, Details
 from healthgate_sidecar.params import Model
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def _resolver(params: DnsParams, timeout: float) -> dns.asyncresolver.Resolver:
     return resolver
 
 
-def create(params: DnsParams, *, timeout: float) -> Prober:
+def create(params: DnsParams, *, timeout: float) -> Checker:
     import dns.exception
     import dns.resolver
 
@@ -78,7 +78,7 @@ def create(params: DnsParams, *, timeout: float) -> Prober:
             "ttl": answer.rrset.ttl if answer.rrset is not None else None,
         }
 
-    return Prober(check=check)
+    return Checker(check=check)
 
 
 CHECK_TYPE = CheckType(

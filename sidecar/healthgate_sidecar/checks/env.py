@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from healthgate_sidecar.checks.base import CheckFailure, CheckType, Details, Prober
+from healthgate_sidecar.checks.base import Checker, CheckFailure, CheckType, Details
 from healthgate_sidecar.params import ENV_NAME_PATTERN, Model
 
 EnvName = Annotated[str, Field(pattern=ENV_NAME_PATTERN)]
@@ -21,7 +21,7 @@ class EnvParams(Model):
     )
 
 
-def create(params: EnvParams, *, timeout: float) -> Prober:
+def create(params: EnvParams, *, timeout: float) -> Checker:
     names = list(params.names)
 
     async def check() -> Details:
@@ -30,7 +30,7 @@ def create(params: EnvParams, *, timeout: float) -> Prober:
             raise CheckFailure("assertion", f"missing or empty: {', '.join(missing)}")
         return {"present": len(names)}
 
-    return Prober(check=check)
+    return Checker(check=check)
 
 
 CHECK_TYPE = CheckType(

@@ -21,10 +21,10 @@ from pydantic import Field, field_validator
 
 from healthgate_sidecar import files
 from healthgate_sidecar.checks.base import (
+    Checker,
     CheckFailure,
     CheckType,
     Details,
-    Prober,
     Reason,
     read_secret,
 )
@@ -148,7 +148,7 @@ def _rpc_failure(exc: grpc.aio.AioRpcError) -> CheckFailure:
     return CheckFailure(reason, text)
 
 
-def create(params: GrpcParams, *, timeout: float) -> Prober:
+def create(params: GrpcParams, *, timeout: float) -> Checker:
     # gRPC's C core logs straight to stderr ("I1130 ... Handshake failed ..."), past the
     # sidecar's text/json log format; what it says is in the check's message already.
     os.environ.setdefault("GRPC_VERBOSITY", "NONE")
@@ -189,7 +189,7 @@ def create(params: GrpcParams, *, timeout: float) -> Prober:
             old, channel = channel, None
             await old.close()
 
-    return Prober(check=check, close=close)
+    return Checker(check=check, close=close)
 
 
 CHECK_TYPE = CheckType(

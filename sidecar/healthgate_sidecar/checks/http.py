@@ -15,7 +15,7 @@ from yarl import URL
 
 from healthgate_sidecar import body_regex, redact
 from healthgate_sidecar.checks import _httpclient, _jsonbody
-from healthgate_sidecar.checks.base import CheckFailure, CheckType, Details, Prober, read_secret
+from healthgate_sidecar.checks.base import Checker, CheckFailure, CheckType, Details, read_secret
 from healthgate_sidecar.params import (
     Model,
     Secret,
@@ -196,7 +196,7 @@ async def _fetch(
     raise CheckFailure("status", f"more than {MAX_REDIRECTS} redirects")
 
 
-def create(params: HttpParams, *, timeout: float) -> Prober:
+def create(params: HttpParams, *, timeout: float) -> Checker:
     headers = _headers(params)
     redact.register_embedded(params.url)
     target = redact.redact_url(params.url)
@@ -225,7 +225,7 @@ def create(params: HttpParams, *, timeout: float) -> Prober:
             await _jsonbody.check(assertions, body, truncated=truncated)
         return {"statusCode": status, "target": target}
 
-    return Prober(check=check, close=session.close)
+    return Checker(check=check, close=session.close)
 
 
 CHECK_TYPE = CheckType(

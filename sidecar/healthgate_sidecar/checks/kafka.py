@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import Field
 
 from healthgate_sidecar.checks.base import (
+    Checker,
     CheckFailure,
     CheckType,
     Details,
-    Prober,
     failure_from,
     read_secret,
     ssl_context,
@@ -156,7 +156,7 @@ async def _connect(servers: list[tuple[str, int]], options: dict[str, Any]) -> A
     raise failure
 
 
-def create(params: KafkaParams, *, timeout: float) -> Prober:
+def create(params: KafkaParams, *, timeout: float) -> Checker:
     options = _options(params, timeout)
     servers = [_split(s) for s in params.bootstrap_servers]
     conn: AIOKafkaConnection | None = None
@@ -189,7 +189,7 @@ def create(params: KafkaParams, *, timeout: float) -> Prober:
             with contextlib.suppress(Exception):
                 old.close()
 
-    return Prober(check=check, close=close)
+    return Checker(check=check, close=close)
 
 
 def _details(params: KafkaParams, response: Any, target: str) -> Details:

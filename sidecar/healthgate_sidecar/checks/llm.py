@@ -10,7 +10,7 @@ from pydantic import Field
 
 from healthgate_sidecar import redact
 from healthgate_sidecar.checks import _httpclient
-from healthgate_sidecar.checks.base import CheckFailure, CheckType, Details, Prober, read_secret
+from healthgate_sidecar.checks.base import Checker, CheckFailure, CheckType, Details, read_secret
 from healthgate_sidecar.params import Secret, TlsMixin, env_field, file_field
 
 MAX_RATE_HEADERS = 8
@@ -51,7 +51,7 @@ def _rate_limits(headers: Mapping[str, str]) -> Details:
     return found
 
 
-def create(params: LlmParams, *, timeout: float) -> Prober:
+def create(params: LlmParams, *, timeout: float) -> Checker:
     key = read_secret(value=None, from_env=params.api_key_from_env, file=params.api_key_file)
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     url = params.base_url.rstrip("/") + "/models"
@@ -77,7 +77,7 @@ def create(params: LlmParams, *, timeout: float) -> Prober:
             details["model"] = params.model
         return {**details, **limits}
 
-    return Prober(check=check, close=session.close)
+    return Checker(check=check, close=session.close)
 
 
 CHECK_TYPE = CheckType(

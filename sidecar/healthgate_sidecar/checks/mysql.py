@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from healthgate_sidecar.checks.base import (
+    Checker,
     CheckFailure,
     CheckType,
     Details,
-    Prober,
     failure_from,
     read_secret,
     ssl_context,
@@ -68,7 +68,7 @@ def _version(raw: str) -> str:
     return raw.removeprefix("5.5.5-")
 
 
-def create(params: MysqlParams, *, timeout: float) -> Prober:
+def create(params: MysqlParams, *, timeout: float) -> Checker:
     import asyncmy  # the driver, loaded only when a mysql dependency is configured
     import asyncmy.errors
 
@@ -114,7 +114,7 @@ def create(params: MysqlParams, *, timeout: float) -> Prober:
             with contextlib.suppress(asyncmy.errors.Error, OSError):
                 old.close()  # no QUIT round trip: the server may be the one that is broken
 
-    return Prober(check=check, close=close)
+    return Checker(check=check, close=close)
 
 
 CHECK_TYPE = CheckType(

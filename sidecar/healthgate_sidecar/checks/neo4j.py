@@ -8,10 +8,10 @@ from pydantic import Field
 
 from healthgate_sidecar import optional
 from healthgate_sidecar.checks.base import (
+    Checker,
     CheckFailure,
     CheckType,
     Details,
-    Prober,
     failure_from,
     read_secret,
 )
@@ -82,7 +82,7 @@ async def _components(session: neo4j.AsyncSession) -> Details:
     return {"version": str(record["versions"][0]), "edition": str(record["edition"])}
 
 
-def create(params: Neo4jParams, *, timeout: float) -> Prober:
+def create(params: Neo4jParams, *, timeout: float) -> Checker:
     # The driver, loaded only when a neo4j dependency is configured. numpy, pandas, pyarrow: for
     # Result.to_df(), never called here (numpy alone is +47 MiB RSS).
     with optional.without("numpy", "pandas", "pyarrow"):
@@ -109,7 +109,7 @@ def create(params: Neo4jParams, *, timeout: float) -> Prober:
     async def close() -> None:
         await driver.close()
 
-    return Prober(check=check, close=close)
+    return Checker(check=check, close=close)
 
 
 CHECK_TYPE = CheckType(

@@ -23,7 +23,7 @@ from pydantic import Field
 
 from healthgate_sidecar import redact
 from healthgate_sidecar.checks import _httpclient
-from healthgate_sidecar.checks.base import CheckFailure, CheckType, Details, Prober, read_secret
+from healthgate_sidecar.checks.base import Checker, CheckFailure, CheckType, Details, read_secret
 from healthgate_sidecar.checks.tcp import not_after
 from healthgate_sidecar.params import Model, Secret, TlsMixin, env_field, file_field
 
@@ -113,7 +113,7 @@ def _key_details(jwks: dict[str, Any]) -> Details:
     return details
 
 
-def create(params: OidcParams, *, timeout: float) -> Prober:
+def create(params: OidcParams, *, timeout: float) -> Checker:
     session = _httpclient.session(ca_file=params.ca_file, verify=params.tls_verify)
     discovery = params.issuer.rstrip("/") + DISCOVERY_PATH
     target = redact.redact_url(params.issuer)
@@ -132,7 +132,7 @@ def create(params: OidcParams, *, timeout: float) -> Prober:
             details["tokenGrant"] = "ok"
         return details
 
-    return Prober(check=check, close=session.close)
+    return Checker(check=check, close=session.close)
 
 
 def _token_grant(

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from healthgate_sidecar.checks.base import (
+    Checker,
     CheckFailure,
     CheckType,
     Details,
-    Prober,
     failure_from,
     read_secret,
 )
@@ -61,7 +61,7 @@ def _version(number: int) -> str:
     return f"{major}.{number % 100}" if major >= 10 else f"{major}.{number // 100 % 100}"
 
 
-def create(params: PostgresParams, *, timeout: float) -> Prober:
+def create(params: PostgresParams, *, timeout: float) -> Checker:
     import psycopg  # the driver, loaded only when a postgres dependency is configured
 
     dsn = read_secret(value=params.dsn, from_env=params.dsn_from_env, file=params.dsn_file)
@@ -98,7 +98,7 @@ def create(params: PostgresParams, *, timeout: float) -> Prober:
             with contextlib.suppress(psycopg.Error):
                 await old.close()
 
-    return Prober(check=check, close=close)
+    return Checker(check=check, close=close)
 
 
 CHECK_TYPE = CheckType(

@@ -10,10 +10,10 @@ from pydantic import Field
 
 from healthgate_sidecar import redact
 from healthgate_sidecar.checks.base import (
+    Checker,
     CheckFailure,
     CheckType,
     Details,
-    Prober,
     failure_from,
     read_secret,
 )
@@ -113,7 +113,7 @@ async def _write_check(client: redis.asyncio.Redis) -> None:
         raise CheckFailure("assertion", "the value read back differs from the value written")
 
 
-def create(params: RedisParams, *, timeout: float) -> Prober:
+def create(params: RedisParams, *, timeout: float) -> Checker:
     import redis.exceptions
 
     url = read_secret(value=params.url, from_env=params.url_from_env, file=params.url_file)
@@ -143,7 +143,7 @@ def create(params: RedisParams, *, timeout: float) -> Prober:
     async def close() -> None:
         await client.aclose()
 
-    return Prober(check=check, close=close)
+    return Checker(check=check, close=close)
 
 
 CHECK_TYPE = CheckType(

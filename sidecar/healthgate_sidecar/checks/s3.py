@@ -17,7 +17,7 @@ from pydantic import Field
 
 from healthgate_sidecar import redact
 from healthgate_sidecar.checks import _httpclient
-from healthgate_sidecar.checks.base import CheckFailure, CheckType, Details, Prober, read_secret
+from healthgate_sidecar.checks.base import Checker, CheckFailure, CheckType, Details, read_secret
 from healthgate_sidecar.params import Secret, TlsMixin, env_field, file_field
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ def _status_failure(params: S3Params, status: int, region: str | None) -> CheckF
     return CheckFailure("status", f"HeadBucket answered {status}{hint}")
 
 
-def create(params: S3Params, *, timeout: float) -> Prober:
+def create(params: S3Params, *, timeout: float) -> Checker:
     signer = _signer(params)
     url = bucket_url(params)
     target = redact.redact_url(url)
@@ -137,7 +137,7 @@ def create(params: S3Params, *, timeout: float) -> Prober:
             raise _status_failure(params, status, region)
         return {"bucket": params.bucket, "region": region or params.region, "target": target}
 
-    return Prober(check=check, close=session.close)
+    return Checker(check=check, close=session.close)
 
 
 CHECK_TYPE = CheckType(

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from healthgate_sidecar.checks.base import (
+    Checker,
     CheckFailure,
     CheckType,
     Details,
-    Prober,
     failure_from,
     read_secret,
     ssl_context,
@@ -114,7 +114,7 @@ async def _session(
     }
 
 
-def create(params: SmtpParams, *, timeout: float) -> Prober:
+def create(params: SmtpParams, *, timeout: float) -> Checker:
     import aiosmtplib  # the driver, loaded only when an smtp dependency is configured
 
     password = read_secret(value=None, from_env=params.password_from_env, file=params.password_file)
@@ -144,7 +144,7 @@ def create(params: SmtpParams, *, timeout: float) -> Prober:
             client.close()  # no-op after QUIT; drops the socket after a failure
         return details
 
-    return Prober(check=check)
+    return Checker(check=check)
 
 
 CHECK_TYPE = CheckType(

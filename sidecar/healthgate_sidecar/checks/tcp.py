@@ -10,10 +10,10 @@ from datetime import datetime
 from pydantic import Field
 
 from healthgate_sidecar.checks.base import (
+    Checker,
     CheckFailure,
     CheckType,
     Details,
-    Prober,
     classify,
     ssl_context,
 )
@@ -56,7 +56,7 @@ def _cert_details(writer: asyncio.StreamWriter) -> Details:
     return {"certNotAfter": expires.isoformat(), "certDaysLeft": round(days, 1)}
 
 
-def create(params: TcpParams, *, timeout: float) -> Prober:
+def create(params: TcpParams, *, timeout: float) -> Checker:
     context = ssl_context(ca_file=params.ca_file, verify=params.tls_verify) if params.tls else None
     target = f"{params.host}:{params.port}"
 
@@ -77,7 +77,7 @@ def create(params: TcpParams, *, timeout: float) -> Prober:
         finally:
             writer.close()  # not awaiting wait_closed: a peer ignoring close must not stall us
 
-    return Prober(check=check)
+    return Checker(check=check)
 
 
 CHECK_TYPE = CheckType(

@@ -1,4 +1,4 @@
-"""Scripted probers for engine and server unit tests (no network: the checks are coroutines)."""
+"""Scripted checkers for engine and server unit tests (no network: the checks are coroutines)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from healthgate_sidecar.checks.base import CheckFailure, Details, Prober
+from healthgate_sidecar.checks.base import Checker, CheckFailure, Details
 from healthgate_sidecar.contract import Dependency, SidecarConfig, parse_config
 
 Behaviour = Callable[[], Awaitable[Details]]
@@ -51,7 +51,7 @@ def config(*deps: dict[str, Any], **settings: Any) -> SidecarConfig:
 
 
 class Script:
-    """A prober factory whose checks do what the test says, switchable at any time."""
+    """A checker factory whose checks do what the test says, switchable at any time."""
 
     def __init__(self, **behaviours: Behaviour) -> None:
         self.behaviours = dict(behaviours)
@@ -59,7 +59,7 @@ class Script:
         self.closed: list[str] = []
         self.calls: dict[str, list[float]] = {}
 
-    def __call__(self, dep: Dependency) -> Prober:
+    def __call__(self, dep: Dependency) -> Checker:
         self.created.append(dep.name)
 
         async def check() -> Details:
@@ -69,7 +69,7 @@ class Script:
         async def close() -> None:
             self.closed.append(dep.name)
 
-        return Prober(check=check, close=close)
+        return Checker(check=check, close=close)
 
 
 async def wait_for(predicate: Callable[[], bool], timeout: float = 3.0) -> float:

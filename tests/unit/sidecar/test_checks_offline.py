@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from healthgate_sidecar.checks import create_prober, tcp
+from healthgate_sidecar.checks import create_checker, tcp
 from healthgate_sidecar.checks.base import CheckFailure, read_secret
 from healthgate_sidecar.contract import parse_config
 
@@ -22,11 +22,11 @@ def test_drivers_load_only_for_types_in_use() -> None:
     code = """
 import asyncio, sys
 from healthgate_sidecar import cli, server
-from healthgate_sidecar.checks import create_prober
+from healthgate_sidecar.checks import create_checker
 from healthgate_sidecar.contract import parse_config
 cfg = parse_config({"dependencies": [{"name": "a", "type": "env", "env": {"names": ["HOME"]}}]})
 async def main():
-    await create_prober(cfg.dependencies[0]).check()
+    await create_checker(cfg.dependencies[0]).check()
 asyncio.run(main())
 print(",".join(m for m in ("redis", "neo4j", "psycopg", "dns") if m in sys.modules))
 """
@@ -47,9 +47,9 @@ async def test_env_check(monkeypatch: pytest.MonkeyPatch) -> None:
             ]
         }
     )
-    prober = create_prober(cfg.dependencies[0])
+    checker = create_checker(cfg.dependencies[0])
     with pytest.raises(CheckFailure) as caught:
-        await prober.check()
+        await checker.check()
     assert caught.value.reason == "assertion"
     assert caught.value.message == "missing or empty: HG_EMPTY, HG_UNSET"
 

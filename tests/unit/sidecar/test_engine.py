@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from healthgate_sidecar import engine, redact
-from healthgate_sidecar.checks.base import CheckFailure, Details, Prober
+from healthgate_sidecar.checks.base import Checker, CheckFailure, Details
 from healthgate_sidecar.contract import Dependency
 from tests.unit.sidecar.helpers import (
     Behaviour,
@@ -118,16 +118,16 @@ async def test_a_crashing_check_is_an_error_and_the_schedule_goes_on(
     assert eng.liveness_problems() == []
 
 
-async def test_prober_creation_failure_is_reported_and_retried(
+async def test_checker_creation_failure_is_reported_and_retried(
     running: list[engine.Engine],
 ) -> None:
     attempts: list[str] = []
 
-    def flaky_factory(dep: Dependency) -> Prober:
+    def flaky_factory(dep: Dependency) -> Checker:
         attempts.append(dep.name)
         if len(attempts) < 3:
             raise CheckFailure("error", "environment variable REDIS_URL is not set or empty")
-        return Prober(check=healthy)
+        return Checker(check=healthy)
 
     eng = engine.Engine(create=flaky_factory)
     running.append(eng)
