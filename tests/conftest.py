@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 import pytest
 
@@ -46,6 +46,41 @@ def _require(what: str, start: Callable[[], T]) -> T:
         pytest.fail(f"{what} could not be started: {exc}", pytrace=False)
 
 
+class _Server(Protocol):
+    def stop(self) -> None: ...
+
+
+S = TypeVar("S", bound=_Server)
+P = ParamSpec("P")
+
+
+def _for_session(what: str, start: Callable[[], S]) -> Iterator[S]:
+    """A session fixture's body: start the service, hand it out, stop it at the end."""
+    server = _require(what, start)
+    yield server
+    server.stop()
+
+
+def _private(
+    env_root: Path, what: str, start: Callable[Concatenate[Path, P], S]
+) -> Iterator[Callable[P, S]]:
+    """A factory fixture's body: each call starts a private server (in its own folder) that the
+    test may stop or break; every one is stopped at the end."""
+    started: list[S] = []
+
+    def make(*args: P.args, **kwargs: P.kwargs) -> S:
+        workdir = Path(
+            tempfile.mkdtemp(dir=env_root, prefix=f"{start.__module__.rsplit('.', 1)[-1]}-")
+        )
+        server = _require(what, lambda: start(workdir, *args, **kwargs))
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_secret_registry() -> Iterator[None]:
     """Each test starts with no registered secret, so no test passes on another's registrations."""
@@ -67,135 +102,80 @@ def env_root() -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def redis_server(env_root: Path) -> Iterator[redis.RedisServer]:
     """A shared Redis. Tests that stop or freeze Redis use ``make_redis`` instead."""
-    server = _require("Redis", lambda: redis.start(env_root / "redis"))
-    yield server
-    server.stop()
+    yield from _for_session("Redis", lambda: redis.start(env_root / "redis"))
 
 
 @pytest.fixture
 def make_redis(env_root: Path) -> Iterator[Callable[[], redis.RedisServer]]:
     """A factory of private Redis servers that a test may stop, freeze and restart."""
-    started: list[redis.RedisServer] = []
-
-    def make() -> redis.RedisServer:
-        server = _require(
-            "Redis", lambda: redis.start(Path(tempfile.mkdtemp(dir=env_root, prefix="redis-")))
-        )
-        started.append(server)
-        return server
-
-    yield make
-    for server in started:
-        if server.process is not None:
-            server.thaw()
-        server.stop()
+    yield from _private(env_root, "Redis", redis.start)
 
 
 @pytest.fixture(scope="session")
 def postgres_server(env_root: Path) -> Iterator[postgres.PostgresServer]:
-    server = _require("PostgreSQL", lambda: postgres.start(env_root / "postgres"))
-    yield server
-    server.stop()
+    yield from _for_session("PostgreSQL", lambda: postgres.start(env_root / "postgres"))
 
 
 @pytest.fixture(scope="session")
 def neo4j_server(env_root: Path) -> Iterator[neo4j.Neo4jServer]:
-    server = _require("Neo4j", lambda: neo4j.start(env_root / "neo4j"))
-    yield server
-    server.stop()
+    yield from _for_session("Neo4j", lambda: neo4j.start(env_root / "neo4j"))
 
 
 @pytest.fixture(scope="session")
 def mariadb_server(env_root: Path) -> Iterator[mariadb.MariaDbServer]:
-    server = _require("MariaDB", lambda: mariadb.start(env_root / "mariadb"))
-    yield server
-    server.stop()
+    yield from _for_session("MariaDB", lambda: mariadb.start(env_root / "mariadb"))
 
 
 @pytest.fixture(scope="session")
 def rabbitmq_server(env_root: Path) -> Iterator[rabbitmq.RabbitMqServer]:
-    server = _require("RabbitMQ", lambda: rabbitmq.start(env_root / "rabbitmq"))
-    yield server
-    server.stop()
+    yield from _for_session("RabbitMQ", lambda: rabbitmq.start(env_root / "rabbitmq"))
 
 
 @pytest.fixture(scope="session")
 def smtp_server(env_root: Path) -> Iterator[smtp.SmtpServer]:
-    server = _require("the SMTP server", lambda: smtp.start(env_root / "smtp"))
-    yield server
-    server.stop()
+    yield from _for_session("the SMTP server", lambda: smtp.start(env_root / "smtp"))
 
 
 @pytest.fixture(scope="session")
 def grpc_server(env_root: Path) -> Iterator[grpc_health.GrpcServer]:
-    server = _require("the gRPC server", lambda: grpc_health.start(env_root / "grpc"))
-    yield server
-    server.stop()
+    yield from _for_session("the gRPC server", lambda: grpc_health.start(env_root / "grpc"))
 
 
 @pytest.fixture(scope="session")
 def grpc_tls_server(env_root: Path) -> Iterator[grpc_health.GrpcServer]:
-    server = _require(
+    yield from _for_session(
         "the gRPC TLS server", lambda: grpc_health.start(env_root / "grpc-tls", tls=True)
     )
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="session")
 def kafka_server(env_root: Path) -> Iterator[kafka.KafkaServer]:
     """One Kafka broker (KRaft) for the session: a JVM that takes ~30 s to start."""
-    server = _require("Kafka", lambda: kafka.start(env_root / "kafka"))
-    yield server
-    server.stop()
+    yield from _for_session("Kafka", lambda: kafka.start(env_root / "kafka"))
 
 
 @pytest.fixture(scope="session")
 def oidc_provider(env_root: Path) -> Iterator[oidc.OidcProvider]:
     """zitadel/oidc's example OpenID Provider. Tests that stop it use ``make_oidc_provider``."""
-    server = _require("the OpenID Provider", lambda: oidc.start(env_root / "oidc"))
-    yield server
-    server.stop()
+    yield from _for_session("the OpenID Provider", lambda: oidc.start(env_root / "oidc"))
 
 
 @pytest.fixture
 def make_oidc_provider(env_root: Path) -> Iterator[Callable[[], oidc.OidcProvider]]:
     """A factory of private providers that a test may stop."""
-    started: list[oidc.OidcProvider] = []
-
-    def make() -> oidc.OidcProvider:
-        workdir = Path(tempfile.mkdtemp(dir=env_root, prefix="oidc-"))
-        server = _require("the OpenID Provider", lambda: oidc.start(workdir))
-        started.append(server)
-        return server
-
-    yield make
-    for server in started:
-        server.stop()
+    yield from _private(env_root, "the OpenID Provider", oidc.start)
 
 
 @pytest.fixture(scope="session")
 def s3_server(env_root: Path) -> Iterator[s3.S3Server]:
     """s3s-fs (verifies SigV4) with the bucket ``s3.BUCKET``. Tests that stop it use ``make_s3``."""
-    server = _require("the S3 server", lambda: s3.start(env_root / "s3"))
-    yield server
-    server.stop()
+    yield from _for_session("the S3 server", lambda: s3.start(env_root / "s3"))
 
 
 @pytest.fixture
 def make_s3(env_root: Path) -> Iterator[Callable[[], s3.S3Server]]:
     """A factory of private S3 servers that a test may stop."""
-    started: list[s3.S3Server] = []
-
-    def make() -> s3.S3Server:
-        workdir = Path(tempfile.mkdtemp(dir=env_root, prefix="s3-"))
-        server = _require("the S3 server", lambda: s3.start(workdir))
-        started.append(server)
-        return server
-
-    yield make
-    for server in started:
-        server.stop()
+    yield from _private(env_root, "the S3 server", s3.start)
 
 
 @pytest.fixture(scope="session")
@@ -206,17 +186,7 @@ def promtool() -> Path:
 @pytest.fixture
 def make_prometheus(env_root: Path) -> Iterator[Callable[[str], prometheus.PrometheusServer]]:
     """A factory of Prometheus servers, each with its own config (YAML text)."""
-    started: list[prometheus.PrometheusServer] = []
-
-    def make(config: str) -> prometheus.PrometheusServer:
-        workdir = Path(tempfile.mkdtemp(dir=env_root, prefix="prometheus-"))
-        server = _require("Prometheus", lambda: prometheus.start(workdir, config))
-        started.append(server)
-        return server
-
-    yield make
-    for server in started:
-        server.stop()
+    yield from _private(env_root, "Prometheus", prometheus.start)
 
 
 @pytest.fixture(scope="session")

@@ -43,6 +43,7 @@ class RedisServer:
 
     def stop(self) -> None:
         if self.process is not None:
+            self.process.signal(signal.SIGCONT)  # a frozen server would not hear SIGTERM
             self.process.stop()
             self.process = None
 
