@@ -17,12 +17,12 @@ import contextlib
 import logging
 
 from healthgate_operator import constants
+from healthgate_operator.backoff import Backoff
 from healthgate_operator.builders import conditions
 from healthgate_operator.kube import Kube, KubeError
 from healthgate_operator.kubetypes import Json
 
 logger = logging.getLogger(__name__)
-RETRY_MAX_SECONDS = 30.0
 WATCH_SECONDS = 300
 SYNC_WAIT_SECONDS = 2.0  # an admission waits this long for the first sync, then LISTs
 
@@ -106,20 +106,19 @@ class GateCache:
 
     async def _follow(self, path: str, namespace: str | None, total: int) -> None:
         """LIST, then WATCH from its resourceVersion; on any error, back off and start over."""
-        delay = 1.0
+        backoff = Backoff()
         while True:
             try:
                 version = await self._relist(path, namespace)
                 self._synced_paths.add(path)
                 if len(self._synced_paths) == total:
                     self.synced.set()
-                delay = 1.0
+                backoff.reset()
                 while True:
                     version = await self._watch(path, version)
             except (KubeError, ValueError) as exc:
-                logger.warning("Cache of %s resyncs in %.0fs: %s", self.plural, delay, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RETRY_MAX_SECONDS)
+                logger.warning("Cache of %s resyncs in %.0fs: %s", self.plural, backoff.delay, exc)
+                await backoff.wait()
 
     async def _relist(self, path: str, namespace: str | None) -> str:
         body = await self.kube.request("GET", path, query=self._selector())

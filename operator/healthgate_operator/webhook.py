@@ -25,12 +25,12 @@ from typing import Any
 
 import kopf
 
+from healthgate_operator.backoff import Backoff
 from healthgate_operator.builders import manifests
 from healthgate_operator.kube import KubeError
 from healthgate_operator.runtime import Runtime
 
 logger = logging.getLogger(__name__)
-RETRY_MAX_SECONDS = 30.0
 
 
 def with_namespace(review: Any) -> Any:
@@ -95,7 +95,7 @@ class WebhookEndpoint:
     async def _publish(self, ca_bundle: str | None) -> None:
         """Patch the caBundle into both configurations, retrying: the API may be away, or the
         install not applied yet (then the error names what is missing)."""
-        delay = 1.0
+        backoff = Backoff()
         while True:
             try:
                 name = self.runtime.config.webhook.configuration
@@ -111,10 +111,12 @@ class WebhookEndpoint:
             except KubeError as exc:
                 hint = " (is the install's admission.yaml applied?)" if exc.status == 404 else ""
                 logger.error(
-                    "Cannot publish the webhook caBundle%s (retry in %.0fs): %s", hint, delay, exc
+                    "Cannot publish the webhook caBundle%s (retry in %.0fs): %s",
+                    hint,
+                    backoff.delay,
+                    exc,
                 )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RETRY_MAX_SECONDS)
+                await backoff.wait()
                 continue
             logger.info("Webhook configuration applied: caBundle published")
             self.applied.set()
