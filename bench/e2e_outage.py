@@ -32,7 +32,6 @@ from tests.integration.operator import objects
 
 NS = "bench-outage"
 APP = "bench-api"
-APP_COMMAND = ["sleep", "infinity"]
 
 
 class RelayedRedis:
@@ -68,25 +67,8 @@ def gate(url_secret: str) -> dict[str, Any]:
 
 
 def deployment(replicas: int) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": APP, "namespace": NS},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": APP}},
-            "template": {
-                "metadata": {"labels": {"app": APP}},
-                "spec": {
-                    "terminationGracePeriodSeconds": 1,
-                    # Our own image (built and imported by `stack`): it has `sleep`.
-                    "containers": [
-                        {"name": "app", "image": buildah.healthgate()[0], "command": APP_COMMAND}
-                    ],
-                },
-            },
-        },
-    }
+    # Our own image (built and imported by `stack`): it has `sleep`.
+    return objects.sleeping_app(APP, NS, replicas=replicas, image=buildah.healthgate()[0])
 
 
 def ready_pods(cluster: kube.KubeCluster) -> tuple[int, int]:

@@ -24,6 +24,7 @@ import pytest
 from tests.env import common, prometheus
 from tests.env.common import wait_for
 from tests.env.incluster import ChartOperator
+from tests.integration.operator import objects
 
 from .backends import E2EBackend, E2ERedis, Json, kind_mode
 
@@ -44,15 +45,6 @@ NOT_READY_WINDOW = INTERVAL + 0.5 + PERIOD + 10 * PATIENCE
 # This flow is the one without the shared-outage guard (tests/e2e/test_shared_outage.py has
 # the default, FailOpen): a Redis outage drains every pod.
 FAIL_CLOSED: Json = {"policy": "FailClosed"}
-# The app container: sleeps; its image is the HealthGate one (imported or loaded, has coreutils).
-APP_SECURITY_CONTEXT = {
-    "runAsNonRoot": True,
-    "runAsUser": 65532,
-    "allowPrivilegeEscalation": False,
-    "readOnlyRootFilesystem": True,
-    "capabilities": {"drop": ["ALL"]},
-    "seccompProfile": {"type": "RuntimeDefault"},
-}
 
 
 def redis_dep(**extra: Any) -> Json:
@@ -89,31 +81,14 @@ def gate(
 
 
 def deployment(e2e: E2EBackend, namespace: str) -> Json:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": APP, "namespace": namespace},
-        "spec": {
-            "replicas": REPLICAS,
-            "selector": {"matchLabels": {"app": APP}},
-            "template": {
-                "metadata": {"labels": {"app": APP}},
-                "spec": {
-                    **e2e.pod_spec(),
-                    # `sleep` as PID 1 ignores SIGTERM: no need to wait out the default 30 s.
-                    "terminationGracePeriodSeconds": 1,
-                    "containers": [
-                        {
-                            "name": "api",
-                            "image": e2e.app_image,
-                            "command": ["sleep", "infinity"],
-                            "securityContext": APP_SECURITY_CONTEXT,
-                        }
-                    ],
-                },
-            },
-        },
-    }
+    return objects.sleeping_app(
+        APP,
+        namespace,
+        replicas=REPLICAS,
+        image=e2e.app_image,
+        container="api",
+        pod_spec=e2e.pod_spec(),
+    )
 
 
 def pod_ready(pod: Json) -> bool:

@@ -80,3 +80,53 @@ def sidecars(pod_body: Json) -> list[Json]:
     return [
         c for c in spec.get("initContainers", []) + spec["containers"] if c["name"] == "healthgate"
     ]
+
+
+# A container that passes the Pod Security "restricted" profile (the sidecar's image has UID 65532).
+RESTRICTED_CONTAINER: Json = {
+    "runAsNonRoot": True,
+    "runAsUser": 65532,
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+
+def sleeping_app(
+    name: str,
+    namespace: str,
+    *,
+    replicas: int,
+    image: str,
+    container: str = "app",
+    pod_spec: Json | None = None,
+) -> Json:
+    """A Deployment of ``app=<name>`` pods whose one container sleeps (the image needs ``sleep``).
+
+    ``sleep`` as PID 1 ignores SIGTERM, so the grace period is 1 s, not the default 30 s.
+    """
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {
+                    **(pod_spec or {}),
+                    "terminationGracePeriodSeconds": 1,
+                    "containers": [
+                        {
+                            "name": container,
+                            "image": image,
+                            "command": ["sleep", "infinity"],
+                            "securityContext": RESTRICTED_CONTAINER,
+                        }
+                    ],
+                },
+            },
+        },
+    }
