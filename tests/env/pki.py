@@ -114,10 +114,7 @@ class CertificateAuthority:
                 x509.SubjectAlternativeName([_san(h) for h in hosts]), critical=False
             )
         cert = builder.sign(self._key, hashes.SHA256())
-        pair = KeyPair(cert=self.directory / f"{stem}.crt", key=self.directory / f"{stem}.key")
-        pair.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        _write_key(key, pair.key)
-        return pair
+        return write_pair(cert, key, self.directory, stem)
 
 
 def _san(host: str) -> x509.GeneralName:
@@ -125,6 +122,48 @@ def _san(host: str) -> x509.GeneralName:
         return x509.IPAddress(ipaddress.ip_address(host))
     except ValueError:
         return x509.DNSName(host)
+
+
+def self_signed(
+    common_name: str,
+    *,
+    not_after: datetime.datetime,
+    not_before: datetime.datetime | None = None,
+    hosts: tuple[str, ...] = (),
+    ca: bool = False,
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A self-signed certificate (and its key) for tests of what reads certificates."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = _name(common_name)
+    start = not_before or datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=1)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(not_after)
+    )
+    if hosts:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([_san(h) for h in hosts]), critical=False
+        )
+    if ca:
+        builder = builder.add_extension(
+            x509.BasicConstraints(ca=True, path_length=None), critical=True
+        )
+    return builder.sign(key, hashes.SHA256()), key
+
+
+def write_pair(
+    cert: x509.Certificate, key: ec.EllipticCurvePrivateKey, directory: Path, stem: str
+) -> KeyPair:
+    """PEM files ``<stem>.crt`` and ``<stem>.key`` (mode 0600) in ``directory``."""
+    pair = KeyPair(cert=directory / f"{stem}.crt", key=directory / f"{stem}.key")
+    pair.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    _write_key(key, pair.key)
+    return pair
 
 
 def service_account_keys(directory: Path) -> KeyPair:

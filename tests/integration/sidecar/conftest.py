@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import ipaddress
 import json
 import logging
 import re
@@ -32,14 +31,11 @@ import dns.rrset
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from prometheus_client import CollectorRegistry
 
 from healthgate_sidecar import contract, engine, server
 from healthgate_sidecar.state import Component
+from tests.env import pki
 
 FAST = {"intervalSeconds": 0.3, "timeoutSeconds": 0.2}
 # The sidecar's first log line once it serves; with --port 0 it names the port the kernel chose.
@@ -206,34 +202,10 @@ class Tls:
 @pytest.fixture
 def tls(tmp_path: Path) -> Tls:
     """A self-signed certificate for 127.0.0.1 expiring in 30 days."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    not_after = now + dt.timedelta(days=30)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(not_after)
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return Tls(tmp_path / "cert.pem", tmp_path / "key.pem", not_after)
+    not_after = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=30)
+    cert, key = pki.self_signed("127.0.0.1", not_after=not_after, hosts=("127.0.0.1",), ca=True)
+    pair = pki.write_pair(cert, key, tmp_path, "tls")
+    return Tls(pair.cert, pair.key, not_after)
 
 
 @pytest.fixture

@@ -8,14 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 
 from healthgate_sidecar.checks import create_checker, tcp
 from healthgate_sidecar.checks.base import CheckFailure, read_secret
 from healthgate_sidecar.contract import parse_config
+from tests.env import pki
 
 
 def test_drivers_load_only_for_types_in_use() -> None:
@@ -67,18 +65,8 @@ def test_read_secret_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def certificate(not_after: dt.datetime) -> bytes:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
-        .not_valid_after(not_after)
-        .sign(key, hashes.SHA256())
-    )
+    start = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+    cert, _ = pki.self_signed("localhost", not_after=not_after, not_before=start)
     return cert.public_bytes(serialization.Encoding.DER)
 
 

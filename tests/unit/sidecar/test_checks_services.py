@@ -8,30 +8,17 @@ import subprocess
 import sys
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 
 from healthgate_sidecar.checks import kafka, oidc, s3
 from healthgate_sidecar.checks.base import CheckFailure
 from healthgate_sidecar.checks.s3 import S3Params
+from tests.env import pki
 
 
 def _certificate(days: int) -> str:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "signing key")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=days))
-        .sign(key, hashes.SHA256())
-    )
+    not_after = dt.datetime.now(dt.UTC) + dt.timedelta(days=days)
+    cert, _ = pki.self_signed("signing key", not_after=not_after)
     return base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
 
 
