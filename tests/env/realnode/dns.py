@@ -69,6 +69,9 @@ def corefile(kubeconfig: Path, *, health: int, ready: int) -> str:
         f"{zones} {{\n"
         f"    bind {ADDRESS}\n"
         "    errors\n"
+        "    log {\n"  # only the failed lookups: what a failing test needs to see
+        "        class denial error\n"
+        "    }\n"
         f"    health {LOOPBACK}:{health}\n"
         f"    ready {LOOPBACK}:{ready}\n"
         f"    kubernetes {' '.join(ZONES)} {{\n"
