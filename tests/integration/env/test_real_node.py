@@ -156,6 +156,23 @@ def test_pods_resolve_services_by_name(
     assert "can't find healthgate.invalid: REFUSED" in outside.stdout + outside.stderr
 
 
+def test_cluster_dns_identity_only_lists_and_watches(
+    real_node: realnode.RealNode, kube_cluster: kube.KubeCluster
+) -> None:
+    """CoreDNS's identity has the rights of ``system:coredns``: list and watch what names are
+    made of, no Secret, no write."""
+    as_dns = real_node.workdir / "dns" / "coredns.kubeconfig"
+
+    def can_i(*args: str) -> str:
+        argv = [str(kube_cluster.bins.kubectl), f"--kubeconfig={as_dns}", "auth", "can-i", *args]
+        return subprocess.run(argv, capture_output=True, text=True, check=False).stdout.strip()
+
+    assert can_i("watch", "endpointslices.discovery.k8s.io", "-A") == "yes"
+    assert can_i("list", "services", "-A") == "yes"
+    assert can_i("list", "secrets", "-A") == "no"
+    assert can_i("create", "services", "-n", "default") == "no"
+
+
 def test_node_identity_is_its_own(
     real_node: realnode.RealNode, kube_cluster: kube.KubeCluster
 ) -> None:
