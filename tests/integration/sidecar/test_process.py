@@ -94,7 +94,16 @@ def test_readyz_exclude_over_http(serve: Callable[[Path], Served], tmp_path: Pat
     config = tmp_path / "config.json"
     config.write_text(env_config("HOME", "HG_SURELY_UNSET_VARIABLE"))
     served = serve(config)
-    served.wait(lambda: served.get("/readyz")[0] == 503)
+    # Both checks must have a result: before its first one, ``home`` is unknown, not ready.
+    served.wait(
+        lambda: (
+            {
+                name: c["status"]
+                for name, c in json.loads(served.get("/health")[1])["components"].items()
+            }
+            == {"home": "healthy", "hg-surely-unset-variable": "unhealthy"}
+        )
+    )
     status, text = served.get("/readyz?exclude=hg-surely-unset-variable&verbose")
     assert status == 200
     assert "[+]hg-surely-unset-variable excluded: ok" in text
