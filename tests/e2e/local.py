@@ -4,8 +4,8 @@ The images come from our own Dockerfile and Debian's redis-server, built with bu
 imported into the node's containerd (:mod:`tests.env.realnode.buildah`; nothing is pulled). Each
 test module gets its own ``helm install`` serving its namespace only (other tests of the session
 run their own operators on the same cluster), with a webhook configuration named after the
-release. Pods have no cluster DNS (see README), so a pod reaches Redis at its Service's
-ClusterIP; the test process reaches a sidecar at its pod IP on the node's bridge.
+release. Pods reach Redis by its Service's name through the cluster's DNS (CoreDNS on the
+node), as on kind; the test process reaches a sidecar at its pod IP on the node's bridge.
 """
 
 from __future__ import annotations
@@ -92,7 +92,6 @@ class LocalBackend(E2EBackend):
             "volumeMounts": [{"name": "data", "mountPath": "/data"}],
         }  # fmt: skip
         server.deploy()
-        server.host = server.cluster_ip()  # pods here have no cluster DNS
         yield server  # deleted with the namespace
 
     def sidecar_url(self, pod: Json, path: str = "/health") -> str:

@@ -8,6 +8,7 @@
 #   build-go.sh helm       v3.19.5 DEST   -> DEST/bin/helm
 #   build-go.sh prometheus v0.316.0 DEST  -> DEST/bin/prometheus (Prometheus 3.16)
 #   build-go.sh oidc-provider v3.52.0 DEST -> DEST/bin/oidc-provider (zitadel/oidc's example OP)
+#   build-go.sh coredns    v1.12.4 DEST   -> DEST/bin/coredns (only the cluster-DNS plugins)
 #
 # k8s.io/kubernetes and etcd's server module carry `replace` directives pointing at their own
 # source trees, so `go install pkg@version` refuses them. A tiny wrapper module requires them and
@@ -88,6 +89,15 @@ oidc-provider)
   cp "$here/oidc-provider/main.go" .
   go get "github.com/zitadel/oidc/v3@$version"
   go build -ldflags "-s -w" -o "$dest/bin/oidc-provider" .
+  ;;
+coredns)
+  # Our own small main (coredns/main.go) with only the plugins cluster DNS uses: CoreDNS's main
+  # links every plugin, cloud SDKs included, too slow to build here.
+  echo ">> building coredns $version"
+  printf 'module healthgate.local/build/coredns\ngo 1.25.0\n' >go.mod
+  cp "$here/coredns/main.go" .
+  go get "github.com/coredns/coredns@$version"
+  go build -trimpath -ldflags "-s -w" -o "$dest/bin/coredns" .
   ;;
 *)
   echo "unknown component: $component" >&2

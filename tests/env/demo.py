@@ -9,8 +9,8 @@ stay Ready while the gate reports Redis unhealthy with a SharedOutage condition 
 Redis again and shows recovery; then gives one pod a wrong Redis password, a pod-local failure,
 which drains only that pod. Everything is torn down at the end unless ``--keep`` is given.
 
-Pods have no cluster DNS (see README): they reach Redis at its Service's ClusterIP, and Neo4j and
-Prometheus, which stay on this machine, through relays on the node bridge's own address.
+Pods reach Redis by its Service's name through the cluster's DNS (CoreDNS on the node), and Neo4j
+and Prometheus, which stay on this machine, through relays on the node bridge's own address.
 """
 
 from __future__ import annotations
@@ -138,7 +138,6 @@ class Demo:
         }
         self.redis.pod_spec = release.on_node(self.node)
         self.redis.deploy()
-        self.redis.host = self.redis.cluster_ip()  # pods here have no cluster DNS
         self.kubectl("get", "pods,services", "-n", NS, "-l", "app=redis")
 
     def apply_example(self) -> None:

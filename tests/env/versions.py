@@ -10,3 +10,5 @@ CRI_TOOLS = "v1.34.0"  # crictl; the proxy has no v1.35 tag, and CRI v1 is the s
 # zitadel/oidc's example OpenID Provider (tests/env/oidc-provider): a real discovery document,
 # JWKS and token endpoint. Dex is not on the Go module proxy list here; Hydra is far heavier.
 ZITADEL_OIDC = "v3.52.0"
+# CoreDNS for the real node's cluster DNS, built with only the plugins it uses (tests/env/coredns).
+COREDNS = "v1.12.4"

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from tests.env import common, kube, pki
-from tests.env.realnode import host
+from tests.env.realnode import dns, host
 
 # The Node's InternalIP, where the API server reaches the kubelet (`kubectl logs/exec`): the
 # bridge's own address, on this machine and inside the node's range. The kubelet refuses a
@@ -34,7 +34,8 @@ def kubelet_config(
 ) -> dict[str, object]:
     """KubeletConfiguration for this machine: cgroup v1 with cgroupfs (no systemd), no swap
     check, eviction thresholds low enough for a busy test VM, and no resolver of the host's
-    handed to pods (they must not reach anything outside the pod range)."""
+    handed to pods (they must not reach anything outside the pod range): their resolv.conf
+    names the cluster's DNS only (:mod:`.dns`)."""
     return {
         "apiVersion": "kubelet.config.k8s.io/v1beta1",
         "kind": "KubeletConfiguration",
@@ -57,7 +58,8 @@ def kubelet_config(
         "containerRuntimeEndpoint": runtime,
         "podLogsDir": str(workdir / "pod-logs"),
         "resolvConf": "",
-        "clusterDomain": "cluster.local",
+        "clusterDNS": [dns.ADDRESS],
+        "clusterDomain": dns.DOMAIN,
         "evictionHard": {
             "memory.available": "100Mi",
             "nodefs.available": "1%",

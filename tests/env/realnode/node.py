@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.env import common, kube, versions
-from tests.env.realnode import agents, apiservice, host, images, runtime
+from tests.env.realnode import agents, apiservice, dns, host, images, runtime
 
 NAME = "healthgate-node"
 # Debian packages of the node: runtime, OCI runtime, CNI plugins, iptables for kube-proxy, the
@@ -42,6 +42,7 @@ class Binaries:
     kubelet: Path
     kube_proxy: Path
     crictl: Path
+    coredns: Path
 
 
 def ensure_installed() -> Binaries:
@@ -53,7 +54,12 @@ def ensure_installed() -> Binaries:
     cri = common.go_component("cri-tools", versions.CRI_TOOLS)
     images.archive(images.pause())
     images.archive(images.busybox())
-    return Binaries(kubelet=k8s / "kubelet", kube_proxy=k8s / "kube-proxy", crictl=cri / "crictl")
+    return Binaries(
+        kubelet=k8s / "kubelet",
+        kube_proxy=k8s / "kube-proxy",
+        crictl=cri / "crictl",
+        coredns=dns.binary(),
+    )
 
 
 def _found(exe: str) -> bool:
@@ -100,6 +106,9 @@ class RealNode:
             relay, port = apiservice.start_relay(self.cluster, self.workdir / "relay")
             self.processes.append(relay)
             apiservice.publish(self.cluster, port)
+            self.processes.append(
+                dns.start(self.cluster, self.workdir / "dns", coredns=bins.coredns)
+            )
             common.wait_until("the kubelet's Node Ready", self.ready, timeout=timeout, proc=kubelet)
         except BaseException:
             self.stop()
@@ -139,6 +148,7 @@ class RealNode:
         self.containerd = None
         cleanup(self.workdir, self.changes)
         apiservice.withdraw(self.cluster)
+        dns.withdraw(self.cluster)
         # A restarted node must register afresh, not look Ready from its last status.
         self.cluster.kubectl("delete", "node", self.name, "--ignore-not-found", check=False)
 

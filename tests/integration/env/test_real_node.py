@@ -20,7 +20,7 @@ import pytest
 
 from tests.env import common, kube
 from tests.env.common import wait_for
-from tests.env.realnode import agents, host, images
+from tests.env.realnode import agents, dns, host, images
 from tests.env.realnode import node as realnode
 
 pytestmark = pytest.mark.integration
@@ -120,6 +120,57 @@ def test_pods_have_no_route_out(
         ["iptables", "-S", "FORWARD"], capture_output=True, text=True, check=True
     )
     assert f"-s {host.NODE_RANGE} ! -d {host.NODE_RANGE}" in forward.stdout
+
+
+def test_pods_resolve_services_by_name(
+    real_node: realnode.RealNode, kube_cluster: kube.KubeCluster, namespace: str
+) -> None:
+    """The kubelet hands pods the cluster's DNS (CoreDNS on the bridge's address): a Service's
+    name resolves to its ClusterIP, and a name outside the cluster finds no answer (no upstream)."""
+    image = real_node.import_image(images.busybox())
+    pod = web_pod("web", image, real_node.name)
+    pod["metadata"]["labels"] = {"app": "web"}
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": PORT}]},
+    }
+    items = {"apiVersion": "v1", "kind": "List", "items": [pod, service]}
+    kube_cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(items))
+    wait_for("the pod Ready", lambda: _ready(kube_cluster, namespace, True), timeout=90)
+    exec_ = ("exec", "web", "-n", namespace, "--")
+    resolv = kube_cluster.kubectl(*exec_, "cat", "/etc/resolv.conf").stdout
+    assert f"nameserver {dns.ADDRESS}" in resolv
+    assert f"search {namespace}.svc.{dns.DOMAIN}" in resolv
+    cluster_ip = kube_cluster.kubectl(
+        "get", "service", "web", "-n", namespace, "-o", "jsonpath={.spec.clusterIP}"
+    ).stdout
+    name = f"web.{namespace}.svc.{dns.DOMAIN}"
+    found = kube_cluster.kubectl(*exec_, "busybox", "nslookup", "-type=A", name).stdout
+    assert f"Address: {cluster_ip}" in found
+    outside = kube_cluster.kubectl(
+        *exec_, "busybox", "nslookup", "-type=A", "healthgate.invalid", check=False
+    )
+    # REFUSED: CoreDNS serves no zone of that name and asks no other server.
+    assert "can't find healthgate.invalid: REFUSED" in outside.stdout + outside.stderr
+
+
+def test_cluster_dns_identity_only_lists_and_watches(
+    real_node: realnode.RealNode, kube_cluster: kube.KubeCluster
+) -> None:
+    """CoreDNS's identity has the rights of ``system:coredns``: list and watch what names are
+    made of, no Secret, no write."""
+    as_dns = real_node.workdir / "dns" / "coredns.kubeconfig"
+
+    def can_i(*args: str) -> str:
+        argv = [str(kube_cluster.bins.kubectl), f"--kubeconfig={as_dns}", "auth", "can-i", *args]
+        return subprocess.run(argv, capture_output=True, text=True, check=False).stdout.strip()
+
+    assert can_i("watch", "endpointslices.discovery.k8s.io", "-A") == "yes"
+    assert can_i("list", "services", "-A") == "yes"
+    assert can_i("list", "secrets", "-A") == "no"
+    assert can_i("create", "services", "-n", "default") == "no"
 
 
 def test_node_identity_is_its_own(

@@ -19,7 +19,7 @@ import pytest
 
 from tests.env import kube, prometheus
 from tests.env.common import progress, wait_for
-from tests.env.realnode import buildah, images, release
+from tests.env.realnode import buildah, dns, images, release
 from tests.env.realnode import node as realnode
 
 from .realflow import (
@@ -62,14 +62,14 @@ def flow(real_node: realnode.RealNode, kube_cluster: kube.KubeCluster) -> Iterat
 
 @pytest.fixture(scope="module")
 def redis_service(flow: Flow) -> str:
-    """Redis as a pod behind the Service ``redis``; its ClusterIP (pods have no cluster DNS)."""
+    """Redis as a pod behind the Service ``redis``; its name, which the sidecars resolve through
+    the cluster's DNS as in any cluster."""
     ref, archive = buildah.redis()
     assert flow.node.containerd is not None
     flow.node.containerd.import_archive(archive, ref)
     flow.apply(*redis(flow.node, ref))
     wait_for("Redis Ready", lambda: [p for p in flow.pods("redis") if ready(p)], timeout=120)
-    ip: str = flow.json("get", "service", "redis", "-n", flow.apps)["spec"]["clusterIP"]
-    return ip
+    return f"redis.{flow.apps}.svc.{dns.DOMAIN}"
 
 
 @pytest.fixture(scope="module")
@@ -247,8 +247,7 @@ def test_prometheus_scrapes_every_sidecar_at_its_pod_ip(
 
 
 def test_helm_test_passes(flow: Flow) -> None:
-    """The chart's test pod reads the operator's /metrics through the Service (by its
-    variables: these pods have no cluster DNS)."""
+    """The chart's test pod reads the operator's /metrics through the Service."""
     proc = flow.cluster.helm(
         "test", flow.release.name, "-n", flow.release.namespace, "--timeout=120s", check=False
     )
