@@ -52,13 +52,17 @@ def build_settings(config: OperatorConfig, rt: runtime.Runtime) -> kopf.Operator
 
 
 class RoutineFilter(logging.Filter):
-    """Drop Kopf's per-run success lines of the webhook and the liveness probe.
+    """Drop Kopf's per-run success lines of the webhook, the liveness probe and the body trim.
 
     With N pods they are one line per pod (and one per probe), drowning the lines that matter;
     failures are still logged (at WARNING and above, which this never drops).
     """
 
-    ROUTINE = ("Webhook 'inject-sidecar' succeeded", "Activity 'refresh-age' succeeded")
+    ROUTINE = (
+        "Webhook 'inject-sidecar' succeeded",
+        "Activity 'refresh-age' succeeded",
+        "Handler 'trim-body' succeeded",  # one per gate event
+    )
 
     def filter(self, record: logging.LogRecord) -> bool:
         return record.levelno > logging.INFO or not record.getMessage().startswith(self.ROUTINE)

@@ -9,6 +9,7 @@ forbids it, too).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -27,6 +28,10 @@ FIELD_MANAGER = constants.MANAGER
 # their own concurrency (Kopf's workers, the status rounds); this only caps a runaway.
 CONNECTIONS = 100
 POD_PAGE = 100  # pods per LIST page: ~0.5 MB of JSON, a few ms of the loop to decode
+# Pod LISTs in flight at once. The status rounds' workers (runtime.STATUS_WORKERS) mostly wait
+# on sidecars, and a LIST takes milliseconds, so 8 keep up with them; each concurrent LIST
+# keeps a TLS connection alive, and each costs ~300 KiB (asyncio's 256 KiB read buffer).
+POD_LISTS = 8
 Login = Callable[[], Awaitable[kopf.ConnectionInfo]]
 
 
@@ -57,6 +62,7 @@ class Kube:
         self.server = info.server.rstrip("/")
         self.relogin = relogin
         self.timeout = timeout
+        self._pod_lists = asyncio.Semaphore(POD_LISTS)
         connector = aiohttp.TCPConnector(limit=CONNECTIONS, ssl=info.as_ssl_context())
         self.session = aiohttp.ClientSession(
             connector=connector,
@@ -154,6 +160,10 @@ class Kube:
         ``POD_PAGE`` is a few milliseconds. A token that expired between pages (410) starts
         the list over.
         """
+        async with self._pod_lists:
+            return await self._list_pods(namespace, selector)
+
+    async def _list_pods(self, namespace: str, selector: str) -> list[Json]:
         path = f"/api/v1/namespaces/{namespace}/pods"
         query = [("labelSelector", selector)] if selector else []
         items: list[Json] = []

@@ -19,6 +19,7 @@ from healthgate_operator.handlers import (
     ensure_peering,
     inject_pod,
     reconcile_gate,
+    trim_body,
     update_status,
     validate_gate,
 )
@@ -50,6 +51,11 @@ async def refresh(
     body: kopf.Body, stopped: kopf.DaemonStopped, memo: kopf.Memo, logger: Logger, **_: Any
 ) -> None:
     await update_status.run(runtime=runtime.of(memo), body=body, stopped=stopped, logger=logger)
+
+
+def trim(body: kopf.Body, **_: Any) -> None:
+    # Kopf's Body resolves to its own nested dicts: this trims the copy it keeps per gate.
+    trim_body.trim(body)
 
 
 def liveness(memo: kopf.Memo, **_: Any) -> float:
@@ -144,6 +150,7 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> None:
     kopf.on.probe(id="refresh-age", registry=registry)(liveness)
     without_finalizers(registry)
     kopf.on.event(*GATES, registry=registry, when=kopf.all_([owned, is_deletion]))(forget)
+    kopf.on.event(*GATES, id="trim-body", registry=registry, when=owned)(trim)
     # Admission is not sharded: the API server calls any replica behind the Service, and every
     # replica answers for every gate from its cache of all gates (gatecache.py).
     kopf.on.mutate(

@@ -28,6 +28,7 @@ def test_routine_filter_drops_only_routine_successes() -> None:
     routine = cli.RoutineFilter()
     assert not routine.filter(record("Activity 'refresh-age' succeeded."))
     assert not routine.filter(record("Webhook 'inject-sidecar' succeeded."))
+    assert not routine.filter(record("Handler 'trim-body' succeeded."))
     assert routine.filter(record("Handler 'reconcile' succeeded."))
     assert routine.filter(record("Webhook 'inject-sidecar' succeeded.", logging.WARNING))
 
@@ -74,3 +75,23 @@ def test_diff_base_is_a_digest_of_the_spec_alone() -> None:
     assert storage.build(body=moved) == essence  # Kopf's own annotations are no spec change
     changed = kopf.Body({"metadata": {}, "spec": {"dependencies": deps[:1]}})
     assert storage.build(body=changed) != essence
+
+
+def test_trim_drops_managed_fields_from_the_dict_kopf_keeps() -> None:
+    registry = kopf.OperatorRegistry()
+    wiring.register(registry, config.parse([], {}))
+    watching = {str(h.id): h for h in registry._watching.get_all_handlers()}
+    assert "trim-body" in watching  # every event of a gate whose daemon runs here
+    raw = {
+        "metadata": {
+            "name": "g",
+            "labels": {"a": "b"},
+            "resourceVersion": "7",
+            "managedFields": [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}],
+        },
+        "spec": {"selector": {}},
+    }
+    # Kopf's daemon holds a live Body over the raw dict; the handler must trim that dict.
+    wiring.trim(body=kopf.Body(raw))  # type: ignore[arg-type]
+    assert raw["metadata"] == {"name": "g", "labels": {"a": "b"}, "resourceVersion": "7"}
+    assert raw["spec"] == {"selector": {}}
