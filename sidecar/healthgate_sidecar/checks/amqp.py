@@ -22,6 +22,7 @@ from healthgate_sidecar.checks.base import (
     CheckFailure,
     CheckType,
     Details,
+    KeptClient,
     failure_from,
     read_secret,
     ssl_context,
@@ -99,42 +100,38 @@ def create(params: AmqpParams, *, timeout: float) -> Checker:
     tls: ssl.SSLContext | None = None
     if url.scheme == "amqps":
         tls = ssl_context(ca_file=params.ca_file, verify=params.tls_verify)
-    conn: aiormq.Connection | None = None
+
+    async def connect() -> aiormq.Connection:
+        conn = aiormq.Connection(url, context=tls, client_properties={
+            "connection_name": "healthgate-sidecar"})  # fmt: skip
+        await conn.connect()
+        return conn
+
+    async def close(conn: aiormq.Connection) -> None:
+        # Bounded: after a failure the broker may be the one that no longer answers.
+        with contextlib.suppress(aiormq.exceptions.AMQPError, OSError, TimeoutError):
+            async with asyncio.timeout(timeout):
+                await conn.close()
+
+    kept = KeptClient(connect, close, usable=lambda conn: not conn.is_closed)
 
     async def check() -> Details:
-        nonlocal conn
         try:
-            if conn is None or conn.is_closed:
-                conn = aiormq.Connection(url, context=tls, client_properties={
-                    "connection_name": "healthgate-sidecar"})  # fmt: skip
-                await conn.connect()
-            channel = await conn.channel()
-            if params.queue is not None:
-                await channel.queue_declare(params.queue, passive=True)
-            await channel.close()
-            server = conn.server_properties
+            async with kept.using() as conn:
+                channel = await conn.channel()
+                if params.queue is not None:
+                    await channel.queue_declare(params.queue, passive=True)
+                await channel.close()
+                server = conn.server_properties
         except (aiormq.exceptions.AMQPError, OSError) as exc:
-            await close()
             raise _failure(exc) from None
-        except BaseException:
-            await close()
-            raise
         return {
             "product": str(server.get("product", "")),
             "version": str(server.get("version", "")),
             "target": target,
         }
 
-    async def close() -> None:
-        nonlocal conn
-        if conn is not None:
-            old, conn = conn, None
-            # Bounded: after a failure the broker may be the one that no longer answers.
-            with contextlib.suppress(aiormq.exceptions.AMQPError, OSError, TimeoutError):
-                async with asyncio.timeout(timeout):
-                    await old.close()
-
-    return Checker(check=check, close=close)
+    return Checker(check=check, close=kept.drop)
 
 
 CHECK_TYPE = CheckType(

@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import socket
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Generic, Literal, Protocol, TypeVar, get_args
 
@@ -61,6 +62,43 @@ class Checker:
 
     check: Callable[[], Awaitable[Details]]
     close: Callable[[], Awaitable[None]] = field(default=_nothing)
+
+
+C = TypeVar("C")
+
+
+class KeptClient(Generic[C]):
+    """One client kept between checks, and dropped after any failure of a check that used it.
+
+    A connection that failed must not be reused by the next check, and one cancelled mid-query
+    (the check's timeout) is in an unknown protocol state: :meth:`using` drops it on any
+    exception, then lets the exception through for the type to map to a reason.
+    """
+
+    def __init__(
+        self,
+        connect: Callable[[], Awaitable[C]],
+        close: Callable[[C], Awaitable[None]],
+        usable: Callable[[C], bool] = lambda _client: True,
+    ) -> None:
+        self._connect, self._close, self._usable = connect, close, usable
+        self._client: C | None = None
+
+    @asynccontextmanager
+    async def using(self) -> AsyncIterator[C]:
+        try:
+            if self._client is None or not self._usable(self._client):
+                self._client = await self._connect()
+            yield self._client
+        except BaseException:
+            await self.drop()
+            raise
+
+    async def drop(self) -> None:
+        """Close the kept client, if any (the ``close`` of the type's :class:`Checker`)."""
+        if self._client is not None:
+            old, self._client = self._client, None
+            await self._close(old)
 
 
 P = TypeVar("P", bound=Model)

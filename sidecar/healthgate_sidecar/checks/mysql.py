@@ -17,6 +17,7 @@ from healthgate_sidecar.checks.base import (
     CheckFailure,
     CheckType,
     Details,
+    KeptClient,
     failure_from,
     read_secret,
     ssl_context,
@@ -76,45 +77,40 @@ def create(params: MysqlParams, *, timeout: float) -> Checker:
     tls: ssl.SSLContext | None = None
     if params.tls:
         tls = ssl_context(ca_file=params.ca_file, verify=params.tls_verify)
-    conn: asyncmy.Connection | None = None
+
+    async def connect() -> asyncmy.Connection:
+        return await asyncmy.connect(
+            host=params.host,
+            port=params.port,
+            user=params.username,
+            password=password or "",
+            database=params.database,
+            connect_timeout=max(1, math.ceil(timeout)),
+            ssl=tls,
+            autocommit=True,
+        )
+
+    async def close(conn: asyncmy.Connection) -> None:
+        with contextlib.suppress(asyncmy.errors.Error, OSError):
+            conn.close()  # no QUIT round trip: the server may be the one that is broken
+
+    kept = KeptClient(connect, close)
 
     async def check() -> Details:
-        nonlocal conn
         try:
-            if conn is None:
-                conn = await asyncmy.connect(
-                    host=params.host,
-                    port=params.port,
-                    user=params.username,
-                    password=password or "",
-                    database=params.database,
-                    connect_timeout=max(1, math.ceil(timeout)),
-                    ssl=tls,
-                    autocommit=True,
-                )
-            async with conn.cursor() as cursor:
-                await cursor.execute("SELECT 1")
-                row = await cursor.fetchone()
-            version = _version(conn.get_server_info())
+            async with kept.using() as conn:
+                async with conn.cursor() as cursor:
+                    await cursor.execute("SELECT 1")
+                    row = await cursor.fetchone()
+                version = _version(conn.get_server_info())
         except asyncmy.errors.Error as exc:
-            await close()  # a broken connection must not be reused by the next check
             raise _failure(exc) from None
-        except BaseException:
-            await close()  # cancelled mid-query (timeout): the protocol state is unknown
-            raise
         if row is None or row[0] != 1:
             raise CheckFailure("assertion", "SELECT 1 did not return 1")
         database = f"/{params.database}" if params.database else ""
         return {"version": version, "target": f"{params.host}:{params.port}{database}"}
 
-    async def close() -> None:
-        nonlocal conn
-        if conn is not None:
-            old, conn = conn, None
-            with contextlib.suppress(asyncmy.errors.Error, OSError):
-                old.close()  # no QUIT round trip: the server may be the one that is broken
-
-    return Checker(check=check, close=close)
+    return Checker(check=check, close=kept.drop)
 
 
 CHECK_TYPE = CheckType(

@@ -13,6 +13,7 @@ from healthgate_sidecar.checks.base import (
     CheckFailure,
     CheckType,
     Details,
+    KeptClient,
     failure_from,
     read_secret,
 )
@@ -66,24 +67,26 @@ def create(params: PostgresParams, *, timeout: float) -> Checker:
 
     dsn = read_secret(value=params.dsn, from_env=params.dsn_from_env, file=params.dsn_file)
     assert dsn is not None  # one source is required by the contract
-    conn: psycopg.AsyncConnection[tuple[object, ...]] | None = None
+
+    async def connect() -> psycopg.AsyncConnection[tuple[object, ...]]:
+        return await psycopg.AsyncConnection.connect(
+            dsn, autocommit=True, connect_timeout=max(1, math.ceil(timeout))
+        )
+
+    async def close(conn: psycopg.AsyncConnection[tuple[object, ...]]) -> None:
+        with contextlib.suppress(psycopg.Error):
+            await conn.close()
+
+    kept = KeptClient(connect, close, usable=lambda conn: not conn.closed)
 
     async def check() -> Details:
-        nonlocal conn
         try:
-            if conn is None or conn.closed:
-                conn = await psycopg.AsyncConnection.connect(
-                    dsn, autocommit=True, connect_timeout=max(1, math.ceil(timeout))
-                )
-            cursor = await conn.execute("SELECT 1")
-            row = await cursor.fetchone()
-            info = conn.info
+            async with kept.using() as conn:
+                cursor = await conn.execute("SELECT 1")
+                row = await cursor.fetchone()
+                info = conn.info
         except psycopg.Error as exc:
-            await close()  # a broken connection must not be reused by the next check
             raise _failure(exc) from None
-        except BaseException:
-            await close()  # cancelled mid-query (timeout): the protocol state is unknown
-            raise
         if row != (1,):
             raise CheckFailure("assertion", "SELECT 1 did not return 1")
         return {
@@ -91,14 +94,7 @@ def create(params: PostgresParams, *, timeout: float) -> Checker:
             "target": f"{info.host}:{info.port}/{info.dbname}",
         }
 
-    async def close() -> None:
-        nonlocal conn
-        if conn is not None:
-            old, conn = conn, None
-            with contextlib.suppress(psycopg.Error):
-                await old.close()
-
-    return Checker(check=check, close=close)
+    return Checker(check=check, close=kept.drop)
 
 
 CHECK_TYPE = CheckType(
