@@ -5,16 +5,19 @@ through mmdebstrap and enters the Dockerfile through its ``PYTHON_IMAGE`` argume
 vfs storage and chroot isolation (no overlay or user namespaces needed) with its storage under
 the cache. The machine's CA bundle reaches the build by a mount (``buildah bud -v``), so pip can
 get through the TLS proxy in front of the registries, and is never part of an image. Each result
-is an OCI archive named by a hash of its inputs (base recipe, Dockerfile, sources), so a warm run
-builds nothing and :meth:`tests.env.realnode.runtime.Containerd.import_archive` loads it.
+is an OCI archive named by a hash of its inputs (base recipe, Dockerfile, sources, the build's
+part of pyproject.toml), so a warm run builds nothing and
+:meth:`tests.env.realnode.runtime.Containerd.import_archive` loads it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
 import tempfile
+import tomllib
 from pathlib import Path
 
 from tests.env import common
@@ -26,8 +29,12 @@ CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 SUITE = "bookworm"  # Python 3.11, the version the project targets
 BASE_PACKAGES = ("python3", "python3-venv", "python-is-python3")  # `python`, as the Dockerfile says
 REDIS_PACKAGES = ("redis-server",)
-# What the HealthGate image is made of: a change to any of these makes a new image.
-SOURCES = ("Dockerfile", "pyproject.toml", "README.md", "sidecar", "operator")
+# What the HealthGate image is made of: a change to any of these makes a new image. Of
+# pyproject.toml only what pip's build reads counts (see image_key); README.md is not copied.
+SOURCES = ("Dockerfile", "sidecar", "operator")
+# pyproject.toml's tables that shape the installed package: a change to the settings of pytest,
+# ruff or mypy there (or to the dev extras' neighbours) leaves the image as it was.
+BUILD_TABLES = ("build-system", "project")
 KEEP_ARCHIVES = 3  # HealthGate images kept in the cache (about 120 MB each)
 
 
@@ -49,6 +56,21 @@ def _hash(*parts: bytes) -> str:
     for part in parts:
         h.update(hashlib.sha256(part).digest())
     return h.hexdigest()[:16]
+
+
+def pyproject_key(text: str) -> bytes:
+    """The part of pyproject.toml the image's ``pip install .`` depends on, canonically."""
+    data = tomllib.loads(text)
+    used = {name: data.get(name) for name in BUILD_TABLES}
+    used["tool.setuptools"] = data.get("tool", {}).get("setuptools")
+    return json.dumps(used, sort_keys=True).encode()
+
+
+def image_key(base: str) -> str:
+    """The HealthGate image's cache key: the base image, the sources and the build's part of
+    pyproject.toml."""
+    pyproject = pyproject_key((REPO / "pyproject.toml").read_text())
+    return _hash(base.encode(), pyproject, *_tree_bytes(SOURCES))
 
 
 def _tree_bytes(paths: tuple[str, ...]) -> list[bytes]:
@@ -116,7 +138,7 @@ def _archive(ref: str, stem: str) -> Path:
 def healthgate() -> tuple[str, Path]:
     """The HealthGate image from our Dockerfile: its name and OCI archive (built once)."""
     base = _debian_image("python", BASE_PACKAGES)
-    digest = _hash(base.encode(), *_tree_bytes(SOURCES))
+    digest = image_key(base)
     ref = f"{images.REGISTRY}/healthgate:{digest}"
     stem = f"healthgate-{digest}"
     if (images.IMAGES / f"{stem}.tar").exists():
