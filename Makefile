@@ -6,6 +6,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# `make test` runs the suite in this many pytest-xdist workers; tests that must share a worker
+# (the real node, the JVM servers) are grouped by tests/conftest.py (`--dist loadgroup`).
+PYTEST_WORKERS ?= 2
 
 .PHONY: help install lint format test test-unit test-integration test-e2e env-install env-up \
         env-down env-status demo bench clean docs kind-e2e
@@ -34,7 +37,7 @@ env-install: $(STAMP) ## install/build every service of the local environment (c
 	$(PY) -m tests.env install
 
 test: lint env-install ## lint, type-check, then the whole suite against real services
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 test-unit: $(STAMP) ## only the unit tests (no I/O)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)

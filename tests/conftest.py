@@ -1,8 +1,9 @@
 """Session fixtures that start the real services of the local environment (``tests/env``).
 
-Each fixture starts its service once per session, on a free loopback port in a temporary
-directory, and stops it at the end even when tests fail. A service that cannot be installed or
-started fails the tests that need it with a message naming what is missing: nothing is skipped.
+Each fixture starts its service once per session (once per pytest-xdist worker that needs it),
+on a free loopback port in a temporary directory of that worker, and stops it at the end even
+when tests fail. A service that cannot be installed or started fails the tests that need it
+with a message naming what is missing: nothing is skipped.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
@@ -79,6 +80,32 @@ def _private(
     yield make
     for server in started:
         server.stop()
+
+
+# `make test` runs two pytest-xdist workers with `--dist loadgroup`; each worker starts the session
+# fixtures it needs. Tests that share one of these go to one worker: the real node because only
+# one can run on a machine (its bridge, containerd and iptables chains are machine-wide), the
+# JVM servers because a second copy would cost ~30 s of both cores for nothing. First match wins.
+XDIST_GROUPS = (
+    ("real-node", frozenset({"real_node", "e2e"})),
+    ("kafka", frozenset({"kafka_server"})),
+    ("neo4j", frozenset({"neo4j_server"})),
+)
+
+
+def xdist_group(fixturenames: Iterable[str], *, e2e: bool) -> str | None:
+    """The group a test belongs to from the fixtures it uses (all of tests/e2e: the real node)."""
+    names = set(fixturenames) | ({"e2e"} if e2e else set())
+    return next((group for group, needs in XDIST_GROUPS if names & needs), None)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    e2e_dir = config.rootpath / "tests" / "e2e"
+    for item in items:
+        group = xdist_group(getattr(item, "fixturenames", ()), e2e=e2e_dir in item.path.parents)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(autouse=True)
