@@ -120,17 +120,35 @@ class GateCache:
                 logger.warning("Cache of %s resyncs in %.0fs: %s", self.plural, backoff.delay, exc)
                 await backoff.wait()
 
-    async def _relist(self, path: str, namespace: str | None) -> str:
+    async def _list(self, path: str) -> tuple[list[Json], str]:
+        """Every object under ``path``, kept, and the list's resourceVersion (one LIST)."""
         body = await self.kube.request("GET", path, query=self._selector())
+        return [self.keep(i) for i in body.get("items", [])], str(
+            body.get("metadata", {}).get("resourceVersion", "")
+        )
+
+    async def _relist(self, path: str, namespace: str | None) -> str:
+        items, version = await self._list(path)
         fresh: dict[str, dict[str, Json]] = {}
-        for item in body.get("items", []):
+        for item in items:
             meta = item["metadata"]
-            fresh.setdefault(meta["namespace"], {})[meta["name"]] = self.keep(item)
-        if namespace is None:
-            self._gates = fresh
-        else:
-            self._gates[namespace] = fresh.get(namespace, {})
-        return str(body.get("metadata", {}).get("resourceVersion", ""))
+            fresh.setdefault(meta["namespace"], {})[meta["name"]] = item
+        for ns in list(self._gates) if namespace is None else [namespace]:
+            if ns not in fresh:
+                self._replace(ns, {})
+        for ns, objects in fresh.items():
+            self._replace(ns, objects)
+        return version
+
+    def _replace(self, namespace: str, objects: dict[str, Json]) -> None:
+        """The namespace's objects after a LIST (subclasses keep their indexes here)."""
+        self._gates[namespace] = objects
+
+    def _put(self, namespace: str, name: str, obj: Json) -> None:
+        self._gates.setdefault(namespace, {})[name] = obj
+
+    def _pop(self, namespace: str, name: str) -> None:
+        self._gates.get(namespace, {}).pop(name, None)
 
     async def _watch(self, path: str, version: str) -> str:
         query = [
@@ -147,9 +165,9 @@ class GateCache:
             meta = obj.get("metadata", {})
             version = str(meta.get("resourceVersion") or version)
             if kind in ("ADDED", "MODIFIED"):
-                self._gates.setdefault(meta["namespace"], {})[meta["name"]] = self.keep(obj)
+                self._put(meta["namespace"], meta["name"], self.keep(obj))
             elif kind == "DELETED":
-                self._gates.get(meta["namespace"], {}).pop(meta["name"], None)
+                self._pop(meta["namespace"], meta["name"])
         return version
 
 

@@ -18,6 +18,7 @@ from healthgate_operator.builders import injection
 from healthgate_operator.config import OperatorConfig
 from healthgate_operator.gatecache import ConfigMapCache, GateCache
 from healthgate_operator.health_reader import HealthReader
+from healthgate_operator.podcache import PodCache
 from healthgate_operator.watchdog import Watchdog
 
 MEMO_KEY = "healthgate"
@@ -47,6 +48,7 @@ class Runtime:
     restart_refusals: set[tuple[str, str]] = field(default_factory=set)
     """(gate uid, injection hash) already told that workload restarts are forbidden."""
     _configmaps: ConfigMapCache | None = None
+    _pods: PodCache | None = None
     watchdog: Watchdog = field(init=False)
     signer: directives.Signer = field(init=False)
     rounds: rounds.Rounds = field(init=False)
@@ -85,6 +87,10 @@ class Runtime:
         return _opened(self._configmaps)
 
     @property
+    def pods(self) -> PodCache:
+        return _opened(self._pods)
+
+    @property
     def health_reader(self) -> HealthReader:
         return _opened(self._health_reader)
 
@@ -116,6 +122,8 @@ class Runtime:
         if self._configmaps is None:
             self._configmaps = ConfigMapCache(self._kube, self.config.scope.namespaces)
             self._configmaps.start()
+        if self._pods is None:  # started by the first status refresh (none on a standby)
+            self._pods = PodCache(self._kube, self.config.scope.namespaces)
         if self._health_reader is None:
             self._health_reader = HealthReader(
                 timeout=self.config.status.health_timeout,
@@ -126,7 +134,7 @@ class Runtime:
 
     async def close(self) -> None:
         await self.rounds.stop()
-        for cache in (self._gates, self._configmaps):
+        for cache in (self._gates, self._configmaps, self._pods):
             if cache is not None:
                 await cache.stop()
         if self._runner is not None:

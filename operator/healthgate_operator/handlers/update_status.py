@@ -24,7 +24,6 @@ from healthgate_operator.builders import (
     conditions,
     injection,
     manifests,
-    selectors,
     shared_outage,
 )
 from healthgate_operator.builders import status as status_builder
@@ -200,9 +199,9 @@ async def refresh(
     meta, spec = body["metadata"], body.get("spec") or {}
     namespace, name, generation = meta["namespace"], meta["name"], meta.get("generation")
     repaired = await ensure_configmap.restore(runtime, body, logger)
-    query = selectors.to_query(spec.get("selector") or {})
+    selector = spec.get("selector") or {}
     try:
-        pods = live_pods(await runtime.kube.list_pods(namespace, query)) if query else []
+        pods = live_pods(await runtime.pods.select(namespace, selector)) if selector else []
     except KubeError as exc:
         logger.warning("Status not refreshed: %s", exc)
         fields, updates = unavailable(generation, exc)
