@@ -67,7 +67,9 @@ async def reports(runtime: Runtime, gate: str, port: int, pods: list[Json]) -> l
     ]
     targets = [(p["status"]["podIP"], injection.pod_sidecar_port(p) or port) for p in asked]
     answers = await runtime.health_reader.many(targets)
-    health = {p["metadata"]["name"]: a for p, a in zip(asked, answers, strict=True)}
+    # Answers are shared between pods that sent the same bytes: read each one once.
+    read = {id(a): wire.read_health(a) for a in answers}
+    health = {p["metadata"]["name"]: read[id(a)] for p, a in zip(asked, answers, strict=True)}
     out = []
     for k, (p, i) in enumerate(zip(pods, injected, strict=True)):
         if k and not k % YIELD_EVERY:
@@ -77,7 +79,7 @@ async def reports(runtime: Runtime, gate: str, port: int, pods: list[Json]) -> l
                 name=p["metadata"]["name"],
                 injected=i,
                 ready=is_ready(p),
-                health=wire.read_health(health.get(p["metadata"]["name"])),
+                health=health.get(p["metadata"]["name"]),
                 waiting=status_builder.cannot_start(p),
             )
         )
