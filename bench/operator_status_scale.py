@@ -11,6 +11,9 @@ gates accepts connections and never answers: the other gates' refreshes must not
 API-server writes are counted from the API server's own ``apiserver_request_total``.
 
 Run: ``python -m bench.operator_status_scale [PODS_PER_GATE [GATES]]`` (default 10 and 1,000).
+With ``HEALTHGATE_BENCH_SHARDS=N`` (issue 16, item 4) the single operator then makes way for N
+shard processes (``--shard-count N``, as ``bench.operator_shards`` starts them) on the same
+gates and pods: each shard's gates, rounds, CPU and RSS, and the writes of them all.
 With ``HEALTHGATE_BENCH_PROFILE=FILE`` the operator's steady-state window is profiled (cProfile
 on process CPU time, not wall time: the machine is shared) and the stats are written to FILE.
 Prints figures with their goals and the load average (the machine may be shared); asserts
@@ -33,7 +36,9 @@ from typing import Any
 
 from bench._operator_env import GATES, Api, Env, environment, gate, rss_mib, wait_count
 from bench._sidecar_fleet import address
+from bench.operator_shards import owned, start_shards
 from tests.env import common
+from tests.env.operator import OperatorProcess
 from tests.integration.operator import objects
 
 # A smaller run (e.g. for a profile) keeps every other figure the same.
@@ -45,6 +50,7 @@ WINDOW = 6 * INTERVAL
 CHANGED = 10  # gates whose pods turn unhealthy
 FROZEN = 10  # gates with one frozen sidecar
 PROFILE = os.environ.get("HEALTHGATE_BENCH_PROFILE", "")
+SHARDS = int(os.environ.get("HEALTHGATE_BENCH_SHARDS", "0"))
 # Run in the operator before its entry point: SIGUSR1 starts the profile, SIGUSR2 writes it.
 PROFILER = f"""
 import cProfile, signal, time
@@ -77,7 +83,8 @@ def histogram(text: str, name: str) -> dict[float, float]:
     for line in text.splitlines():
         if line.startswith(f"{name}_bucket{{"):
             le = line.split('le="')[1].split('"')[0]
-            out[float("inf") if le == "+Inf" else float(le)] = float(line.split()[-1])
+            bound = float("inf") if le == "+Inf" else float(le)
+            out[bound] = out.get(bound, 0.0) + float(line.split()[-1])  # summed over processes
     return out
 
 
@@ -89,14 +96,16 @@ def over(before: dict[float, float], after: dict[float, float], bound: float) ->
 
 
 class Reading:
-    """What a window is measured by: operator CPU and metrics, API-server writes."""
+    """What a window is measured by: operator CPU and metrics (summed over the processes, when
+    sharded), API-server writes."""
 
-    def __init__(self, env: Env) -> None:
-        op = env.running()
+    def __init__(self, env: Env, ops: list[OperatorProcess] | None = None) -> None:
+        ops = ops or [env.running()]
         self.at = time.monotonic()
-        self.cpu = cpu_seconds(op.pid)
-        self.rss = rss_mib(op.pid)
-        self.metrics = op.metrics()
+        self.cpus = [cpu_seconds(op.pid) for op in ops]
+        self.cpu = sum(self.cpus)
+        self.rss = [rss_mib(op.pid) for op in ops]
+        self.metrics = "\n".join(op.metrics() for op in ops)
         api = Api(env.cluster)
         api.conn.request("GET", "/metrics")
         self.writes = counter(
@@ -104,10 +113,12 @@ class Reading:
         )
 
 
-def window(env: Env, seconds: float) -> tuple[Reading, Reading]:
-    first = Reading(env)
+def window(
+    env: Env, seconds: float, ops: list[OperatorProcess] | None = None
+) -> tuple[Reading, Reading]:
+    first = Reading(env, ops)
     time.sleep(seconds)
-    return first, Reading(env)
+    return first, Reading(env, ops)
 
 
 def report(title: str, a: Reading, b: Reading, pods: int) -> None:
@@ -120,7 +131,7 @@ def report(title: str, a: Reading, b: Reading, pods: int) -> None:
     total = counter(b.metrics, f"{name}_sum") - counter(a.metrics, f"{name}_sum")
     slow, _ = over(ra, rb, 2.0)
     # Rounds that ran (a round longer than the interval is followed at once by the next).
-    rounds = count or elapsed / INTERVAL
+    rounds = (count or elapsed / INTERVAL) / len(b.rss)  # each shard's round covers its part
     print(f"--- {title} ({elapsed:.0f} s, {load()})")
     if count:
         print(f"  full refresh (all gates), mean   {total / count:6.2f} s   goal < 2 s; "
@@ -134,7 +145,7 @@ def report(title: str, a: Reading, b: Reading, pods: int) -> None:
     )
     print(f"  status writes (API server)       {writes / elapsed:6.2f} /s "
           f"({writes:.0f} in the window)   goal: only on change")  # fmt: skip
-    print(f"  operator RSS                     {b.rss:6.1f} MiB")
+    print("  operator RSS                     " + " + ".join(f"{r:.1f}" for r in b.rss) + " MiB")
 
 
 def fleet_control(port: int, path: str) -> None:
@@ -218,6 +229,31 @@ def healthy_gates(env: Env, per_gate: int) -> int:
     )
 
 
+def sharded(env: Env, port: int, pods: int) -> None:
+    """The same gates and pods, now split over ``SHARDS`` processes (issue 16, item 4)."""
+    env.running().stop()
+    started = time.monotonic()
+    ops = start_shards(
+        env, SHARDS, status_interval=INTERVAL,
+        args=[f"--sidecar-port={port}", f"--health-timeout={TIMEOUT}"],
+    )  # fmt: skip
+    try:
+        wait_count("gates owned by a shard", lambda: sum(owned(op) for op in ops), GATE_COUNT, 900)
+        print(f"{SHARDS} shards own all {GATE_COUNT} gates {time.monotonic() - started:.0f} s "
+              f"after start: " + " + ".join(str(owned(op)) for op in ops) + f" ({load()})",
+              flush=True)  # fmt: skip
+        time.sleep(2 * INTERVAL)  # past the first rounds (each shard's pod cache syncs)
+        first, last = window(env, WINDOW, ops)
+        report(f"{SHARDS} shards, steady state", first, last, pods)
+        for index, op in enumerate(ops):
+            cpu = last.cpus[index] - first.cpus[index]
+            print(f"  shard {index}: {owned(op)} gates, {100 * cpu / (last.at - first.at):.1f} % "
+                  f"of a core, RSS {last.rss[index]:.1f} MiB")  # fmt: skip
+    finally:
+        for op in ops:
+            op.stop()
+
+
 def main() -> None:
     per_gate = int(sys.argv[1]) if len(sys.argv) > 1 else 10
     pods = GATE_COUNT * per_gate
@@ -270,6 +306,8 @@ def main() -> None:
             print(f"  gate refreshes over the per-pod timeout: {slow} of {total} "
                   f"(gates with a frozen sidecar: {FROZEN} per round; "
                   "goal: no others)")  # fmt: skip
+            if SHARDS:
+                sharded(env, port, pods)
         finally:
             fleet.kill()
             fleet.wait()
