@@ -13,7 +13,8 @@ selected pods the webhook did not inject (``status.pods.notInjected``) and
 
 Why not Kopf's ``@kopf.index``: Kopf keeps each pod's whole body and stops its watches on a
 standby replica; this keeps a slim record (``slim``: a pod-shaped dict with only what the
-status rounds, the injection check and the restarts read: ~1 KiB instead of ~5-20 KiB).
+status rounds, the injection check and the restarts read, its equal parts shared with other
+pods: ~0.9 KiB per pod instead of ~17 KiB decoded).
 
 Memory and start: the cache starts with the first status refresh, so a standby replica (which
 refreshes nothing) keeps no pods. Until it has synced, a refresh LISTs as before.
@@ -79,31 +80,63 @@ def _status(status: Json) -> Json:
     return {
         "phase": status.get("phase"),
         "podIP": status.get("podIP"),
-        "conditions": [ready] if ready else [],
+        "conditions": [{"type": "Ready", "status": ready.get("status")}] if ready else [],
         "containerStatuses": stuck,
     }
 
 
-def slim(pod: Json) -> Json:
+class Shared:
+    """One copy of equal parts: the pods of a workload carry equal labels, annotations, owner
+    and injected container, and most pods equal conditions. A Python dict costs ~200 bytes
+    before its contents, so sharing them is what makes a slim pod ~0.9 KiB instead of ~5 KiB.
+    Readers never change a cached pod. Bounded: past ``limit`` parts it starts over (new
+    pods share less until then; nothing else changes)."""
+
+    def __init__(self, limit: int = 50_000) -> None:
+        self.limit = limit
+        self._parts: dict[str, Any] = {}
+
+    def __call__(self, part: Any) -> Any:
+        key = repr(
+            part
+        )  # the API server writes a kind's fields in one order: equal parts repr equal
+        found = self._parts.get(key)
+        if found is None:
+            if len(self._parts) >= self.limit:
+                self._parts.clear()
+            found = self._parts[key] = part
+        return found
+
+
+def slim(pod: Json, share: Shared | None = None) -> Json:
     """What the status rounds read of a pod, in the pod's own shape (so every reader works on
     a cached pod and on a listed one alike). Annotations: only ours (others can be large)."""
+    share = share or Shared()
     meta = pod.get("metadata") or {}
-    owners = [o for o in meta.get("ownerReferences") or [] if o.get("controller")]
+    owners = [
+        {"kind": o.get("kind"), "name": o.get("name"), "controller": True}
+        for o in meta.get("ownerReferences") or []
+        if o.get("controller")
+    ]
+    annotations = meta.get("annotations") or {}
+    status = _status(pod.get("status") or {})
     return {
         "metadata": {
             "name": meta.get("name"),
-            "namespace": meta.get("namespace"),
-            "labels": {sys.intern(k): v for k, v in (meta.get("labels") or {}).items()},
-            "annotations": {
-                k: v
-                for k, v in (meta.get("annotations") or {}).items()
-                if k.startswith(ANNOTATION_PREFIX)
-            },
-            "ownerReferences": owners,
+            "namespace": sys.intern(str(meta.get("namespace"))),
+            "labels": share(meta.get("labels") or {}),
+            "annotations": share(
+                {k: v for k, v in annotations.items() if k.startswith(ANNOTATION_PREFIX)}
+            ),
+            "ownerReferences": share(owners),
             "deletionTimestamp": meta.get("deletionTimestamp"),
         },
-        "spec": _spec(pod.get("spec") or {}),
-        "status": _status(pod.get("status") or {}),
+        "spec": share(_spec(pod.get("spec") or {})),
+        "status": {
+            **status,
+            "conditions": share(status["conditions"]),
+            "containerStatuses": share(status["containerStatuses"]),
+        },
     }
 
 
@@ -116,9 +149,10 @@ class PodCache(GateCache):
     def __init__(self, kube: kube.Kube, namespaces: tuple[str, ...] = ()) -> None:
         super().__init__(kube, namespaces)
         self._by_label: dict[str, dict[LabelKey, dict[str, Json]]] = {}
+        self._share = Shared()
 
     def keep(self, obj: Json) -> Json:
-        return slim(obj)
+        return slim(obj, self._share)
 
     async def select(self, namespace: str, selector: Mapping[str, Any]) -> list[Json]:
         """The namespace's pods the selector matches; a LIST until the cache has synced.
