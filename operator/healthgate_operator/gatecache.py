@@ -117,6 +117,7 @@ class GateCache:
                 while True:
                     version = await self._watch(path, version)
             except (KubeError, ValueError) as exc:
+                self._synced_paths.discard(path)  # not current until a LIST succeeds again
                 logger.warning("Cache of %s resyncs in %.0fs: %s", self.plural, backoff.delay, exc)
                 await backoff.wait()
 

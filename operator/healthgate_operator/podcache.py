@@ -155,7 +155,7 @@ class PodCache(GateCache):
         return slim(obj, self._share)
 
     async def select(self, namespace: str, selector: Mapping[str, Any]) -> list[Json]:
-        """The namespace's pods the selector matches; a LIST until the cache has synced.
+        """The namespace's pods the selector matches; a LIST while the cache is not current.
 
         An empty selector selects nothing (as in the webhook), never the whole namespace."""
         query = selectors.to_query(selector)
@@ -166,9 +166,15 @@ class PodCache(GateCache):
         if not self.synced.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.synced.wait(), SYNC_WAIT_SECONDS)
-        if not self.synced.is_set():
+        if not self.current():
             return await self.kube.list_pods(namespace, query)
         return [p for p in self._candidates(namespace, selector) if _matches(selector, p)]
+
+    def current(self) -> bool:
+        """Synced, and every watch is up. After a watch fails (an API outage) the cache is stale
+        until its LIST succeeds again: a refresh must not call a status current from it, or
+        the refresh watchdog (``/healthz``) would never see the outage."""
+        return self.synced.is_set() and len(self._synced_paths) == len(self._paths())
 
     def _candidates(self, namespace: str, selector: Mapping[str, Any]) -> Iterable[Json]:
         """The pods carrying the selector's rarest matchLabels pair (all without one)."""

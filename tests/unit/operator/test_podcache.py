@@ -12,6 +12,7 @@ import pytest
 from healthgate_operator.builders import admission, injection
 from healthgate_operator.builders import status as status_builder
 from healthgate_operator.handlers import restart_workloads, update_status
+from healthgate_operator.kube import KubeError
 from healthgate_operator.podcache import PodCache, slim
 from tests.unit.operator.conftest import make_gate, make_pod
 
@@ -154,3 +155,30 @@ async def test_select_lists_until_the_first_sync(monkeypatch: pytest.MonkeyPatch
         assert fake.lists == ["app=tta-api"]
     finally:
         await cache.stop()
+
+
+async def test_select_lists_while_the_watch_is_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a watch fails (API outage), cached pods are stale: a refresh LISTs (and fails
+    with the API server) instead of calling the status current from the cache."""
+    monkeypatch.setattr("healthgate_operator.gatecache.Backoff.wait", _forever)
+    fake = FakeKube([pod("a")], [])
+
+    async def broken(*_: Any, **__: Any) -> AsyncIterator[Json]:
+        raise KubeError(0, "watch interrupted")
+        yield {}
+
+    fake.stream = broken  # type: ignore[method-assign]
+    cache = PodCache(fake)  # type: ignore[arg-type]
+    try:
+        await cache.select("tta", SELECTOR)
+        await settled(cache)
+        assert cache.synced.is_set()
+        assert not cache.current()
+        assert names(await cache.select("tta", SELECTOR)) == ["a"]
+        assert fake.lists == ["app=tta-api", "app=tta-api"]
+    finally:
+        await cache.stop()
+
+
+async def _forever(*_: Any) -> None:
+    await asyncio.Event().wait()
