@@ -95,6 +95,18 @@ def over(before: dict[float, float], after: dict[float, float], bound: float) ->
     return int(total - under), int(total)
 
 
+def scrape(op: OperatorProcess) -> str:
+    """The operator's /metrics; on a starved machine one scrape may take over its 5 s limit."""
+    for attempt in range(3):
+        try:
+            return op.metrics()
+        except TimeoutError:
+            print(f"  (a /metrics scrape timed out, {load()})", flush=True)
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 class Reading:
     """What a window is measured by: operator CPU and metrics (summed over the processes, when
     sharded), API-server writes."""
@@ -105,7 +117,7 @@ class Reading:
         self.cpus = [cpu_seconds(op.pid) for op in ops]
         self.cpu = sum(self.cpus)
         self.rss = [rss_mib(op.pid) for op in ops]
-        self.metrics = "\n".join(op.metrics() for op in ops)
+        self.metrics = "\n".join(scrape(op) for op in ops)
         api = Api(env.cluster)
         api.conn.request("GET", "/metrics")
         self.writes = counter(

@@ -116,6 +116,7 @@ class HealthReader:
         self.concurrency = concurrency
         self._queue: collections.deque[_Exchange] = collections.deque()
         self._active = 0
+        self._pumping = False
         self._requests: dict[tuple[str, int], bytes] = {}
         self._parsed: dict[bytes, Json | None] = {}
 
@@ -176,8 +177,14 @@ class HealthReader:
         return request
 
     def _pump(self, loop: asyncio.AbstractEventLoop) -> None:
-        while self._queue and self._active < self.concurrency:
-            self._start(loop, self._queue.popleft())
+        if self._pumping:
+            return  # an exchange that failed at once, inside _start: the loop below goes on
+        self._pumping = True
+        try:
+            while self._queue and self._active < self.concurrency:
+                self._start(loop, self._queue.popleft())
+        finally:
+            self._pumping = False
 
     def _start(self, loop: asyncio.AbstractEventLoop, exchange: _Exchange) -> None:
         self._active += 1

@@ -148,3 +148,17 @@ async def test_a_cancelled_call_leaves_nothing_open(server: tuple[web.Applicatio
         assert answers == [{"status": "healthy", "components": {}}] * 3
     finally:
         frozen.close()
+
+
+async def test_exchanges_that_fail_at_once_do_not_recurse(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Sockets that cannot even be made (out of file descriptors) fail inside the start of
+    the exchange; thousands of them in a row must not nest one call per failure."""
+
+    def no_socket(*_: object) -> None:
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr("healthgate_operator.health_reader.socket.socket", no_socket)
+    reader = HealthReader(timeout=1, concurrency=4)
+    assert await reader.many([("127.0.0.1", 1)] * 5000) == [None] * 5000
