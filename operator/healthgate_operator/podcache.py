@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -38,6 +39,7 @@ from healthgate_operator.builders.status import CANNOT_START
 from healthgate_operator.gatecache import SYNC_WAIT_SECONDS, GateCache
 from healthgate_operator.kubetypes import Json
 
+logger = logging.getLogger(__name__)
 ANNOTATION_PREFIX = constants.GROUP + "/"
 LabelKey = tuple[str, str]
 
@@ -201,6 +203,20 @@ class PodCache(GateCache):
             version, token = str(meta.get("resourceVersion", "")), str(meta.get("continue") or "")
             if not token:
                 return items, version
+
+    async def _watch(self, path: str, version: str) -> str:
+        """The gate cache's watch, except that a refused one (403: an RBAC without ``watch``
+        on pods, from before the cache) ends the cache for good instead of a LIST of every
+        pod per retry: the rounds LIST per gate, as they did then."""
+        try:
+            return await super()._watch(path, version)
+        except kube.KubeError as exc:
+            if exc.status != 403:
+                raise
+            logger.error("Pod cache off, status rounds LIST pods instead (RBAC: %s)", exc)
+            self._synced_paths.discard(path)
+            await asyncio.Event().wait()  # until stopped
+            raise
 
     def _replace(self, namespace: str, objects: dict[str, Json]) -> None:
         super()._replace(namespace, objects)

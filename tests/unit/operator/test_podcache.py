@@ -182,3 +182,30 @@ async def test_select_lists_while_the_watch_is_down(monkeypatch: pytest.MonkeyPa
 
 async def _forever(*_: Any) -> None:
     await asyncio.Event().wait()
+
+
+async def test_no_watch_permission_turns_the_cache_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An RBAC from before the cache (list, no watch): one LIST, then LISTs per gate as before,
+    never a LIST of every pod per retry."""
+    monkeypatch.setattr("healthgate_operator.gatecache.Backoff.wait", _at_once)
+    fake = FakeKube([pod("a")], [])
+
+    async def refused(*_: Any, **__: Any) -> AsyncIterator[Json]:
+        raise KubeError(403, "pods is forbidden: cannot watch")
+        yield {}
+
+    fake.stream = refused  # type: ignore[method-assign]
+    cache = PodCache(fake)  # type: ignore[arg-type]
+    try:
+        assert names(await cache.select("tta", SELECTOR)) == ["a"]
+        for _ in range(5):
+            await asyncio.sleep(0.01)
+        assert not cache.current()
+        assert names(await cache.select("tta", SELECTOR)) == ["a"]
+        assert len(fake.queries) == 2  # the first LIST's two pages, never again
+    finally:
+        await cache.stop()
+
+
+async def _at_once(*_: Any) -> None:
+    await asyncio.sleep(0)
