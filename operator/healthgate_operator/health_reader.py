@@ -32,6 +32,7 @@ import collections
 import errno
 import json
 import socket
+from collections.abc import Callable
 
 from healthgate_operator.kubetypes import Json
 from healthgate_sidecar import wire
@@ -79,7 +80,7 @@ def parse_body(body: bytes) -> Json | None:
 class _Exchange:
     """One request to one sidecar, driven by the loop's reader/writer callbacks."""
 
-    __slots__ = ("batch", "buffer", "expected", "index", "sock", "target", "timer")
+    __slots__ = ("batch", "buffer", "expected", "index", "sock", "target", "timer", "watched")
 
     def __init__(self, batch: _Batch, index: int, target: tuple[str, int]) -> None:
         self.batch, self.index, self.target = batch, index, target
@@ -87,6 +88,7 @@ class _Exchange:
         self.buffer = bytearray()
         self.expected: int | None = None  # total length, once the head is in
         self.timer: asyncio.TimerHandle | None = None
+        self.watched: Callable[[int], bool] | None = None  # the loop's remove_reader/_writer
 
 
 class _Batch:
@@ -202,12 +204,14 @@ class HealthReader:
             self._send(loop, exchange)
         elif code == errno.EINPROGRESS:
             loop.add_writer(sock.fileno(), self._connected, loop, exchange)
+            exchange.watched = loop.remove_writer
         else:
             self._finish(loop, exchange, b"")
 
     def _connected(self, loop: asyncio.AbstractEventLoop, exchange: _Exchange) -> None:
         assert exchange.sock is not None
         loop.remove_writer(exchange.sock.fileno())
+        exchange.watched = None
         if exchange.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
             self._finish(loop, exchange, b"")
         else:
@@ -224,6 +228,7 @@ class HealthReader:
             self._finish(loop, exchange, b"")
         else:
             loop.add_reader(exchange.sock.fileno(), self._readable, loop, exchange)
+            exchange.watched = loop.remove_reader
 
     def _readable(self, loop: asyncio.AbstractEventLoop, exchange: _Exchange) -> None:
         assert exchange.sock is not None
@@ -252,9 +257,8 @@ class HealthReader:
         if exchange.timer is not None:
             exchange.timer.cancel()
         if exchange.sock is not None:
-            if exchange.sock.fileno() >= 0:
-                loop.remove_reader(exchange.sock.fileno())
-                loop.remove_writer(exchange.sock.fileno())
+            if exchange.watched is not None:  # only what is registered: each is a lookup
+                exchange.watched(exchange.sock.fileno())
             exchange.sock.close()
         batch.answers[exchange.index] = raw
         batch.left -= 1

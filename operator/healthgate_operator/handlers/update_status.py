@@ -68,7 +68,10 @@ async def reports(runtime: Runtime, gate: str, port: int, pods: list[Json]) -> l
     targets = [(p["status"]["podIP"], injection.pod_sidecar_port(p) or port) for p in asked]
     answers = await runtime.health_reader.many(targets)
     # Answers are shared between pods that sent the same bytes: read each one once.
-    read = {id(a): wire.read_health(a) for a in answers}
+    read: dict[int, wire.HealthBody | None] = {}
+    for answer in answers:
+        if id(answer) not in read:
+            read[id(answer)] = wire.read_health(answer)
     health = {p["metadata"]["name"]: read[id(a)] for p, a in zip(asked, answers, strict=True)}
     out = []
     for k, (p, i) in enumerate(zip(pods, injected, strict=True)):
