@@ -31,9 +31,9 @@ import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
+from bench._metrics_text import counter, cpu_seconds, histogram, load, over
 from bench._operator_env import GATES, Api, Env, environment, gate, rss_mib, wait_count
 from bench._sidecar_fleet import address
 from bench.operator_shards import owned, start_shards
@@ -59,40 +59,6 @@ signal.signal(signal.SIGUSR1, lambda *_: _profile.enable())
 signal.signal(signal.SIGUSR2, lambda *_: (_profile.disable(), _profile.dump_stats({PROFILE!r})))
 """
 STATUS_PATCH = 'resource="healthgates",scope="resource",subresource="status",verb="PATCH"'
-
-
-def load() -> str:
-    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def counter(text: str, name: str, match: str = "") -> float:
-    return sum(
-        float(line.split()[-1])
-        for line in text.splitlines()
-        if line.startswith(name) and match in line and not line.startswith("#")
-    )
-
-
-def histogram(text: str, name: str) -> dict[float, float]:
-    out: dict[float, float] = {}
-    for line in text.splitlines():
-        if line.startswith(f"{name}_bucket{{"):
-            le = line.split('le="')[1].split('"')[0]
-            bound = float("inf") if le == "+Inf" else float(le)
-            out[bound] = out.get(bound, 0.0) + float(line.split()[-1])  # summed over processes
-    return out
-
-
-def over(before: dict[float, float], after: dict[float, float], bound: float) -> tuple[int, int]:
-    """(samples above ``bound``, all samples) between two readings of a histogram."""
-    total = after.get(float("inf"), 0) - before.get(float("inf"), 0)
-    under = after.get(bound, 0) - before.get(bound, 0)
-    return int(total - under), int(total)
 
 
 def scrape(op: OperatorProcess) -> str:
@@ -167,6 +133,11 @@ def report(title: str, a: Reading, b: Reading, pods: int) -> None:
     print(f"  the benchmark's /metrics scrape  {1000 * (b.cpu_after - b.cpu):6.0f} ms CPU "
           "(not in the figures above)")  # fmt: skip
     print("  operator RSS                     " + " + ".join(f"{r:.1f}" for r in b.rss) + " MiB")
+    # The baseline for the frozen phase: on a starved machine refreshes pass the per-pod
+    # timeout with no frozen sidecar at all.
+    refresh = "healthgate_status_refresh_duration_seconds"
+    late, done = over(histogram(a.metrics, refresh), histogram(b.metrics, refresh), TIMEOUT)
+    print(f"  gate refreshes over the per-pod timeout ({TIMEOUT:.0f} s): {late} of {done}")
 
 
 def fleet_control(port: int, path: str) -> None:
@@ -328,13 +299,8 @@ def main() -> None:
             time.sleep(WINDOW)
             after = Reading(env)
             report(f"{FROZEN} gates with one frozen sidecar", before, after, pods)
-            name = "healthgate_status_refresh_duration_seconds"
-            slow, total = over(
-                histogram(before.metrics, name), histogram(after.metrics, name), TIMEOUT
-            )
-            print(f"  gate refreshes over the per-pod timeout: {slow} of {total} "
-                  f"(gates with a frozen sidecar: {FROZEN} per round; "
-                  "goal: no others)")  # fmt: skip
+            print(f"  (gates with a frozen sidecar: {FROZEN} per round; goal: no others over the "
+                  "timeout than in the steady state)")  # fmt: skip
             if SHARDS:
                 sharded(env, port, pods)
         finally:
