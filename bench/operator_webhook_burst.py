@@ -125,6 +125,38 @@ def sample_directly(env: Env, namespace: str, stop: threading.Event) -> list[flo
     return samples
 
 
+def burst(env: Env, ns: str, began: float, *, injected: bool) -> tuple[list[float], list[str]]:
+    """RATE pod creations a second for SECONDS from ``began``: latencies and errors."""
+    local = threading.local()
+    samples: list[float] = []
+    errors: list[str] = []
+
+    def create(i: int, due: float) -> None:
+        if not hasattr(local, "api"):
+            local.api = Api(env.cluster)
+        time.sleep(max(0.0, due - time.monotonic()))
+        started = time.perf_counter()
+        try:
+            status, body = local.api.call(
+                "POST", f"/api/v1/namespaces/{ns}/pods", objects.pod(f"p{i:05d}", ns)
+            )
+        except OSError as exc:
+            errors.append(f"{type(exc).__name__}: {exc}")
+            local.api = Api(env.cluster)
+            return
+        samples.append(time.perf_counter() - started)
+        if status != 201:
+            errors.append(f"HTTP {status}: {str(body.get('message'))[:200]}")
+        elif injected and "healthgate.io/gate" not in body["metadata"].get("annotations", {}):
+            errors.append("admitted without the sidecar")
+
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        jobs = [pool.submit(create, i, began + i / RATE) for i in range(RATE * SECONDS)]
+        for job in jobs:
+            job.result()
+    return samples, errors
+
+
 def main() -> None:
     with environment() as env:
         interval = float(sys.argv[1]) if len(sys.argv) > 1 else 30.0
@@ -132,29 +164,6 @@ def main() -> None:
         prelude = LOOP_GAPS.format(path=str(ticks))
         ns, api = gated_namespace(env, "burst", status_interval=interval, prelude=prelude)
         time.sleep(3)  # the gate cache sees every Reconciled condition
-        local = threading.local()
-        samples: list[float] = []
-        errors: list[str] = []
-
-        def create(i: int, due: float) -> None:
-            if not hasattr(local, "api"):
-                local.api = Api(env.cluster)
-            time.sleep(max(0.0, due - time.monotonic()))
-            started = time.perf_counter()
-            try:
-                status, body = local.api.call(
-                    "POST", f"/api/v1/namespaces/{ns}/pods", objects.pod(f"p{i:05d}", ns)
-                )
-            except OSError as exc:
-                errors.append(f"{type(exc).__name__}: {exc}")
-                local.api = Api(env.cluster)
-                return
-            samples.append(time.perf_counter() - started)
-            if status != 201:
-                errors.append(f"HTTP {status}: {str(body.get('message'))[:200]}")
-            elif "healthgate.io/gate" not in body["metadata"].get("annotations", {}):
-                errors.append("admitted without the sidecar")
-
         api.conn.request("GET", "/metrics")
         server_before = buckets_of(
             api.conn.getresponse().read().decode(), METRIC, 'name="inject.healthgate.io"'
@@ -163,11 +172,9 @@ def main() -> None:
         load_before = load()
         began = time.monotonic() + 1.0
         stop = threading.Event()
-        with ThreadPoolExecutor(CLIENTS + 1) as pool:
+        with ThreadPoolExecutor(1) as pool:
             direct = pool.submit(sample_directly, env, ns, stop)
-            jobs = [pool.submit(create, i, began + i / RATE) for i in range(RATE * SECONDS)]
-            for job in jobs:
-                job.result()
+            samples, errors = burst(env, ns, began, injected=True)
             stop.set()
         elapsed = time.monotonic() - began
         gaps = loop_gaps(ticks, began, began + elapsed)
@@ -198,6 +205,11 @@ def main() -> None:
             f"  errors: {len(errors)} of {sent}   goal 0"
             + (f"; first: {errors[0]}" if errors else "")
         )
+        # The floor: the same burst where the webhook is not called (the chart's selector
+        # excludes kube-public), i.e. what the API server and this machine take by themselves.
+        floor, floor_errors = burst(env, "kube-public", time.monotonic() + 1.0, injected=False)
+        print(f"  floor, same burst without the webhook (kube-public, {load()}): "
+              f"pod create {percentiles(floor)}, {len(floor_errors)} errors")  # fmt: skip
 
 
 if __name__ == "__main__":
