@@ -21,7 +21,7 @@ import contextlib
 import contextvars
 import sys
 import threading
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncGenerator, Collection
 from typing import Any
 
 import kopf
@@ -44,7 +44,7 @@ class AdmissionThread:
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
 
-    async def configs(self, fn: kopf.WebhookFn) -> AsyncIterator[kopf.WebhookClientConfig]:
+    async def configs(self, fn: kopf.WebhookFn) -> AsyncGenerator[kopf.WebhookClientConfig, None]:
         """Start the thread and yield the server's client configs on the calling loop; stop the
         thread when the caller stops iterating. An error of the server is raised here."""
         main = asyncio.get_running_loop()
