@@ -148,6 +148,12 @@ def grpc_tls_server(env_root: Path) -> Iterator[grpc_health.GrpcServer]:
     )
 
 
+@pytest.fixture
+def make_grpc_server(env_root: Path) -> Iterator[Callable[[], grpc_health.GrpcServer]]:
+    """A factory of private plaintext gRPC servers that a test may stop and restart."""
+    yield from _private(env_root, "the gRPC server", grpc_health.start)
+
+
 @pytest.fixture(scope="session")
 def kafka_server(env_root: Path) -> Iterator[kafka.KafkaServer]:
     """One Kafka broker (KRaft) for the session: a JVM that takes ~30 s to start."""

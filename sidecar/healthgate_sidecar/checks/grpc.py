@@ -3,7 +3,8 @@
 Driver: grpcio's asyncio API with the stub from grpcio-health-checking (the protocol's own
 package). One channel per dependency, dropped after a failure: a channel in TRANSIENT_FAILURE
 fails fast for its reconnect back-off (up to two minutes), and a check must see a server that
-came back at its next run.
+came back at its next run. The channel has its own subchannel pool: gRPC otherwise shares
+connections process-wide by target, and the new channel would inherit the old one's back-off.
 
 Reasons: NOT_SERVING is ``not_serving``, UNKNOWN is ``serving_unknown``, an unknown service
 (NOT_FOUND, or SERVICE_UNKNOWN) is ``service_unknown``; a failed RPC maps its status code
@@ -123,7 +124,12 @@ def _channel(params: GrpcParams) -> grpc.aio.Channel:
     import grpc.aio
 
     target = f"{params.host}:{params.port}"
-    options: list[tuple[str, Any]] = [("grpc.enable_retries", 0)]  # retrying is the engine's job
+    options: list[tuple[str, Any]] = [
+        ("grpc.enable_retries", 0),  # retrying is the engine's job
+        # Subchannels (connections) are otherwise shared process-wide by target: a new channel
+        # would reuse the failed one, still in its reconnect back-off, and fail for up to 2 min.
+        ("grpc.use_local_subchannel_pool", 1),
+    ]
     if not params.tls:
         return grpc.aio.insecure_channel(target, options=options)
     roots = None
