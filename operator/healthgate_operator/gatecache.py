@@ -8,6 +8,11 @@ admissions to every replica behind the Service. So every replica runs this small
 Trade-off, documented: a pod created within milliseconds of its gate (before the watch event
 arrives) is admitted without the sidecar; the status shows it as not injected and
 ``rollout.restartOnChange`` repairs it.
+
+Read from two threads: the status rounds on the operator's loop, admission on its own
+(webhook.py). Only the loop's thread writes, and it never changes a namespace's mapping once
+published: each event swaps in a new one (one dict item assignment, atomic under the GIL), so a
+reader holds a consistent view without a lock.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from healthgate_operator import constants
 from healthgate_operator.backoff import Backoff
@@ -25,6 +32,7 @@ from healthgate_operator.kubetypes import Json
 logger = logging.getLogger(__name__)
 WATCH_SECONDS = 300
 SYNC_WAIT_SECONDS = 2.0  # an admission waits this long for the first sync, then LISTs
+EMPTY: Mapping[str, Json] = MappingProxyType({})
 
 
 def slim(gate: Json) -> Json:
@@ -67,14 +75,24 @@ class GateCache:
         self._synced_paths: set[str] = set()
         self._task: asyncio.Task[None] | None = None
 
+    def view(self, namespace: str) -> Mapping[str, Json]:
+        """The namespace's gates by name, as of now; never changed afterwards (safe from any
+        thread)."""
+        return self._gates.get(namespace, EMPTY)
+
     def gates(self, namespace: str) -> list[Json]:
-        return list(self._gates.get(namespace, {}).values())
+        return list(self.view(namespace).values())
 
     def get(self, namespace: str, name: str) -> Json | None:
-        return self._gates.get(namespace, {}).get(name)
+        return self.view(namespace).get(name)
+
+    def cached(self, namespace: str) -> list[Json] | None:
+        """The namespace's gates without waiting, from any thread; None before the first sync."""
+        return self.gates(namespace) if self.synced.is_set() else None
 
     async def snapshot(self, namespace: str) -> list[Json]:
-        """The namespace's gates; a direct LIST while the first sync is still pending."""
+        """The namespace's gates; a direct LIST while the first sync is still pending. Only on
+        the operator's loop (the API client and the event live there)."""
         if not self.synced.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.synced.wait(), SYNC_WAIT_SECONDS)
@@ -142,14 +160,8 @@ class GateCache:
         return version
 
     def _replace(self, namespace: str, objects: dict[str, Json]) -> None:
-        """The namespace's objects after a LIST (subclasses keep their indexes here)."""
+        """Publish the namespace's objects after a LIST (subclasses keep their indexes here)."""
         self._gates[namespace] = objects
-
-    def _put(self, namespace: str, name: str, obj: Json) -> None:
-        self._gates.setdefault(namespace, {})[name] = obj
-
-    def _pop(self, namespace: str, name: str) -> None:
-        self._gates.get(namespace, {}).pop(name, None)
 
     async def _watch(self, path: str, version: str) -> str:
         query = [
@@ -168,8 +180,17 @@ class GateCache:
             if kind in ("ADDED", "MODIFIED"):
                 self._put(meta["namespace"], meta["name"], self.keep(obj))
             elif kind == "DELETED":
-                self._pop(meta["namespace"], meta["name"])
+                self._put(meta["namespace"], meta["name"], None)
         return version
+
+    def _put(self, namespace: str, name: str, kept: Json | None) -> None:
+        """Publish a new mapping for the namespace (copy on write; see the module docstring)."""
+        fresh = dict(self.view(namespace))
+        if kept is None:
+            fresh.pop(name, None)
+        else:
+            fresh[name] = kept
+        self._gates[namespace] = fresh
 
 
 class ConfigMapCache(GateCache):

@@ -226,22 +226,22 @@ class PodCache(GateCache):
                 index.setdefault(pair, {})[name] = pod
         self._by_label[namespace] = index
 
-    def _put(self, namespace: str, name: str, obj: Json) -> None:
-        self._pop(namespace, name)
-        super()._put(namespace, name, obj)
+    def _put(self, namespace: str, name: str, kept: Json | None) -> None:
+        """One watch event (None: deleted). In place, not copy on write as for gates: pods
+        are read on the operator's loop only, and copying a namespace of thousands of pods
+        per event would cost more than the LIST it replaces."""
+        pods = self._gates.setdefault(namespace, {})
         index = self._by_label.setdefault(namespace, {})
-        for pair in obj["metadata"]["labels"].items():
-            index.setdefault(pair, {})[name] = obj
-
-    def _pop(self, namespace: str, name: str) -> None:
-        old = self._gates.get(namespace, {}).get(name)
-        super()._pop(namespace, name)
-        index = self._by_label.get(namespace, {})
-        for pair in (old or {"metadata": {"labels": {}}})["metadata"]["labels"].items():
+        old = pods.pop(name, None)
+        for pair in old["metadata"]["labels"].items() if old else ():
             bucket = index.get(pair, {})
             bucket.pop(name, None)
             if not bucket:
                 index.pop(pair, None)
+        if kept is not None:
+            pods[name] = kept
+            for pair in kept["metadata"]["labels"].items():
+                index.setdefault(pair, {})[name] = kept
 
 
 def _matches(selector: Mapping[str, Any], pod: Json) -> bool:

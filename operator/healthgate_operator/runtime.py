@@ -7,6 +7,8 @@ the operator's event loop, because aiohttp sessions must be created there.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -49,6 +51,7 @@ class Runtime:
     """(gate uid, injection hash) already told that workload restarts are forbidden."""
     _configmaps: ConfigMapCache | None = None
     _pods: PodCache | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
     watchdog: Watchdog = field(init=False)
     signer: directives.Signer = field(init=False)
     rounds: rounds.Rounds = field(init=False)
@@ -94,6 +97,14 @@ class Runtime:
     def health_reader(self) -> HealthReader:
         return _opened(self._health_reader)
 
+    async def on_loop(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Await ``coro`` on the operator's loop, from whichever loop calls: the API client and
+        the caches' events belong to that loop, and admission runs on its own (webhook.py)."""
+        loop = _opened(self._loop)
+        if asyncio.get_running_loop() is loop:
+            return await coro
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
+
     async def open(self) -> None:
         """Listen for /metrics first, then build the clients and caches, each exactly once.
 
@@ -102,6 +113,7 @@ class Runtime:
         another API client and gate cache each time. A taken port stops the operator once,
         with the reason.
         """
+        self._loop = asyncio.get_running_loop()
         if self._runner is None:
             try:
                 self._runner = await metrics.serve(
