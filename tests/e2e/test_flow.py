@@ -249,8 +249,8 @@ def test_new_non_critical_dependency_reaches_running_sidecars_and_only_degrades(
             for p in pods
         )
 
-    # Through the ConfigMap volume: the kubelet refreshes it on its own sync period (about a
-    # minute, plus its cache's TTL), not at once.
+    # Through the ConfigMap volume: the kubelet refreshes it on its own sync period (a minute
+    # by default, 10 s on the local test node; plus its cache's TTL), not at once.
     wait_for(
         "the new dependency in every sidecar (hot reload)", sidecars_see_it, timeout=180 * PATIENCE
     )

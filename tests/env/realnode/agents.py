@@ -30,13 +30,22 @@ def _kubeconfig(cluster: kube.KubeCluster, workdir: Path, stem: str, cn: str, or
 
 
 def kubelet_config(
-    workdir: Path, serving: pki.KeyPair, ca: Path, runtime: str, taints: tuple[str, ...]
+    workdir: Path,
+    serving: pki.KeyPair,
+    ca: Path,
+    runtime: str,
+    taints: tuple[str, ...],
+    *,
+    sync_frequency: str | None = None,
 ) -> dict[str, object]:
     """KubeletConfiguration for this machine: cgroup v1 with cgroupfs (no systemd), no swap
     check, eviction thresholds low enough for a busy test VM, and no resolver of the host's
     handed to pods (they must not reach anything outside the pod range): their resolv.conf
-    names the cluster's DNS only (:mod:`.dns`)."""
+    names the cluster's DNS only (:mod:`.dns`). ``sync_frequency`` None keeps the kubelet's
+    default pod sync period (1 min)."""
+    sync = {} if sync_frequency is None else {"syncFrequency": sync_frequency}
     return {
+        **sync,
         "apiVersion": "kubelet.config.k8s.io/v1beta1",
         "kind": "KubeletConfiguration",
         "address": NODE_IP,
@@ -89,14 +98,16 @@ def start_kubelet(
     runtime: str,
     kubelet: Path,
     taints: tuple[str, ...],
+    sync_frequency: str | None = None,
 ) -> common.Process:
     workdir.mkdir(parents=True, exist_ok=True)
     serving = cluster.ca.issue("kubelet-serving", name, hosts=(NODE_IP, name), server=True)
     kubeconfig = _kubeconfig(cluster, workdir, "kubelet", f"system:node:{name}", "system:nodes")
     config = workdir / "kubelet.json"
-    config.write_text(
-        json.dumps(kubelet_config(workdir, serving, cluster.ca.cert, runtime, taints))
+    settings = kubelet_config(
+        workdir, serving, cluster.ca.cert, runtime, taints, sync_frequency=sync_frequency
     )
+    config.write_text(json.dumps(settings))
     return common.spawn(
         "kubelet",
         [

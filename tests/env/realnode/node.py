@@ -75,6 +75,9 @@ class RealNode:
     workdir: Path
     name: str = NAME
     taints: tuple[str, ...] = ()  # ``key=value:Effect``, registered with the Node
+    # The kubelet's pod sync period, which bounds how late a ConfigMap volume is rewritten;
+    # None keeps its default (1 min), as on a real cluster (the demo, the benchmarks).
+    sync_frequency: str | None = None
     changes: host.HostChanges = field(default_factory=host.HostChanges)
     containerd: runtime.Containerd | None = None
     processes: list[common.Process] = field(default_factory=list)
@@ -97,6 +100,7 @@ class RealNode:
                 runtime=self.containerd.endpoint,
                 kubelet=bins.kubelet,
                 taints=self.taints,
+                sync_frequency=self.sync_frequency,
             )
             self.processes.append(kubelet)
             proxy = agents.start_kube_proxy(

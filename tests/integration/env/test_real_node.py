@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import TEST_NODE_SYNC
 from tests.env import common, kube
 from tests.env.common import wait_for
 from tests.env.realnode import agents, dns, host, images
@@ -196,6 +197,16 @@ def test_node_identity_is_its_own(
             f"https://{agents.NODE_IP}:{config['port']}/pods", context=trust_kubelet, timeout=5
         )
     assert anonymous.value.code == 401
+
+
+def test_kubelet_syncs_pods_at_the_test_period(
+    real_node: realnode.RealNode, kube_cluster: kube.KubeCluster
+) -> None:
+    """The configuration the kubelet runs with (its /configz), not only the file we wrote:
+    the ConfigMap-volume tests rely on the short sync period."""
+    raw = f"/api/v1/nodes/{real_node.name}/proxy/configz"
+    running = json.loads(kube_cluster.kubectl("get", "--raw", raw).stdout)["kubeletconfig"]
+    assert running["syncFrequency"] == TEST_NODE_SYNC
 
 
 def test_stop_and_failed_start_leave_nothing(
