@@ -2,8 +2,9 @@
 
 The tests of this module share one Deployment (3 replicas) and one Redis and run in file order:
 deploy and become Ready; lose Redis and go NotReady (policy FailClosed, the behaviour without the
-shared-outage guard); get Redis back; add a failing non-critical dependency to the running gate;
-be scraped by Prometheus through pod discovery; delete the gate.
+shared-outage guard); get Redis back; rotate the Redis Secret under running pods; add a failing
+non-critical dependency to the running gate; be scraped by Prometheus through pod discovery;
+delete the gate.
 
 They run locally by default (the real node, HealthGate from the chart) and against a kind cluster
 under ``make kind-e2e`` (see conftest.py); the one check that needs this machine (Prometheus on
@@ -12,6 +13,7 @@ the host scraping pod IPs) says so and is skipped there.
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import urllib.parse
@@ -21,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.env import common, prometheus
+from tests.env import common, prometheus, redis
 from tests.env.common import wait_for
 from tests.env.incluster import ChartOperator
 from tests.integration.operator import objects
@@ -60,9 +62,14 @@ def redis_dep(**extra: Any) -> Json:
 
 
 def gate(
-    e2e: E2EBackend, namespace: str, dependencies: list[Json], shared_outage: Json | None = None
+    e2e: E2EBackend,
+    namespace: str,
+    dependencies: list[Json],
+    shared_outage: Json | None = None,
+    sidecar: Json | None = None,
 ) -> Json:
-    """The suite's gate; ``shared_outage``: its spec.sharedOutage (absent: the default)."""
+    """The suite's gate; ``shared_outage``/``sidecar``: its spec.sharedOutage and spec.sidecar
+    (absent: the defaults)."""
     return {
         "apiVersion": "healthgate.io/v1alpha1",
         "kind": "HealthGate",
@@ -76,6 +83,7 @@ def gate(
                 "startup": {"periodSeconds": 1, "failureThreshold": 30},
             },
             **({"sharedOutage": shared_outage} if shared_outage else {}),
+            **({"sidecar": sidecar} if sidecar else {}),
         },
     }
 
@@ -223,6 +231,56 @@ def test_redis_back_recovers_pods_and_gate(e2e: E2EBackend, deployed: str) -> No
         )["items"],
         timeout=10 * PATIENCE,
     )
+
+
+def sidecar_restarts(pods: list[Json]) -> dict[str, int]:
+    return {
+        p["metadata"]["name"]: sum(
+            c.get("restartCount", 0) for c in p["status"].get("initContainerStatuses", [])
+        )
+        for p in pods
+    }
+
+
+def patch_redis_url(e2e: E2EBackend, ns: str, url: str) -> None:
+    data = {"data": {"url": base64.b64encode(url.encode()).decode()}}
+    e2e.run("patch", "secret", "redis-auth", "-n", ns, "-p", json.dumps(data))
+
+
+def test_a_rotated_secret_reaches_running_sidecars_without_a_restart(
+    e2e: E2EBackend, deployed: str, e2e_redis: E2ERedis
+) -> None:
+    """The Secret volume path end to end: the kubelet rewrites the projected file, the sidecar
+    rebuilds its client. A wrong password turns every pod's check ``auth``-unhealthy; the right
+    one brings them back; no pod is replaced and no sidecar restarts on the way."""
+    before = wait_for(
+        "3 ready pods", lambda: all_pods(e2e, deployed, pod_ready), timeout=60 * PATIENCE
+    )
+    restarts = sidecar_restarts(before)
+
+    def cache(pod: Json) -> Json:
+        found: Json = e2e.sidecar_health(pod)["components"]["cache"]
+        return found
+
+    patch_redis_url(e2e, deployed, e2e_redis.url.replace(redis.PASSWORD, "wrong-password"))
+    try:
+        started = time.monotonic()
+        wait_for(
+            "every sidecar's cache check failing with reason auth",
+            lambda: all(cache(p).get("reason") == "auth" for p in before),
+            timeout=120 * PATIENCE,
+        )
+        common.progress(
+            f"Secret patched -> every sidecar auth-unhealthy: {time.monotonic() - started:.1f}s"
+        )
+    finally:
+        patch_redis_url(e2e, deployed, e2e_redis.url)
+    after = wait_for(
+        "3 ready pods with a healthy cache check",
+        lambda: all_pods(e2e, deployed, lambda p: pod_ready(p) and cache(p)["status"] == "healthy"),
+        timeout=120 * PATIENCE,
+    )
+    assert sidecar_restarts(after) == restarts, "same pods, no sidecar restarted"
 
 
 def test_new_non_critical_dependency_reaches_running_sidecars_and_only_degrades(
