@@ -20,13 +20,15 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from healthgate_operator.crd.secrets import ENV_SUFFIX, FILE_SUFFIX, FROM_SUFFIX
 from healthgate_operator.kubetypes import Json
-from healthgate_sidecar import contract
+
+if TYPE_CHECKING:
+    from healthgate_sidecar import contract
 
 ENV_PREFIX = "HG_"
 SECRETS_DIR = "/var/run/healthgate/secrets"  # the projected Secret volume's mount path
@@ -112,6 +114,8 @@ def _sources(refs: list[tuple[str, Json]]) -> list[Json]:
 
 def _settings(spec: Json) -> Json:
     """The contract's process-wide settings found under spec.sidecar."""
+    from healthgate_sidecar import contract  # noqa: PLC0415 - see _render
+
     known = {f.alias or n for n, f in contract.SidecarConfig.model_fields.items()}
     sidecar: Json = spec.get("sidecar") or {}
     return {k: v for k, v in sidecar.items() if k not in CONTAINER_KEYS and k in known}
@@ -138,6 +142,10 @@ def _render_text(text: str, directives: str | None) -> RenderedConfig:
 
 
 def _render(spec: Json, directives: Json | None) -> RenderedConfig:
+    # The contract (pydantic models of every check type) loads with the first spec rendered,
+    # not with the operator: an operator with no gate does not pay for it.
+    from healthgate_sidecar import contract  # noqa: PLC0415
+
     refs: list[tuple[str, Json]] = []
     settings = _settings(spec)
     as_file = settings.get("secretsAs", "file") == "file"
