@@ -7,7 +7,7 @@ per-object state, the webhook's gate cache and the metrics of every gate.
 Run: ``python -m bench.operator_memory [--tracemalloc]``. Prints figures; asserts nothing.
 With ``--tracemalloc`` the operator traces its allocations (slower, and the traces cost memory
 of their own, so RSS figures of that run are not comparable) and the largest allocation sites
-at 1,000 gates are printed, by file and by line.
+at 1,000 gates are printed: by file, by line, and by traceback (the frames that name the caller).
 """
 
 from __future__ import annotations
@@ -26,9 +26,10 @@ GATE_COUNT = 1000
 FEW = 40  # a typical install; the figure issue 11 asked about
 NAMESPACES = 10
 STATUS_INTERVAL = 10.0
+FRAMES = 12  # traceback depth with --tracemalloc: enough to reach our code from a library's
 TRACEMALLOC = """
 import os, signal, tracemalloc
-tracemalloc.start(1)
+tracemalloc.start({frames})
 def _dump(*_):
     snapshot = tracemalloc.take_snapshot()
     with open({path!r} + ".part", "w") as out:
@@ -36,6 +37,10 @@ def _dump(*_):
             for stat in snapshot.statistics(key)[:count]:
                 out.write(f"{{stat}}\\n")
             out.write("\\n")
+        for stat in snapshot.statistics("traceback")[:15]:
+            out.write(f"{{stat}}\\n")
+            for line in stat.traceback.format(limit={frames}, most_recent_first=True)[::2]:
+                out.write(f"    {{line.strip()}}\\n")
     os.replace({path!r} + ".part", {path!r})  # complete when it appears
 signal.signal(signal.SIGUSR1, _dump)
 """
@@ -45,7 +50,11 @@ def main() -> None:
     with environment() as env:
         namespaces = [env.namespace(f"team-{i}") for i in range(NAMESPACES)]
         trace = env.workdir / "tracemalloc.txt"
-        prelude = TRACEMALLOC.format(path=str(trace)) if "--tracemalloc" in sys.argv else ""
+        prelude = (
+            TRACEMALLOC.format(path=str(trace), frames=FRAMES)
+            if "--tracemalloc" in sys.argv
+            else ""
+        )
         operator = env.start_operator(status_interval=STATUS_INTERVAL, prelude=prelude)
         time.sleep(3)
         idle = rss_mib(operator.pid)
