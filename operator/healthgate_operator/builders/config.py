@@ -45,24 +45,37 @@ class InvalidSpec(ValueError):
         self.problems = problems
 
 
-# Specs, ~6 KiB each. Above the number of gates: the status rounds visit every gate in turn,
-# which an LRU smaller than that set would miss every time.
+# Rendered specs, ~2-3 KiB each (the text, the key). Above the number of gates: the status rounds
+# visit every gate in turn, which an LRU smaller than that set would miss every time.
 RENDER_CACHE = 2048
 
 
 @dataclass(frozen=True)
 class RenderedConfig:
-    """What the ConfigMap and the injected container need from one gate spec."""
+    """What the ConfigMap and the injected container need from one gate spec.
 
-    config: contract.SidecarConfig
+    Kept per spec (see :func:`render_config`), so it holds the rendered text and no pydantic
+    model: the validated model of a two-dependency spec costs ~6 KiB, two per gate.
+    """
+
     text: str
     env: list[Json] = field(default_factory=list)
     # Sources of the projected Secret volume (``secretsAs: file``): {"secret": {name, items}}.
     secret_sources: list[Json] = field(default_factory=list)
+    # The variable names the spec's ``env`` checks look at (admission copies the app's).
+    env_names: frozenset[str] = frozenset()
 
     @property
     def hash(self) -> str:
         return hashlib.sha256(self.text.encode()).hexdigest()[:16]
+
+    @property
+    def config(self) -> contract.SidecarConfig:
+        """The config the sidecar reads, parsed again from :attr:`text` (for tests and tools;
+        10-20 ms, nothing kept)."""
+        from healthgate_sidecar import contract  # noqa: PLC0415 - see _render
+
+        return contract.parse_text(self.text)
 
 
 def env_name(dependency: str, path: list[str | int]) -> str:
@@ -170,6 +183,10 @@ def _render(spec: Json, directives: Json | None) -> RenderedConfig:
     dumped = config.model_dump(mode="json", by_alias=True, exclude_none=True)
     text = "# Rendered by healthgate-operator from a HealthGate; edits are overwritten.\n"
     text += yaml.safe_dump(dumped, sort_keys=False)
+    # The operator reads the env type's block as data: it imports no check type's model.
+    env_names = frozenset(
+        n for d in dumped["dependencies"] if d["type"] == "env" for n in d["env"]["names"]
+    )
     if as_file:
-        return RenderedConfig(config=config, text=text, secret_sources=_sources(refs))
-    return RenderedConfig(config=config, text=text, env=_env(refs))
+        return RenderedConfig(text=text, secret_sources=_sources(refs), env_names=env_names)
+    return RenderedConfig(text=text, env=_env(refs), env_names=env_names)
