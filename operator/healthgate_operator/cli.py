@@ -15,7 +15,15 @@ from collections.abc import Sequence
 import kopf
 
 from healthgate_operator import config as config_module
-from healthgate_operator import constants, diffbase, directives, runtime, webhook, wiring
+from healthgate_operator import (
+    constants,
+    diffbase,
+    directives,
+    runtime,
+    tlsbuffers,
+    webhook,
+    wiring,
+)
 from healthgate_operator.config import OperatorConfig
 
 WORKER_LIMIT = 64
@@ -105,6 +113,7 @@ def main_entry(argv: Sequence[str] | None = None) -> int:
         config.peering.object_name or "standalone",
         config.peering.shard.label(),
     )
+    tlsbuffers.shrink()
     asyncio.run(run(config))
     return 0
 
