@@ -48,7 +48,7 @@ def build_settings(config: OperatorConfig, rt: runtime.Runtime) -> kopf.Operator
     settings.peering.lifetime = 30
     # Bounded concurrency: a burst of gates (kubectl apply -f of hundreds) is worked through by
     # a pool instead of one task and one API connection per gate at once. Kopf's API client has
-    # no connection limit, and each TLS connection costs ~150 KiB of buffers.
+    # no connection limit, and each TLS connection costs buffers (see tlsbuffers.py).
     settings.queueing.worker_limit = WORKER_LIMIT
     # A worker keeps its slot until idle this long; Kopf's 5 s would make a slot serve only one
     # gate per 5 s during a burst (measured: 1,000 gates took 193 s instead of ~35 s).
