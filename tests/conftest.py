@@ -31,6 +31,7 @@ from tests.env import (
     redis,
     s3,
     smtp,
+    temporal,
 )
 from tests.env.realnode import host as realhost
 from tests.env.realnode import node as realnode
@@ -148,6 +149,12 @@ def grpc_tls_server(env_root: Path) -> Iterator[grpc_health.GrpcServer]:
     )
 
 
+@pytest.fixture
+def make_grpc_server(env_root: Path) -> Iterator[Callable[[], grpc_health.GrpcServer]]:
+    """A factory of private plaintext gRPC servers that a test may stop and restart."""
+    yield from _private(env_root, "the gRPC server", grpc_health.start)
+
+
 @pytest.fixture(scope="session")
 def kafka_server(env_root: Path) -> Iterator[kafka.KafkaServer]:
     """One Kafka broker (KRaft) for the session: a JVM that takes ~30 s to start."""
@@ -176,6 +183,12 @@ def s3_server(env_root: Path) -> Iterator[s3.S3Server]:
 def make_s3(env_root: Path) -> Iterator[Callable[[], s3.S3Server]]:
     """A factory of private S3 servers that a test may stop."""
     yield from _private(env_root, "the S3 server", s3.start)
+
+
+@pytest.fixture(scope="session")
+def temporal_server(env_root: Path) -> Iterator[temporal.TemporalServer]:
+    """Temporal's dev server, started only for the tests that ask for it (a 210 MB binary)."""
+    yield from _for_session("Temporal's dev server", lambda: temporal.start(env_root / "temporal"))
 
 
 @pytest.fixture(scope="session")

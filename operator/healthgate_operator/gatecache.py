@@ -8,6 +8,11 @@ admissions to every replica behind the Service. So every replica runs this small
 Trade-off, documented: a pod created within milliseconds of its gate (before the watch event
 arrives) is admitted without the sidecar; the status shows it as not injected and
 ``rollout.restartOnChange`` repairs it.
+
+Read from two threads: the status rounds on the operator's loop, admission on its own
+(webhook.py). Only the loop's thread writes, and it never changes a namespace's mapping once
+published: each event swaps in a new one (one dict item assignment, atomic under the GIL), so a
+reader holds a consistent view without a lock.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from healthgate_operator import constants
 from healthgate_operator.backoff import Backoff
@@ -25,6 +32,7 @@ from healthgate_operator.kubetypes import Json
 logger = logging.getLogger(__name__)
 WATCH_SECONDS = 300
 SYNC_WAIT_SECONDS = 2.0  # an admission waits this long for the first sync, then LISTs
+EMPTY: Mapping[str, Json] = MappingProxyType({})
 
 
 def slim(gate: Json) -> Json:
@@ -67,14 +75,24 @@ class GateCache:
         self._synced_paths: set[str] = set()
         self._task: asyncio.Task[None] | None = None
 
+    def view(self, namespace: str) -> Mapping[str, Json]:
+        """The namespace's gates by name, as of now; never changed afterwards (safe from any
+        thread)."""
+        return self._gates.get(namespace, EMPTY)
+
     def gates(self, namespace: str) -> list[Json]:
-        return list(self._gates.get(namespace, {}).values())
+        return list(self.view(namespace).values())
 
     def get(self, namespace: str, name: str) -> Json | None:
-        return self._gates.get(namespace, {}).get(name)
+        return self.view(namespace).get(name)
+
+    def cached(self, namespace: str) -> list[Json] | None:
+        """The namespace's gates without waiting, from any thread; None before the first sync."""
+        return self.gates(namespace) if self.synced.is_set() else None
 
     async def snapshot(self, namespace: str) -> list[Json]:
-        """The namespace's gates; a direct LIST while the first sync is still pending."""
+        """The namespace's gates; a direct LIST while the first sync is still pending. Only on
+        the operator's loop (the API client and the event live there)."""
         if not self.synced.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.synced.wait(), SYNC_WAIT_SECONDS)
@@ -117,20 +135,33 @@ class GateCache:
                 while True:
                     version = await self._watch(path, version)
             except (KubeError, ValueError) as exc:
+                self._synced_paths.discard(path)  # not current until a LIST succeeds again
                 logger.warning("Cache of %s resyncs in %.0fs: %s", self.plural, backoff.delay, exc)
                 await backoff.wait()
 
-    async def _relist(self, path: str, namespace: str | None) -> str:
+    async def _list(self, path: str) -> tuple[list[Json], str]:
+        """Every object under ``path``, kept, and the list's resourceVersion (one LIST)."""
         body = await self.kube.request("GET", path, query=self._selector())
+        return [self.keep(i) for i in body.get("items", [])], str(
+            body.get("metadata", {}).get("resourceVersion", "")
+        )
+
+    async def _relist(self, path: str, namespace: str | None) -> str:
+        items, version = await self._list(path)
         fresh: dict[str, dict[str, Json]] = {}
-        for item in body.get("items", []):
+        for item in items:
             meta = item["metadata"]
-            fresh.setdefault(meta["namespace"], {})[meta["name"]] = self.keep(item)
-        if namespace is None:
-            self._gates = fresh
-        else:
-            self._gates[namespace] = fresh.get(namespace, {})
-        return str(body.get("metadata", {}).get("resourceVersion", ""))
+            fresh.setdefault(meta["namespace"], {})[meta["name"]] = item
+        for ns in list(self._gates) if namespace is None else [namespace]:
+            if ns not in fresh:
+                self._replace(ns, {})
+        for ns, objects in fresh.items():
+            self._replace(ns, objects)
+        return version
+
+    def _replace(self, namespace: str, objects: dict[str, Json]) -> None:
+        """Publish the namespace's objects after a LIST (subclasses keep their indexes here)."""
+        self._gates[namespace] = objects
 
     async def _watch(self, path: str, version: str) -> str:
         query = [
@@ -147,10 +178,19 @@ class GateCache:
             meta = obj.get("metadata", {})
             version = str(meta.get("resourceVersion") or version)
             if kind in ("ADDED", "MODIFIED"):
-                self._gates.setdefault(meta["namespace"], {})[meta["name"]] = self.keep(obj)
+                self._put(meta["namespace"], meta["name"], self.keep(obj))
             elif kind == "DELETED":
-                self._gates.get(meta["namespace"], {}).pop(meta["name"], None)
+                self._put(meta["namespace"], meta["name"], None)
         return version
+
+    def _put(self, namespace: str, name: str, kept: Json | None) -> None:
+        """Publish a new mapping for the namespace (copy on write; see the module docstring)."""
+        fresh = dict(self.view(namespace))
+        if kept is None:
+            fresh.pop(name, None)
+        else:
+            fresh[name] = kept
+        self._gates[namespace] = fresh
 
 
 class ConfigMapCache(GateCache):

@@ -140,10 +140,15 @@ class Kube:
         async with resp:
             if resp.status >= 400:
                 raise KubeError(resp.status, _message(await resp.read()))
+            # Lines split here, not by the stream's readline: that refuses a line over 128 KiB
+            # (an event of a pod with large annotations), which would end every watch on it.
+            pending = b""
             try:
-                async for line in resp.content:
-                    if line.strip():
-                        yield json.loads(line)
+                async for chunk in resp.content.iter_any():
+                    *lines, pending = (pending + chunk).split(b"\n")
+                    for line in lines:
+                        if line.strip():
+                            yield json.loads(line)
             except (OSError, TimeoutError, aiohttp.ClientError) as exc:
                 raise KubeError(0, f"watch interrupted: {type(exc).__name__}") from exc
 

@@ -7,6 +7,8 @@ the operator's event loop, because aiohttp sessions must be created there.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -18,6 +20,7 @@ from healthgate_operator.builders import injection
 from healthgate_operator.config import OperatorConfig
 from healthgate_operator.gatecache import ConfigMapCache, GateCache
 from healthgate_operator.health_reader import HealthReader
+from healthgate_operator.podcache import PodCache
 from healthgate_operator.watchdog import Watchdog
 
 MEMO_KEY = "healthgate"
@@ -47,6 +50,8 @@ class Runtime:
     restart_refusals: set[tuple[str, str]] = field(default_factory=set)
     """(gate uid, injection hash) already told that workload restarts are forbidden."""
     _configmaps: ConfigMapCache | None = None
+    _pods: PodCache | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
     watchdog: Watchdog = field(init=False)
     signer: directives.Signer = field(init=False)
     rounds: rounds.Rounds = field(init=False)
@@ -85,8 +90,20 @@ class Runtime:
         return _opened(self._configmaps)
 
     @property
+    def pods(self) -> PodCache:
+        return _opened(self._pods)
+
+    @property
     def health_reader(self) -> HealthReader:
         return _opened(self._health_reader)
+
+    async def on_loop(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Await ``coro`` on the operator's loop, from whichever loop calls: the API client and
+        the caches' events belong to that loop, and admission runs on its own (webhook.py)."""
+        loop = _opened(self._loop)
+        if asyncio.get_running_loop() is loop:
+            return await coro
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
 
     async def open(self) -> None:
         """Listen for /metrics first, then build the clients and caches, each exactly once.
@@ -96,6 +113,7 @@ class Runtime:
         another API client and gate cache each time. A taken port stops the operator once,
         with the reason.
         """
+        self._loop = asyncio.get_running_loop()
         if self._runner is None:
             try:
                 self._runner = await metrics.serve(
@@ -116,6 +134,8 @@ class Runtime:
         if self._configmaps is None:
             self._configmaps = ConfigMapCache(self._kube, self.config.scope.namespaces)
             self._configmaps.start()
+        if self._pods is None:  # started by the first status refresh (none on a standby)
+            self._pods = PodCache(self._kube, self.config.scope.namespaces)
         if self._health_reader is None:
             self._health_reader = HealthReader(
                 timeout=self.config.status.health_timeout,
@@ -126,7 +146,7 @@ class Runtime:
 
     async def close(self) -> None:
         await self.rounds.stop()
-        for cache in (self._gates, self._configmaps):
+        for cache in (self._gates, self._configmaps, self._pods):
             if cache is not None:
                 await cache.stop()
         if self._runner is not None:

@@ -1,9 +1,10 @@
 """The admission webhook endpoint: Kopf's ``WebhookServer`` plus the CA it publishes.
 
 Kopf serves the HTTPS endpoint and routes reviews to ``@kopf.on.mutate``/``@kopf.on.validate``
-handlers by path (the handler id). The webhook configurations themselves (a
-MutatingWebhookConfiguration for pod CREATE, a ValidatingWebhookConfiguration for HealthGates,
-both named ``--webhook-configuration``) ship with the install: the chart and
+handlers by path (the handler id), from a thread with its own event loop (admission_thread.py):
+pod injection is answered there, away from the status rounds. The webhook configurations
+themselves (a MutatingWebhookConfiguration for pod CREATE, a ValidatingWebhookConfiguration for
+HealthGates, both named ``--webhook-configuration``) ship with the install: the chart and
 ``deploy/admission.yaml``.
 The operator may not create webhook configurations (a token that can create one can intercept
 every Secret written in the cluster); it only publishes the CA bundle it serves with into those
@@ -25,6 +26,8 @@ from typing import Any
 
 import kopf
 
+from healthgate_operator import constants
+from healthgate_operator.admission_thread import AdmissionThread
 from healthgate_operator.backoff import Backoff
 from healthgate_operator.builders import manifests
 from healthgate_operator.kube import KubeError
@@ -81,7 +84,8 @@ class WebhookEndpoint:
             finally:
                 metrics.admission_seconds.observe(time.perf_counter() - started)
 
-        async for client_config in self.build_server()(serve):
+        admission = AdmissionThread(self.build_server(), local=[constants.WEBHOOK_HANDLER_ID])
+        async for client_config in admission.configs(serve):
             ca_bundle = client_config.get("caBundle")
             self._start_applying(ca_bundle)
             client_config["url"] = self.runtime.config.webhook.advertised_url

@@ -34,6 +34,7 @@ from tests.env import (
     rabbitmq,
     redis,
     s3,
+    temporal,
     versions,
 )
 from tests.env.realnode import buildah, relay, release
@@ -42,7 +43,7 @@ from tests.env.realnode import node as realnode
 STATE = common.CACHE / "run" / "state.json"
 COMPONENTS = (
     "redis", "postgres", "neo4j", "mariadb", "rabbitmq", "kube", "prometheus",
-    "kafka", "oidc", "s3",
+    "kafka", "oidc", "s3", "temporal",
 )  # fmt: skip
 RELEASE, RELEASE_NS = "healthgate", "healthgate-system"
 LOOPBACK = "loopback"  # a host server's address, which pods reach through a relay (`pods`)
@@ -72,6 +73,7 @@ def install(components: tuple[str, ...]) -> None:
         "kafka": kafka.ensure_installed,
         "oidc": oidc.ensure_installed,
         "s3": s3.ensure_installed,
+        "temporal": temporal.ensure_installed,
     }
     for name in components:
         common.progress(f"checking {name}")
@@ -79,7 +81,7 @@ def install(components: tuple[str, ...]) -> None:
 
 
 def _start_service(name: str, root: Path) -> tuple[list[common.Process], dict[str, Any]]:
-    """The servers the kafka, oidc and s3 checks are tested against."""
+    """The servers the kafka, oidc, s3 and grpc (Temporal) checks are tested against."""
     if name == "kafka":
         k = kafka.start(root / "kafka")
         info = {"bootstrap": k.bootstrap, "sasl": k.sasl_bootstrap, "user": kafka.USER,
@@ -89,6 +91,9 @@ def _start_service(name: str, root: Path) -> tuple[list[common.Process], dict[st
         o = oidc.start(root / "oidc")
         info = {"issuer": o.issuer, "client": oidc.CLIENT_ID, "secret": oidc.CLIENT_SECRET}
         return [p for p in [o.process] if p], info
+    if name == "temporal":
+        t = temporal.start(root / "temporal")
+        return [p for p in [t.process] if p], {"frontend": t.frontend, "service": temporal.SERVICE}
     b = s3.start(root / "s3")
     info = {"endpoint": b.endpoint, "bucket": s3.BUCKET, "accessKey": s3.ACCESS_KEY,
             "secretKey": s3.SECRET_KEY}  # fmt: skip
@@ -97,7 +102,7 @@ def _start_service(name: str, root: Path) -> tuple[list[common.Process], dict[st
 
 def _start(name: str, root: Path) -> tuple[list[common.Process], dict[str, Any]]:
     """Start one component; return its processes and what a user needs to reach it."""
-    if name in ("kafka", "oidc", "s3"):
+    if name in ("kafka", "oidc", "s3", "temporal"):
         return _start_service(name, root)
     if name == "redis":
         r = redis.start(root / "redis")

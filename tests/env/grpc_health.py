@@ -3,8 +3,9 @@
 It serves ``grpc.health.v1.Health`` with fixed statuses per service name (:data:`STATUSES`), so
 tests see every answer a real server gives: SERVING, NOT_SERVING, UNKNOWN, and NOT_FOUND for a
 service it does not know. The subprocess binds port 0 and writes the port it got to a file,
-so no other process can take the port between choosing and binding.
-Run as ``python -m tests.env.grpc_health PORTFILE [CERT KEY]``.
+so no other process can take the port between choosing and binding; a restart (``stop`` then
+``start``) binds the same port again, as a restarted server behind a Service would.
+Run as ``python -m tests.env.grpc_health PORTFILE PORT [CERT KEY]`` (PORT 0: any).
 """
 
 from __future__ import annotations
@@ -25,15 +26,29 @@ STATUSES = {"": "SERVING", "app.Serving": "SERVING", "app.Down": "NOT_SERVING",
 
 @dataclass
 class GrpcServer:
+    """A running server; ``stop``/``start`` simulate an outage on the same port."""
+
     host: str
-    port: int
     workdir: Path
     ca: Path | None  # the CA that signed the server certificate, when TLS
+    key_pair: tuple[Path, Path] | None  # (certificate, key), when TLS
+    port: int = 0  # 0 until the first start
     process: common.Process | None = None
 
     @property
     def target(self) -> str:
         return f"{self.host}:{self.port}"
+
+    def start(self) -> None:
+        portfile = self.workdir / "port"
+        portfile.unlink(missing_ok=True)
+        argv: list[str | Path] = [sys.executable, "-m", "tests.env.grpc_health", portfile]
+        argv += [str(self.port), *(self.key_pair or ())]
+        self.process = common.spawn(
+            "grpc-server", argv, log_dir=self.workdir, cwd=common.ENV_DIR.parents[1]
+        )
+        common.wait_until("grpc server", portfile.exists, timeout=30, proc=self.process)
+        self.port = int(portfile.read_text())
 
     def stop(self) -> None:
         if self.process is not None:
@@ -43,21 +58,16 @@ class GrpcServer:
 
 def start(workdir: Path, *, tls: bool = False, host: str = "127.0.0.1") -> GrpcServer:
     workdir.mkdir(parents=True, exist_ok=True)
-    portfile = workdir / "port"
-    argv: list[str | Path] = [sys.executable, "-m", "tests.env.grpc_health", portfile]
-    ca_path: Path | None = None
+    server = GrpcServer(host=host, workdir=workdir, ca=None, key_pair=None)
     if tls:
         ca = pki.CertificateAuthority(workdir / "pki", name="healthgate-grpc-ca")
         pair = ca.issue("server", SERVER_NAME, hosts=(SERVER_NAME, host), server=True)
-        argv += [pair.cert, pair.key]
-        ca_path = ca.cert
-    process = common.spawn("grpc-server", argv, log_dir=workdir, cwd=common.ENV_DIR.parents[1])
-    common.wait_until("grpc server", portfile.exists, timeout=30, proc=process)
-    port = int(portfile.read_text())
-    return GrpcServer(host=host, port=port, workdir=workdir, ca=ca_path, process=process)
+        server.ca, server.key_pair = ca.cert, (pair.cert, pair.key)
+    server.start()
+    return server
 
 
-async def _serve(portfile: Path, cert: Path | None, key: Path | None) -> None:
+async def _serve(portfile: Path, port: int, cert: Path | None, key: Path | None) -> None:
     import grpc  # noqa: PLC0415 - only the subprocess needs the server side
     from grpc_health.v1 import health, health_pb2, health_pb2_grpc  # noqa: PLC0415
 
@@ -68,9 +78,9 @@ async def _serve(portfile: Path, cert: Path | None, key: Path | None) -> None:
     health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
     if cert is not None and key is not None:
         creds = grpc.ssl_server_credentials([(key.read_bytes(), cert.read_bytes())])
-        port = server.add_secure_port("127.0.0.1:0", creds)
+        port = server.add_secure_port(f"127.0.0.1:{port}", creds)
     else:
-        port = server.add_insecure_port("127.0.0.1:0")
+        port = server.add_insecure_port(f"127.0.0.1:{port}")
     await server.start()
     tmp = portfile.with_suffix(".tmp")
     tmp.write_text(str(port))
@@ -82,9 +92,9 @@ async def _serve(portfile: Path, cert: Path | None, key: Path | None) -> None:
 
 
 def main(argv: list[str]) -> None:
-    portfile = Path(argv[0])
-    cert, key = (Path(argv[1]), Path(argv[2])) if len(argv) == 3 else (None, None)
-    asyncio.run(_serve(portfile, cert, key))
+    portfile, port = Path(argv[0]), int(argv[1])
+    cert, key = (Path(argv[2]), Path(argv[3])) if len(argv) == 4 else (None, None)
+    asyncio.run(_serve(portfile, port, cert, key))
 
 
 if __name__ == "__main__":

@@ -14,20 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import subprocess
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from tests.env import common, maven, neo4j
+from tests.env import common, jvm, maven
 
 KAFKA_VERSION = "4.1.1"
 LOG4J_VERSION = "2.24.3"  # the log4j-core Kafka 4.1.1 depends on
 USER = "healthgate"
 PASSWORD = "kafka-canary-Pw-5b2e"  # a canary: tests assert it never appears in sidecar output
-START_TIMEOUT = 120.0  # a cold JVM on a busy two-core machine: ~15-30 s
 
 _POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
@@ -97,39 +95,27 @@ class KafkaServer:
         (self.workdir / "log4j2.properties").write_text(_LOG4J)
         if not (self.workdir / "data" / "meta.properties").exists():
             self._format(config)
-        self.process = common.spawn(
+        self.process = jvm.start(
             "kafka",
-            [
-                _java(),
-                *JVM_FLAGS,
-                *self._log_flags(),
-                "-cp",
-                f"{self.lib}/*",
-                "kafka.Kafka",
-                config,
-            ],
+            lib=self.lib,
+            main_class="kafka.Kafka",
+            args=[config],
+            flags=[*JVM_FLAGS, *self._log_flags()],
             log_dir=self.workdir,
+            ready=self._started,
         )
-        try:
-            common.wait_until(
-                "kafka", self._started, timeout=START_TIMEOUT, proc=self.process, interval=0.5
-            )
-        except BaseException:
-            self.stop()  # the caller gets no server object to stop: do not leak the JVM
-            raise
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.stop(timeout=30)
+            self.process.stop(timeout=jvm.STOP_TIMEOUT)
             self.process = None
 
     def _log_flags(self) -> list[str]:
         return [f"-Dlog4j2.configurationFile={self.workdir / 'log4j2.properties'}"]
 
-    def _started(self) -> bool:
-        assert self.process is not None
+    def _started(self, process: common.Process) -> bool:
         # The broker logs this once its listeners accept and it has joined the quorum.
-        return "Kafka Server started" in self.process.log_tail(200) and common.port_open(
+        return "Kafka Server started" in process.log_tail(200) and common.port_open(
             self.host, self.port
         )
 
@@ -173,8 +159,14 @@ class KafkaServer:
     def _format(self, config: Path) -> None:
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         # The "=" form: an id may start with "-", which argparse would take for an option.
-        self._tool(
-            "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", f"--config={config}"
+        jvm.tool(
+            self.lib,
+            "kafka.tools.StorageTool",
+            "format",
+            f"--cluster-id={cluster_id}",
+            f"--config={config}",
+            what="kafka.tools.StorageTool format",
+            flags=self._log_flags(),
         )
 
     def create_topic(self, name: str, partitions: int = 3) -> None:
@@ -189,18 +181,6 @@ class KafkaServer:
         finally:
             await admin.close()
 
-    def _tool(self, main_class: str, *args: str) -> None:
-        """What Kafka's bin/*.sh scripts do: one short-lived JVM on the same jars."""
-        jvm = ["-Xmx128m", "-XX:TieredStopAtLevel=1", *self._log_flags()]
-        argv = [str(_java()), *jvm, "-cp", f"{self.lib}/*", main_class, *args]
-        proc = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=120)
-        if proc.returncode != 0:
-            raise common.EnvMissing(f"{main_class} {args[0]} failed:\n{proc.stdout}{proc.stderr}")
-
-
-def _java() -> Path:
-    return common.which_or_install("java", neo4j.JAVA_PACKAGE)
-
 
 def ensure_installed() -> Path:
     """The folder of every jar Kafka needs, fetched from Maven Central on first use."""
@@ -208,7 +188,7 @@ def ensure_installed() -> Path:
 
 
 def _install(dest: Path) -> None:
-    _java()
+    jvm.java()
     lib = dest / "lib"
     common.progress(
         f"downloading Kafka {KAFKA_VERSION} and its dependencies from Maven Central into {lib}"

@@ -10,22 +10,18 @@ holds the server entry point) with its runtime dependencies into one folder of j
 
 from __future__ import annotations
 
-import os
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import neo4j
 
-from tests.env import common, maven
+from tests.env import common, jvm, maven
 
 NEO4J_VERSION = "5.26.30"  # newest 5.26 (LTS) patch on Maven Central
 USER = "neo4j"  # the initial admin user
 PASSWORD = "neo4j-canary-Pw-3c5d"  # a canary: tests assert it never appears in sidecar output
-JAVA_PACKAGE = "openjdk-17-jre-headless"  # Neo4j 5 runs on Java 17 or 21
 ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
 ADMIN_TOOL = "org.neo4j.cli.AdminTool"  # what `neo4j-admin` runs in its child JVM
-START_TIMEOUT = 120.0  # a cold JVM on a busy two-core machine needs ~10-20 s
 
 # A pom with the one dependency we want; copy-dependencies then yields the whole classpath.
 _POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
@@ -89,32 +85,23 @@ class Neo4jServer:
         (self.conf_dir / "neo4j.conf").write_text(self._config())
         if not (self.workdir / "data" / "databases" / "system").exists():
             self._set_initial_password()
-        self.process = common.spawn(
+        self.process = jvm.start(
             "console",
-            [
-                _java(),
-                *JVM_FLAGS,
-                "-cp",
-                f"{self.lib}/*",
-                ENTRY_POINT,
+            lib=self.lib,
+            main_class=ENTRY_POINT,
+            args=[
                 f"--home-dir={self.workdir}",
                 f"--config-dir={self.conf_dir}",
                 "--console-mode",  # the user log on stdout too, so log_tail() explains failures
             ],
+            flags=JVM_FLAGS,
             log_dir=self.workdir / "logs",
+            ready=lambda _process: self._accepts_login(),
         )
-        try:
-            common.wait_until(
-                "neo4j", self._accepts_login, timeout=START_TIMEOUT, proc=self.process, interval=0.5
-            )
-        except BaseException:
-            self.stop()  # the caller gets no server object to stop: do not leak the JVM
-            raise
 
     def stop(self) -> None:
         if self.process is not None:
-            # SIGTERM runs Neo4j's shutdown hook (a checkpoint per database): give it time.
-            self.process.stop(timeout=30)
+            self.process.stop(timeout=jvm.STOP_TIMEOUT)
             self.process = None
 
     def _config(self) -> str:
@@ -143,29 +130,16 @@ class Neo4jServer:
 
     def _set_initial_password(self) -> None:
         """``neo4j-admin dbms set-initial-password``: writes data/dbms/auth.ini for first start."""
-        proc = subprocess.run(
-            [
-                _java(),
-                "-Xmx128m",
-                "-XX:TieredStopAtLevel=1",
-                "-cp",
-                f"{self.lib}/*",
-                ADMIN_TOOL,
-                "dbms",
-                "set-initial-password",
-                self.password,
-            ],
-            env={**os.environ, "NEO4J_HOME": str(self.workdir), "NEO4J_CONF": str(self.conf_dir)},
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
+        # The message leaves out the command line: it has the password.
+        jvm.tool(
+            self.lib,
+            ADMIN_TOOL,
+            "dbms",
+            "set-initial-password",
+            self.password,
+            what="neo4j-admin dbms set-initial-password",
+            env={"NEO4J_HOME": str(self.workdir), "NEO4J_CONF": str(self.conf_dir)},
         )
-        if proc.returncode != 0:  # the message leaves out the command line: it has the password
-            raise common.EnvMissing(
-                f"neo4j-admin dbms set-initial-password failed ({proc.returncode}):\n"
-                f"{proc.stdout}{proc.stderr}"
-            )
 
     def _accepts_login(self) -> bool:
         """Ready means a real Bolt login and query work, not merely that the port is open."""
@@ -195,17 +169,13 @@ class Neo4jServer:
         return bool(record["ok"] == 1)
 
 
-def _java() -> Path:
-    return common.which_or_install("java", JAVA_PACKAGE)
-
-
 def ensure_installed() -> Path:
     """The folder of every jar Neo4j needs, fetched from Maven Central on first use."""
     return common.cached("neo4j", NEO4J_VERSION, _install) / "lib"
 
 
 def _install(dest: Path) -> None:
-    _java()
+    jvm.java()
     lib = dest / "lib"
     common.progress(
         f"downloading Neo4j {NEO4J_VERSION} and its dependencies from Maven Central into {lib}"

@@ -12,3 +12,5 @@ CRI_TOOLS = "v1.34.0"  # crictl; the proxy has no v1.35 tag, and CRI v1 is the s
 ZITADEL_OIDC = "v3.52.0"
 # CoreDNS for the real node's cluster DNS, built with only the plugins it uses (tests/env/coredns).
 COREDNS = "v1.12.4"
+# The Temporal CLI (its dev server: Temporal server v1.29.1) for the grpc check's Temporal test.
+TEMPORAL_CLI = "v1.5.1"

@@ -1,5 +1,8 @@
 """Mutating admission of pod CREATE: find the gate that selects the pod and inject its sidecar.
 
+Runs on the admission thread's loop (webhook.py), not the operator's: it reads the gate cache
+without waiting, and sends the rare calls that need the API client to the operator's loop.
+
 Never rejects a pod by accident: with ``failurePolicy: Ignore`` (the default) any error while
 deciding becomes "allowed, unchanged" plus a warning, because a rejection from a *working*
 webhook would bypass the failure policy the admin chose. With ``Fail`` the error is returned.
@@ -52,7 +55,9 @@ async def inject(
     logger: logging.Logger | logging.LoggerAdapter[Any],
 ) -> None:
     try:
-        gates = await runtime.gates.snapshot(namespace)
+        gates = runtime.gates.cached(namespace)
+        if gates is None:  # before the cache's first sync
+            gates = await runtime.on_loop(runtime.gates.snapshot(namespace))
     except KubeError as exc:
         runtime.metrics.admissions.labels(outcome="error").inc()
         if runtime.config.webhook.failure_policy == "Fail":
@@ -64,8 +69,8 @@ async def inject(
     if decision.reason == "not-reconciled" and decision.gate:
         # The cache may lag the Reconciled condition by a watch event: ask once before refusing.
         with contextlib.suppress(KubeError):
-            fresh = await runtime.kube.get(
-                constants.API_VERSION, constants.PLURAL, namespace, decision.gate
+            fresh = await runtime.on_loop(
+                runtime.kube.get(constants.API_VERSION, constants.PLURAL, namespace, decision.gate)
             )
             gates = [slim(fresh) if g["metadata"]["name"] == decision.gate else g for g in gates]
             decision = decide(runtime, body, namespace, gates)

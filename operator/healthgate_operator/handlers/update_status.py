@@ -24,7 +24,6 @@ from healthgate_operator.builders import (
     conditions,
     injection,
     manifests,
-    selectors,
     shared_outage,
 )
 from healthgate_operator.builders import status as status_builder
@@ -68,7 +67,12 @@ async def reports(runtime: Runtime, gate: str, port: int, pods: list[Json]) -> l
     ]
     targets = [(p["status"]["podIP"], injection.pod_sidecar_port(p) or port) for p in asked]
     answers = await runtime.health_reader.many(targets)
-    health = {p["metadata"]["name"]: a for p, a in zip(asked, answers, strict=True)}
+    # Answers are shared between pods that sent the same bytes: read each one once.
+    read: dict[int, wire.HealthBody | None] = {}
+    for answer in answers:
+        if id(answer) not in read:
+            read[id(answer)] = wire.read_health(answer)
+    health = {p["metadata"]["name"]: read[id(a)] for p, a in zip(asked, answers, strict=True)}
     out = []
     for k, (p, i) in enumerate(zip(pods, injected, strict=True)):
         if k and not k % YIELD_EVERY:
@@ -78,7 +82,7 @@ async def reports(runtime: Runtime, gate: str, port: int, pods: list[Json]) -> l
                 name=p["metadata"]["name"],
                 injected=i,
                 ready=is_ready(p),
-                health=wire.read_health(health.get(p["metadata"]["name"])),
+                health=health.get(p["metadata"]["name"]),
                 waiting=status_builder.cannot_start(p),
             )
         )
@@ -200,9 +204,9 @@ async def refresh(
     meta, spec = body["metadata"], body.get("spec") or {}
     namespace, name, generation = meta["namespace"], meta["name"], meta.get("generation")
     repaired = await ensure_configmap.restore(runtime, body, logger)
-    query = selectors.to_query(spec.get("selector") or {})
+    selector = spec.get("selector") or {}
     try:
-        pods = live_pods(await runtime.kube.list_pods(namespace, query)) if query else []
+        pods = live_pods(await runtime.pods.select(namespace, selector)) if selector else []
     except KubeError as exc:
         logger.warning("Status not refreshed: %s", exc)
         fields, updates = unavailable(generation, exc)

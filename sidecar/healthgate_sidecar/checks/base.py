@@ -72,7 +72,10 @@ class KeptClient(Generic[C]):
 
     A connection that failed must not be reused by the next check, and one cancelled mid-query
     (the check's timeout) is in an unknown protocol state: :meth:`using` drops it on any
-    exception, then lets the exception through for the type to map to a reason.
+    exception, then lets the exception through for the type to map to a reason. One that
+    ``usable`` says was closed under us (the server hung up between checks) is closed too,
+    to release what is left of it, and replaced. What ``connect`` does is the type's own: kafka
+    falls through its bootstrap servers there, grpc opens a channel with its own connections.
     """
 
     def __init__(
@@ -87,7 +90,9 @@ class KeptClient(Generic[C]):
     @asynccontextmanager
     async def using(self) -> AsyncIterator[C]:
         try:
-            if self._client is None or not self._usable(self._client):
+            if self._client is not None and not self._usable(self._client):
+                await self.drop()
+            if self._client is None:
                 self._client = await self._connect()
             yield self._client
         except BaseException:

@@ -1,9 +1,11 @@
 """grpc: ``grpc.health.v1.Health/Check``; SERVING is healthy, every other answer a distinct reason.
 
 Driver: grpcio's asyncio API with the stub from grpcio-health-checking (the protocol's own
-package). One channel per dependency, dropped after a failure: a channel in TRANSIENT_FAILURE
-fails fast for its reconnect back-off (up to two minutes), and a check must see a server that
-came back at its next run.
+package). One channel per dependency (a ``KeptClient``), dropped after a failure: a channel in
+TRANSIENT_FAILURE fails fast for its reconnect back-off (up to two minutes), and a check must see a
+server that came back at its next run. The channel has its own subchannel pool: gRPC otherwise
+shares connections process-wide by target, and the new channel would inherit the old one's
+back-off.
 
 Reasons: NOT_SERVING is ``not_serving``, UNKNOWN is ``serving_unknown``, an unknown service
 (NOT_FOUND, or SERVICE_UNKNOWN) is ``service_unknown``; a failed RPC maps its status code
@@ -25,6 +27,7 @@ from healthgate_sidecar.checks.base import (
     CheckFailure,
     CheckType,
     Details,
+    KeptClient,
     Reason,
     read_secret,
 )
@@ -123,7 +126,12 @@ def _channel(params: GrpcParams) -> grpc.aio.Channel:
     import grpc.aio
 
     target = f"{params.host}:{params.port}"
-    options: list[tuple[str, Any]] = [("grpc.enable_retries", 0)]  # retrying is the engine's job
+    options: list[tuple[str, Any]] = [
+        ("grpc.enable_retries", 0),  # retrying is the engine's job
+        # Subchannels (connections) are otherwise shared process-wide by target: a new channel
+        # would reuse the failed one, still in its reconnect back-off, and fail for up to 2 min.
+        ("grpc.use_local_subchannel_pool", 1),
+    ]
     if not params.tls:
         return grpc.aio.insecure_channel(target, options=options)
     roots = None
@@ -161,21 +169,22 @@ def create(params: GrpcParams, *, timeout: float) -> Checker:
     metadata = _metadata(params)
     request = health_pb2.HealthCheckRequest(service=params.service)
     target = f"{params.host}:{params.port}"
-    channel: grpc.aio.Channel | None = None
+
+    async def open_channel() -> grpc.aio.Channel:
+        return _channel(params)  # connects lazily, on the first call
+
+    async def close(channel: grpc.aio.Channel) -> None:
+        await channel.close()
+
+    kept = KeptClient(open_channel, close)
 
     async def check() -> Details:
-        nonlocal channel
-        if channel is None:
-            channel = _channel(params)
-        stub = health_pb2_grpc.HealthStub(channel)
         try:
-            response = await stub.Check(request, timeout=timeout, metadata=metadata)
+            async with kept.using() as channel:
+                stub = health_pb2_grpc.HealthStub(channel)
+                response = await stub.Check(request, timeout=timeout, metadata=metadata)
         except grpc.aio.AioRpcError as exc:
-            await close()
             raise _rpc_failure(exc) from None
-        except BaseException:
-            await close()
-            raise
         status = serving.Name(response.status)
         if response.status != serving.SERVING:
             what = f"service {params.service!r}" if params.service else "the server"
@@ -183,13 +192,7 @@ def create(params: GrpcParams, *, timeout: float) -> Checker:
             raise CheckFailure(reason, f"{what} is {status}")
         return {"status": status, "service": params.service, "target": target}
 
-    async def close() -> None:
-        nonlocal channel
-        if channel is not None:
-            old, channel = channel, None
-            await old.close()
-
-    return Checker(check=check, close=close)
+    return Checker(check=check, close=kept.drop)
 
 
 CHECK_TYPE = CheckType(

@@ -1,11 +1,12 @@
 """kafka: bootstrap, one Metadata request (brokers, cluster id, optionally a topic); aiokafka.
 
-What a producer or consumer does first, on one kept connection: connect to the first bootstrap
-server that answers (TLS and SASL as configured: the broker checks the password at this step),
-then ask for the cluster's metadata, which lists its brokers and, when ``topic`` is set, that
-topic's partitions (``allowAutoTopicCreation`` false, so asking never creates it). aiokafka's
-connection is used directly rather than its client, which would start a background metadata
-task and hide why a bootstrap failed (a refused password and a closed port look alike there).
+What a producer or consumer does first, on one kept connection (a ``KeptClient``, replaced after
+any failure): connect to the first bootstrap server that answers (TLS and SASL as configured: the
+broker checks the password at this step), then ask for the cluster's metadata, which lists its
+brokers and, when ``topic`` is set, that topic's partitions (``allowAutoTopicCreation`` false, so
+asking never creates it). aiokafka's connection is used directly rather than its client, which
+would start a background metadata task and hide why a bootstrap failed (a refused password and a
+closed port look alike there).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from healthgate_sidecar.checks.base import (
     CheckFailure,
     CheckType,
     Details,
+    KeptClient,
     failure_from,
     read_secret,
     ssl_context,
@@ -159,37 +161,32 @@ async def _connect(servers: list[tuple[str, int]], options: dict[str, Any]) -> A
 def create(params: KafkaParams, *, timeout: float) -> Checker:
     options = _options(params, timeout)
     servers = [_split(s) for s in params.bootstrap_servers]
-    conn: AIOKafkaConnection | None = None
+    topics = [params.topic] if params.topic else []
+
+    async def connect() -> AIOKafkaConnection:
+        return await _connect(servers, options)
+
+    async def close(conn: AIOKafkaConnection) -> None:
+        with contextlib.suppress(Exception):
+            conn.close()
+
+    kept = KeptClient(connect, close, usable=lambda conn: conn.connected())
 
     async def check() -> Details:
         from aiokafka.protocol.metadata import MetadataRequest
 
-        nonlocal conn
+        request = MetadataRequest(topics, allow_auto_topic_creation=False)
         try:
-            if conn is None or not conn.connected():
-                await close()
-                conn = await _connect(servers, options)
-            topics = [params.topic] if params.topic else []
-            request = MetadataRequest(topics, allow_auto_topic_creation=False)
-            response = await conn.send(request)
+            async with kept.using() as conn:
+                response = await conn.send(request)
+                target = f"{conn.host}:{conn.port}"
         except CheckFailure:
             raise
-        except Exception as exc:
-            await close()  # a broken connection must not be reused by the next check
+        except Exception as exc:  # every driver error maps to a reason
             raise _failure(exc) from None
-        except BaseException:
-            await close()  # cancelled mid-request (timeout): the stream state is unknown
-            raise
-        return _details(params, response, f"{conn.host}:{conn.port}")
+        return _details(params, response, target)
 
-    async def close() -> None:
-        nonlocal conn
-        if conn is not None:
-            old, conn = conn, None
-            with contextlib.suppress(Exception):
-                old.close()
-
-    return Checker(check=check, close=close)
+    return Checker(check=check, close=kept.drop)
 
 
 def _details(params: KafkaParams, response: Any, target: str) -> Details:

@@ -99,3 +99,66 @@ async def test_a_frozen_sidecar_costs_only_its_own_answer(
         frozen.close()
     healthy = {"status": "healthy", "components": {}}
     assert answers == [None, healthy, healthy]
+
+
+async def test_concurrency_is_bounded_across_calls() -> None:
+    """Two gates' calls at once share one bound: never more sidecars open than allowed."""
+    open_now, most = 0, 0
+
+    async def slow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal open_now, most
+        open_now += 1
+        most = max(most, open_now)
+        await reader.readuntil(b"\r\n\r\n")
+        await asyncio.sleep(0.05)
+        body = b'{"status": "healthy", "components": {}}'
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        await writer.drain()
+        writer.close()
+        open_now -= 1
+
+    server = await asyncio.start_server(slow, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    reader = HealthReader(timeout=5, concurrency=2)
+    try:
+        first, second = await asyncio.gather(
+            reader.many([("127.0.0.1", port)] * 4), reader.many([("127.0.0.1", port)] * 4)
+        )
+    finally:
+        server.close()
+    assert None not in first + second
+    assert most == 2
+    assert first[0] is second[3]  # the same bytes are decoded once and shared
+
+
+async def test_a_cancelled_call_leaves_nothing_open(server: tuple[web.Application, int]) -> None:
+    """A gate whose refresh is cancelled (its daemon stopped) gives back every slot."""
+    _, port = server
+    frozen = await asyncio.start_server(lambda r, w: asyncio.sleep(3600), "127.0.0.1", 0)
+    frozen_port = frozen.sockets[0].getsockname()[1]
+    reader = HealthReader(timeout=30, concurrency=2)
+    try:
+        call = asyncio.create_task(reader.many([("127.0.0.1", frozen_port)] * 5))
+        await asyncio.sleep(0.1)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        async with asyncio.timeout(5):  # slots still held would keep it waiting 30 s each
+            answers = await reader.many([("127.0.0.1", port)] * 3)
+        assert answers == [{"status": "healthy", "components": {}}] * 3
+    finally:
+        frozen.close()
+
+
+async def test_exchanges_that_fail_at_once_do_not_recurse(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Sockets that cannot even be made (out of file descriptors) fail inside the start of
+    the exchange; thousands of them in a row must not nest one call per failure."""
+
+    def no_socket(*_: object) -> None:
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr("healthgate_operator.health_reader.socket.socket", no_socket)
+    reader = HealthReader(timeout=1, concurrency=4)
+    assert await reader.many([("127.0.0.1", 1)] * 5000) == [None] * 5000

@@ -21,7 +21,7 @@ import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import aiohttp
 import dns.flags
@@ -249,6 +249,56 @@ async def dns_server() -> AsyncIterator[int]:
     transport, _ = await loop.create_datagram_endpoint(_DnsProtocol, local_addr=("127.0.0.1", 0))
     yield transport.get_extra_info("sockname")[1]
     transport.close()
+
+
+# Checks that may still fail once a restarted server is ready: the one already running, and one
+# more for a client that learns of the broken connection only when it uses it.
+RECOVERY_CHECKS = 2
+
+
+class Restartable(Protocol):
+    """A test server that can go down and come back on the same port (tests/env's servers)."""
+
+    def stop(self) -> None: ...
+
+    def start(self) -> None: ...
+
+
+async def outage_then_recovery(
+    sidecar: Sidecar,
+    name: str,
+    server: Restartable,
+    *,
+    reason: str,
+    down_checks: int = 1,
+    timeout: float = 15.0,
+) -> None:
+    """Healthy; ``server`` stops: unhealthy with ``reason``; it starts again (same port): healthy
+    within :data:`RECOVERY_CHECKS` checks, in the same sidecar (its client must reconnect).
+
+    ``down_checks``: the outage lasts that many failed checks, long enough for a client's own
+    reconnect back-off to grow (gRPC's: 1 s, x1.6 per attempt). Recovery is bounded in checks,
+    not seconds. The server stops and starts in a thread: the sidecar runs on this event loop
+    and keeps checking meanwhile, as it does while a real dependency restarts.
+    """
+    await sidecar.wait_status(name, "healthy", timeout=timeout)
+    await asyncio.to_thread(server.stop)
+    await sidecar.wait_status(name, "unhealthy", timeout=timeout)
+    assert sidecar.component(name).reason == reason, sidecar.component(name).message
+    await sidecar.wait(lambda: sidecar.component(name).consecutive_failures >= down_checks)
+    await asyncio.to_thread(server.start)
+    bound = sidecar.component(name).consecutive_failures + RECOVERY_CHECKS
+    await sidecar.wait(
+        lambda: (
+            sidecar.component(name).status == "healthy"
+            or sidecar.component(name).consecutive_failures > bound
+        ),
+        timeout=timeout,
+    )
+    comp = sidecar.component(name)
+    assert comp.status == "healthy", (
+        f"{RECOVERY_CHECKS} checks failed with the server back: {comp.reason}: {comp.message}"
+    )
 
 
 def assert_no_secret(secret: str, *outputs: str) -> None:

@@ -10,7 +10,12 @@ from pathlib import Path
 import pytest
 
 from tests.env import common, grpc_health
-from tests.integration.sidecar.conftest import Served, Sidecar, assert_no_secret
+from tests.integration.sidecar.conftest import (
+    Served,
+    Sidecar,
+    assert_no_secret,
+    outage_then_recovery,
+)
 
 MakeSidecar = Callable[..., Awaitable[Sidecar]]
 
@@ -120,3 +125,13 @@ def test_grpc_core_logs_stay_out_of_the_sidecar_log(
     assert lines
     stray = [line for line in lines if not re.match(r"\d{4}-\d\d-\d\dT", line)]
     assert stray == []
+
+
+async def test_grpc_server_restart_is_connect_then_recovers(
+    make_sidecar: MakeSidecar, make_grpc_server: Callable[[], grpc_health.GrpcServer]
+) -> None:
+    # The same sidecar throughout: its channel, failed while the server was down (5 s here),
+    # must not keep it unhealthy for gRPC's reconnect back-off once the server is back.
+    server = make_grpc_server()
+    sidecar = await make_sidecar(health(server))
+    await outage_then_recovery(sidecar, "api", server, reason="connect", down_checks=10)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.env import oidc
-from tests.integration.sidecar.conftest import Sidecar, assert_no_secret
+from tests.integration.sidecar.conftest import Sidecar, assert_no_secret, outage_then_recovery
 
 MakeSidecar = Callable[..., Awaitable[Sidecar]]
 SLOW = {"intervalSeconds": 0.5, "timeoutSeconds": 0.4}
@@ -97,12 +97,7 @@ async def test_oidc_provider_down_is_connect_then_recovers(
 ) -> None:
     server = make_oidc_provider()
     sidecar = await make_sidecar(provider(server.issuer, once=True))
-    await sidecar.wait_status("idp", "healthy", timeout=15)
-    server.stop()
-    await sidecar.wait_status("idp", "unhealthy", timeout=15)
-    assert sidecar.component("idp").reason == "connect"
-    server.start()
-    await sidecar.wait_status("idp", "healthy", timeout=15)
+    await outage_then_recovery(sidecar, "idp", server, reason="connect")
 
 
 async def test_oidc_no_discovery_document_is_status(

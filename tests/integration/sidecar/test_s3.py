@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.env import s3
-from tests.integration.sidecar.conftest import Sidecar, assert_no_secret
+from tests.integration.sidecar.conftest import Sidecar, assert_no_secret, outage_then_recovery
 
 MakeSidecar = Callable[..., Awaitable[Sidecar]]
 
@@ -85,9 +85,4 @@ async def test_s3_server_down_is_connect_then_recovers(
 ) -> None:
     server = make_s3()
     sidecar = await make_sidecar(bucket(server.endpoint, once=True))
-    await sidecar.wait_status("media", "healthy", timeout=15)
-    server.stop()
-    await sidecar.wait_status("media", "unhealthy", timeout=15)
-    assert sidecar.component("media").reason == "connect"
-    server.start()
-    await sidecar.wait_status("media", "healthy", timeout=15)
+    await outage_then_recovery(sidecar, "media", server, reason="connect")

@@ -22,6 +22,8 @@ class FakeKube:
         self.items = items
         self.scripts = scripts
         self.lists = 0
+        self.release = asyncio.Event()  # watches replay their script once this is set
+        self.release.set()
 
     async def request(self, method: str, path: str, **_: Any) -> Json:
         self.lists += 1
@@ -32,6 +34,7 @@ class FakeKube:
 
     async def stream(self, path: str, query: Any, *, read_timeout: float) -> AsyncIterator[Json]:
         script = self.scripts.pop(0) if self.scripts else []
+        await self.release.wait()
         for event in script:
             if isinstance(event, Exception):
                 raise event
@@ -63,6 +66,35 @@ async def test_list_then_watch_events() -> None:
         assert cache.gates("elsewhere") == []
     finally:
         await cache.stop()
+
+
+async def test_a_view_taken_is_never_changed_by_later_events() -> None:
+    """Admission reads the cache from its own thread (webhook.py): a namespace's mapping, once
+    handed out, must stay as it was while the loop's thread applies events (copy on write)."""
+    fake = FakeKube(
+        [make_gate("a")],
+        [[event("ADDED", make_gate("b")), event("DELETED", make_gate("a"), "12")]],
+    )
+    fake.release.clear()
+    cache = GateCache(fake)  # type: ignore[arg-type]
+    cache.start()
+    try:
+        await asyncio.wait_for(cache.synced.wait(), 2)
+        before = cache.view("tta")
+        assert list(before) == ["a"]
+        fake.release.set()
+        await settle(cache)
+        assert list(before) == ["a"]
+        assert list(cache.view("tta")) == ["b"]
+    finally:
+        await cache.stop()
+
+
+def test_cached_is_none_until_the_first_sync() -> None:
+    cache = GateCache(FakeKube([make_gate("a")], []))  # type: ignore[arg-type]
+    assert cache.cached("tta") is None
+    cache.synced.set()
+    assert cache.cached("tta") == []
 
 
 async def test_watch_error_relists(monkeypatch: pytest.MonkeyPatch) -> None:

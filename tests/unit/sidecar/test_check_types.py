@@ -9,8 +9,10 @@ import sys
 import pytest
 from pydantic import Field
 
+from bench import sidecar_memory
 from healthgate_sidecar import checks, contract, params
 from healthgate_sidecar.checks.base import CheckType
+from tests.env import common
 
 
 def test_every_type_module_is_registered() -> None:
@@ -90,3 +92,18 @@ def test_declared_secrets_are_validated(data: dict[str, str], problem: str) -> N
     with pytest.raises(ValueError, match=problem):
         Declared.model_validate(data)
     assert Declared.model_validate({"urlFromEnv": "U"}).url_from_env == "U"
+
+
+def test_the_memory_bench_measures_every_type(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 15's cost rule: `make bench` prints RSS with every type, and each catalog type alone.
+
+    A type added to the registry but not to ``bench.sidecar_memory`` would quietly drop out of
+    the "every type" figure.
+    """
+    monkeypatch.setattr(common, "free_port", lambda *_: 9)  # no socket: the configs only
+    every = sidecar_memory.every_type("redis://127.0.0.1:6379", "http://127.0.0.1:8080")
+    assert {dep["type"] for dep in every} == set(checks.TYPES)
+    contract.parse_config({"dependencies": every})  # each one a valid dependency
+    alone = sidecar_memory.alone("http://127.0.0.1:8080")
+    catalog = {"grpc", "mysql", "amqp", "smtp", "kafka", "oidc", "s3"}  # issue 15's new types
+    assert catalog <= {dep["type"] for deps in alone.values() for dep in deps}
