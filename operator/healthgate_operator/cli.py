@@ -15,7 +15,15 @@ from collections.abc import Sequence
 import kopf
 
 from healthgate_operator import config as config_module
-from healthgate_operator import constants, diffbase, directives, runtime, webhook, wiring
+from healthgate_operator import (
+    constants,
+    diffbase,
+    directives,
+    runtime,
+    tlsbuffers,
+    webhook,
+    wiring,
+)
 from healthgate_operator.config import OperatorConfig
 
 WORKER_LIMIT = 64
@@ -40,7 +48,7 @@ def build_settings(config: OperatorConfig, rt: runtime.Runtime) -> kopf.Operator
     settings.peering.lifetime = 30
     # Bounded concurrency: a burst of gates (kubectl apply -f of hundreds) is worked through by
     # a pool instead of one task and one API connection per gate at once. Kopf's API client has
-    # no connection limit, and each TLS connection costs ~150 KiB of buffers.
+    # no connection limit, and each TLS connection costs buffers (see tlsbuffers.py).
     settings.queueing.worker_limit = WORKER_LIMIT
     # A worker keeps its slot until idle this long; Kopf's 5 s would make a slot serve only one
     # gate per 5 s during a burst (measured: 1,000 gates took 193 s instead of ~35 s).
@@ -105,6 +113,7 @@ def main_entry(argv: Sequence[str] | None = None) -> int:
         config.peering.object_name or "standalone",
         config.peering.shard.label(),
     )
+    tlsbuffers.shrink()
     asyncio.run(run(config))
     return 0
 

@@ -20,13 +20,15 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from healthgate_operator.crd.secrets import ENV_SUFFIX, FILE_SUFFIX, FROM_SUFFIX
 from healthgate_operator.kubetypes import Json
-from healthgate_sidecar import contract
+
+if TYPE_CHECKING:
+    from healthgate_sidecar import contract
 
 ENV_PREFIX = "HG_"
 SECRETS_DIR = "/var/run/healthgate/secrets"  # the projected Secret volume's mount path
@@ -43,24 +45,37 @@ class InvalidSpec(ValueError):
         self.problems = problems
 
 
-# Specs, ~6 KiB each. Above the number of gates: the status rounds visit every gate in turn,
-# which an LRU smaller than that set would miss every time.
+# Rendered specs, ~2-3 KiB each (the text, the key). Above the number of gates: the status rounds
+# visit every gate in turn, which an LRU smaller than that set would miss every time.
 RENDER_CACHE = 2048
 
 
 @dataclass(frozen=True)
 class RenderedConfig:
-    """What the ConfigMap and the injected container need from one gate spec."""
+    """What the ConfigMap and the injected container need from one gate spec.
 
-    config: contract.SidecarConfig
+    Kept per spec (see :func:`render_config`), so it holds the rendered text and no pydantic
+    model: the validated model of a two-dependency spec costs ~6 KiB, two per gate.
+    """
+
     text: str
     env: list[Json] = field(default_factory=list)
     # Sources of the projected Secret volume (``secretsAs: file``): {"secret": {name, items}}.
     secret_sources: list[Json] = field(default_factory=list)
+    # The variable names the spec's ``env`` checks look at (admission copies the app's).
+    env_names: frozenset[str] = frozenset()
 
     @property
     def hash(self) -> str:
         return hashlib.sha256(self.text.encode()).hexdigest()[:16]
+
+    @property
+    def config(self) -> contract.SidecarConfig:
+        """The config the sidecar reads, parsed again from :attr:`text` (for tests and tools;
+        10-20 ms, nothing kept)."""
+        from healthgate_sidecar import contract  # noqa: PLC0415 - see _render
+
+        return contract.parse_text(self.text)
 
 
 def env_name(dependency: str, path: list[str | int]) -> str:
@@ -112,6 +127,8 @@ def _sources(refs: list[tuple[str, Json]]) -> list[Json]:
 
 def _settings(spec: Json) -> Json:
     """The contract's process-wide settings found under spec.sidecar."""
+    from healthgate_sidecar import contract  # noqa: PLC0415 - see _render
+
     known = {f.alias or n for n, f in contract.SidecarConfig.model_fields.items()}
     sidecar: Json = spec.get("sidecar") or {}
     return {k: v for k, v in sidecar.items() if k not in CONTAINER_KEYS and k in known}
@@ -138,6 +155,10 @@ def _render_text(text: str, directives: str | None) -> RenderedConfig:
 
 
 def _render(spec: Json, directives: Json | None) -> RenderedConfig:
+    # The contract (pydantic models of every check type) loads with the first spec rendered,
+    # not with the operator: an operator with no gate does not pay for it.
+    from healthgate_sidecar import contract  # noqa: PLC0415
+
     refs: list[tuple[str, Json]] = []
     settings = _settings(spec)
     as_file = settings.get("secretsAs", "file") == "file"
@@ -162,6 +183,10 @@ def _render(spec: Json, directives: Json | None) -> RenderedConfig:
     dumped = config.model_dump(mode="json", by_alias=True, exclude_none=True)
     text = "# Rendered by healthgate-operator from a HealthGate; edits are overwritten.\n"
     text += yaml.safe_dump(dumped, sort_keys=False)
+    # The operator reads the env type's block as data: it imports no check type's model.
+    env_names = frozenset(
+        n for d in dumped["dependencies"] if d["type"] == "env" for n in d["env"]["names"]
+    )
     if as_file:
-        return RenderedConfig(config=config, text=text, secret_sources=_sources(refs))
-    return RenderedConfig(config=config, text=text, env=_env(refs))
+        return RenderedConfig(text=text, secret_sources=_sources(refs), env_names=env_names)
+    return RenderedConfig(text=text, env=_env(refs), env_names=env_names)

@@ -132,9 +132,7 @@ def env_check_passthrough(pod: Json, rendered: RenderedConfig) -> tuple[list[Jso
     its own environment, so the app's definitions of those names are copied: references stay
     references (the operator reads no value), literals stay in the pod they came from.
     """
-    env_deps = [d for d in rendered.config.dependencies if d.type == "env"]
-    # The operator imports the contract only, not the env type's model: read its block as data.
-    wanted = {n for d in env_deps for n in d.params.model_dump()["names"]}
+    wanted = rendered.env_names
     if not wanted:
         return [], []
     env: dict[str, Json] = {}

@@ -18,7 +18,6 @@ import yaml
 from healthgate_operator import constants
 from healthgate_operator.crd import parts, rules, secrets, status
 from healthgate_operator.crd.structural import Schema, to_structural
-from healthgate_sidecar import contract
 
 CRD_FILE = f"{constants.GROUP}_{constants.PLURAL}.yaml"
 HEADER = (
@@ -34,6 +33,10 @@ MAX_DEPENDENCIES = 100
 
 def contract_defs() -> tuple[Schema, dict[str, Schema]]:
     """The contract's root schema and its ``$defs`` with secrets rewritten for the CRD."""
+    # Imported here, not at the top: the running operator imports this package for its CRD-only
+    # parts (names, status vocabulary) and must not load the contract's models with them.
+    from healthgate_sidecar import contract  # noqa: PLC0415
+
     root = contract.json_schema()
     models = contract.schema_models()
     defs: dict[str, Schema] = {}

@@ -14,10 +14,12 @@ generated from it.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from healthgate_operator.crd.structural import Schema
-from healthgate_sidecar import contract
+
+if TYPE_CHECKING:
+    from healthgate_sidecar import contract
 
 ENV_SUFFIX = "FromEnv"
 FILE_SUFFIX = "File"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import gc
 from typing import Any
 
+import pydantic
 import pytest
 import yaml
 
@@ -67,6 +69,26 @@ def test_rendered_config_is_what_the_contract_parses() -> None:
     rendered = config.render_config(SPEC)
     again = contract.parse_text(rendered.text)
     assert again == rendered.config
+
+
+def reachable(root: object) -> list[object]:
+    seen: set[int] = set()
+    todo, found = [root], []
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen or isinstance(obj, type):
+            continue
+        seen.add(id(obj))
+        found.append(obj)
+        todo.extend(gc.get_referents(obj))
+    return found
+
+
+def test_a_kept_render_holds_no_pydantic_model() -> None:
+    # Renders are kept per spec, two per gate: a validated model is ~6 KiB of it, text ~1 KiB.
+    rendered = config.render_config(SPEC)
+    assert not [o for o in reachable(rendered) if isinstance(o, pydantic.BaseModel)]
+    assert rendered.config == contract.parse_text(rendered.text)  # still there when asked
 
 
 @pytest.mark.parametrize(

@@ -77,7 +77,7 @@ def test_diff_base_is_a_digest_of_the_spec_alone() -> None:
     assert storage.build(body=changed) != essence
 
 
-def test_trim_drops_managed_fields_from_the_dict_kopf_keeps() -> None:
+def test_trim_drops_unread_copies_from_the_dict_kopf_keeps() -> None:
     registry = kopf.OperatorRegistry()
     wiring.register(registry, config.parse([], {}))
     watching = {str(h.id): h for h in registry._watching.get_all_handlers()}
@@ -88,10 +88,20 @@ def test_trim_drops_managed_fields_from_the_dict_kopf_keeps() -> None:
             "labels": {"a": "b"},
             "resourceVersion": "7",
             "managedFields": [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}],
+            "annotations": {
+                "kubectl.kubernetes.io/last-applied-configuration": '{"spec":{"selector":{}}}',
+                "healthgate.io/last-handled-configuration": '{"spec":{"sha256":"0"}}',
+            },
         },
         "spec": {"selector": {}},
     }
     # Kopf's daemon holds a live Body over the raw dict; the handler must trim that dict.
     wiring.trim(body=kopf.Body(raw))  # type: ignore[arg-type]
-    assert raw["metadata"] == {"name": "g", "labels": {"a": "b"}, "resourceVersion": "7"}
+    kept = {"healthgate.io/last-handled-configuration": '{"spec":{"sha256":"0"}}'}
+    assert raw["metadata"] == {
+        "name": "g",
+        "labels": {"a": "b"},
+        "resourceVersion": "7",
+        "annotations": kept,
+    }
     assert raw["spec"] == {"selector": {}}
