@@ -19,6 +19,7 @@ nothing about time.
 
 from __future__ import annotations
 
+import collections
 import http.client
 import itertools
 import json
@@ -125,10 +126,27 @@ def sample_directly(env: Env, namespace: str, stop: threading.Event) -> list[flo
     return samples
 
 
+def requests_by_kind(text: str) -> collections.Counter[str]:
+    """The API server's request counts by verb, resource and subresource."""
+    counts: collections.Counter[str] = collections.Counter()
+    for line in text.splitlines():
+        if line.startswith("apiserver_request_total{"):
+            labels = dict(
+                part.split("=", 1)
+                for part in line[line.index("{") + 1 : line.rindex("}")].split(",")
+            )
+            kind = " ".join(
+                labels.get(k, "").strip('"') for k in ("verb", "resource", "subresource")
+            )
+            counts[kind.strip()] += int(float(line.split()[-1]))
+    return counts
+
+
 def burst(env: Env, ns: str, began: float, *, injected: bool) -> tuple[list[float], list[str]]:
     """RATE pod creations a second for SECONDS from ``began``: latencies and errors."""
     local = threading.local()
     samples: list[float] = []
+    slow: list[int] = []  # the second of the burst in which each create over GAP began
     errors: list[str] = []
 
     def create(i: int, due: float) -> None:
@@ -145,6 +163,8 @@ def burst(env: Env, ns: str, began: float, *, injected: bool) -> tuple[list[floa
             local.api = Api(env.cluster)
             return
         samples.append(time.perf_counter() - started)
+        if samples[-1] > GAP:
+            slow.append(i // RATE)
         if status != 201:
             errors.append(f"HTTP {status}: {str(body.get('message'))[:200]}")
         elif injected and "healthgate.io/gate" not in body["metadata"].get("annotations", {}):
@@ -154,6 +174,9 @@ def burst(env: Env, ns: str, began: float, *, injected: bool) -> tuple[list[floa
         jobs = [pool.submit(create, i, began + i / RATE) for i in range(RATE * SECONDS)]
         for job in jobs:
             job.result()
+    by_second = collections.Counter(slow)
+    print(f"  creates over {GAP * 1000:.0f} ms by second of the burst ({ns}): "
+          + (", ".join(f"s{k}: {n}" for k, n in sorted(by_second.items())) or "none"))  # fmt: skip
     return samples, errors
 
 
@@ -165,9 +188,9 @@ def main() -> None:
         ns, api = gated_namespace(env, "burst", status_interval=interval, prelude=prelude)
         time.sleep(3)  # the gate cache sees every Reconciled condition
         api.conn.request("GET", "/metrics")
-        server_before = buckets_of(
-            api.conn.getresponse().read().decode(), METRIC, 'name="inject.healthgate.io"'
-        )
+        text = api.conn.getresponse().read().decode()
+        server_before = buckets_of(text, METRIC, 'name="inject.healthgate.io"')
+        requests_before = requests_by_kind(text)
         operator_before = buckets_of(operator_metrics(env), OPERATOR_METRIC)
         load_before = load()
         began = time.monotonic() + 1.0
@@ -180,9 +203,9 @@ def main() -> None:
         gaps = loop_gaps(ticks, began, began + elapsed)
         api = Api(env.cluster)
         api.conn.request("GET", "/metrics")
-        server_after = buckets_of(
-            api.conn.getresponse().read().decode(), METRIC, 'name="inject.healthgate.io"'
-        )
+        text = api.conn.getresponse().read().decode()
+        server_after = buckets_of(text, METRIC, 'name="inject.healthgate.io"')
+        requests = requests_by_kind(text) - requests_before
         server = histogram_quantiles(server_after, server_before)
         inside = histogram_quantiles(
             buckets_of(operator_metrics(env), OPERATOR_METRIC), operator_before
@@ -200,6 +223,8 @@ def main() -> None:
         for thread, loop_gaps_of in sorted(gaps.items()):
             what = "admission loop" if thread == ADMISSION_THREAD else "operator event loop"
             print(held(f"{what} ({thread})", loop_gaps_of))
+        busiest = ", ".join(f"{kind} {n}" for kind, n in requests.most_common(8))
+        print(f"  API requests during the burst (the 1,500 pod creates included): {busiest}")
         print(f"  operator RSS after the burst: {rss_mib(env.running().pid):.1f} MiB")
         print(
             f"  errors: {len(errors)} of {sent}   goal 0"

@@ -175,6 +175,12 @@ class StatusSettings(options.Group):
         check=options.at_least(1),
         help="Pods probed at once across all gates: bounds sockets and CPU with many pods.",
     )
+    status_writes_per_second: float = setting(
+        20.0,
+        check=options.above(0),
+        help="Gate status writes a second at most, evenly spaced, so that a round in which every "
+        "status changes does not flood the API server (and slow pod admission) at once.",
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()

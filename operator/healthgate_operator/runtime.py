@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import kopf
 from aiohttp import web
 
-from healthgate_operator import directives, kube, metrics, rounds
+from healthgate_operator import directives, kube, metrics, pacing, rounds
 from healthgate_operator.builders import injection
 from healthgate_operator.config import OperatorConfig
 from healthgate_operator.gatecache import ConfigMapCache, GateCache
@@ -55,6 +55,7 @@ class Runtime:
     watchdog: Watchdog = field(init=False)
     signer: directives.Signer = field(init=False)
     rounds: rounds.Rounds = field(init=False)
+    status_writes: pacing.Pacer = field(init=False)
 
     def __post_init__(self) -> None:
         # Raises DirectiveKeyError (named flag) at start, before anything is served.
@@ -63,6 +64,7 @@ class Runtime:
         )
         self.watchdog = Watchdog(stale_after=self.config.status.refresh_stale_after)
         self.metrics.refresh_age.set_function(self.watchdog.age)
+        self.status_writes = pacing.Pacer(self.config.status.status_writes_per_second)
         self.rounds = rounds.Rounds(
             interval=self.config.status.interval,
             workers=STATUS_WORKERS,

@@ -122,6 +122,7 @@ async def write_status(runtime: Runtime, body: Json, fields: Json, updates: list
             runtime.watchdog.refreshed()
             return await still_there(runtime, body)
         try:
+            await runtime.status_writes.turn()  # see pacing.py
             await runtime.kube.patch_gate_status(namespace, name, patch)
             runtime.metrics.status_writes.labels(outcome="written").inc()
         except KubeError as exc:
