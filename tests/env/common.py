@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO, ClassVar, TypeVar
 
 CACHE = Path(os.environ.get("HEALTHGATE_CACHE", Path.home() / ".cache" / "healthgate"))
 ENV_DIR = Path(__file__).resolve().parent
@@ -126,6 +126,48 @@ class Process:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+@dataclass
+class BinaryServer:
+    """A server binary listening on ``host:port``; ``stop``/``start`` make an outage on the same
+    port. A subclass says how it is called (:meth:`argv`) and when it serves (:meth:`ready`)."""
+
+    host: str
+    port: int
+    workdir: Path
+    binary: Path
+    process: Process | None = None
+
+    name: ClassVar[str]
+    start_timeout: ClassVar[float] = 30.0
+    stop_timeout: ClassVar[float] = 10.0
+    poll_interval: ClassVar[float] = 0.1
+
+    def argv(self) -> list[str | Path]:
+        raise NotImplementedError
+
+    def ready(self) -> bool:
+        return port_open(self.host, self.port)
+
+    def start(self) -> None:
+        self.process = spawn(self.name, self.argv(), log_dir=self.workdir)
+        try:
+            wait_until(
+                self.name,
+                self.ready,
+                timeout=self.start_timeout,
+                proc=self.process,
+                interval=self.poll_interval,
+            )
+        except BaseException:
+            self.stop()  # the caller gets no server object to stop
+            raise
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop(timeout=self.stop_timeout)
+            self.process = None
 
 
 def spawn(

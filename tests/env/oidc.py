@@ -22,33 +22,19 @@ REVISION = 1  # counts changes to oidc-provider/main.go (a new one is built into
 
 
 @dataclass
-class OidcProvider:
+class OidcProvider(common.BinaryServer):
     """A running provider; ``stop``/``start`` simulate an outage on the same port."""
 
-    host: str
-    port: int
-    workdir: Path
-    binary: Path
-    process: common.Process | None = None
+    name = "oidc-provider"
 
     @property
     def issuer(self) -> str:
         return f"http://{self.host}:{self.port}/"
 
-    def start(self) -> None:
-        self.process = common.spawn(
-            "oidc-provider",
-            [self.binary, f"-listen={self.host}:{self.port}", f"-issuer={self.issuer}"],
-            log_dir=self.workdir,
-        )
-        common.wait_until("oidc-provider", self._serves_discovery, timeout=30, proc=self.process)
+    def argv(self) -> list[str | Path]:
+        return [self.binary, f"-listen={self.host}:{self.port}", f"-issuer={self.issuer}"]
 
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop()
-            self.process = None
-
-    def _serves_discovery(self) -> bool:
+    def ready(self) -> bool:
         url = f"{self.issuer}.well-known/openid-configuration"
         try:
             with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 - loopback http

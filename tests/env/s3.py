@@ -29,14 +29,10 @@ BUCKET = "photos"
 
 
 @dataclass
-class S3Server:
+class S3Server(common.BinaryServer):
     """A running s3s-fs; ``stop``/``start`` simulate an outage on the same port and data."""
 
-    host: str
-    port: int
-    workdir: Path
-    binary: Path
-    process: common.Process | None = None
+    name = "s3s-fs"
 
     @property
     def endpoint(self) -> str:
@@ -49,28 +45,16 @@ class S3Server:
     def create_bucket(self, name: str) -> None:
         (self.root / name).mkdir(parents=True, exist_ok=True)  # a bucket is a folder here
 
-    def start(self) -> None:
+    def argv(self) -> list[str | Path]:
         self.root.mkdir(parents=True, exist_ok=True)
-        self.process = common.spawn(
-            "s3s-fs",
-            [
-                self.binary,
-                f"--host={self.host}",
-                f"--port={self.port}",
-                f"--access-key={ACCESS_KEY}",
-                f"--secret-key={SECRET_KEY}",
-                self.root,
-            ],
-            log_dir=self.workdir,
-        )
-        common.wait_until(
-            "s3s-fs", lambda: common.port_open(self.host, self.port), timeout=30, proc=self.process
-        )
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop()
-            self.process = None
+        return [
+            self.binary,
+            f"--host={self.host}",
+            f"--port={self.port}",
+            f"--access-key={ACCESS_KEY}",
+            f"--secret-key={SECRET_KEY}",
+            self.root,
+        ]
 
 
 def ensure_installed() -> Path:

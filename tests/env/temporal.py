@@ -20,21 +20,20 @@ START_TIMEOUT = 120.0  # ~5 s on a quiet machine; SQLite schema set-up and four 
 
 
 @dataclass
-class TemporalServer:
+class TemporalServer(common.BinaryServer):
     """A running dev server; ``frontend`` is the gRPC address apps connect to."""
 
-    host: str
-    port: int
-    workdir: Path
-    binary: Path
-    process: common.Process | None = None
+    name = "temporal"
+    start_timeout = START_TIMEOUT
+    stop_timeout = 30.0
+    poll_interval = 0.5
 
     @property
     def frontend(self) -> str:
         return f"{self.host}:{self.port}"
 
-    def start(self) -> None:
-        argv: list[str | Path] = [
+    def argv(self) -> list[str | Path]:
+        return [
             self.binary, "server", "start-dev", "--headless",
             f"--ip={self.host}", f"--port={self.port}",
             f"--http-port={common.free_port(self.host)}",
@@ -43,21 +42,8 @@ class TemporalServer:
             # No user's ~/.config/temporalio or TEMPORAL_* variables: the same server everywhere.
             "--disable-config-file", "--disable-config-env",
         ]  # fmt: skip
-        self.process = common.spawn("temporal", argv, log_dir=self.workdir)
-        try:
-            common.wait_until(
-                "temporal", self._serving, timeout=START_TIMEOUT, proc=self.process, interval=0.5
-            )
-        except BaseException:
-            self.stop()  # the caller gets no server object to stop
-            raise
 
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop(timeout=30)
-            self.process = None
-
-    def _serving(self) -> bool:
+    def ready(self) -> bool:
         """Ready: the frontend's own health service says its WorkflowService is SERVING."""
         import grpc  # noqa: PLC0415 - only the tests that start Temporal need it
         from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: PLC0415

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from healthgate_operator.builders import admission, injection
+
 Json = dict[str, Any]
 
 SPEC: Json = {
@@ -69,6 +71,19 @@ def make_pod(name: str = "app-1", labels: Json | None = None, **meta: Any) -> Js
             "containers": [{"name": "app", "image": "app:1", "ports": [{"containerPort": 80}]}]
         },
     }
+
+
+def injected_pod() -> Json:
+    """:func:`make_pod` as the webhook admits it for :func:`make_gate` (sidecar image img:1)."""
+    decision = admission.decide(
+        make_pod(),
+        "tta",
+        [make_gate()],
+        defaults=injection.SidecarDefaults(image="img:1"),
+        allowed_images=("img:1",),
+    )
+    assert decision.pod is not None
+    return decision.pod
 
 
 @pytest.fixture

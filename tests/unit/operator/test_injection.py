@@ -6,8 +6,8 @@ import copy
 from typing import Any
 
 from healthgate_operator import constants
-from healthgate_operator.builders import admission, config, injection
-from tests.unit.operator.conftest import SPEC, make_gate, make_pod
+from healthgate_operator.builders import config, injection
+from tests.unit.operator.conftest import SPEC, injected_pod, make_pod
 
 IMAGE = "registry.example/healthgate:test"
 DEFAULTS = injection.SidecarDefaults(image=IMAGE)
@@ -213,16 +213,9 @@ def test_used_ports() -> None:
 
 def test_only_pods_the_webhook_injected_count_as_injected() -> None:
     """A forged pod (opted out, own 'healthgate' init container, the gate annotation) is not."""
-    decision = admission.decide(
-        make_pod(),
-        "tta",
-        [make_gate()],
-        defaults=injection.SidecarDefaults(image="img:1"),
-        allowed_images=("img:1",),
-    )
-    assert decision.pod is not None
-    assert injection.injected_by(decision.pod, "tta-api")
-    assert not injection.injected_by(decision.pod, "other-gate")
+    pod = injected_pod()
+    assert injection.injected_by(pod, "tta-api")
+    assert not injection.injected_by(pod, "other-gate")
 
     forged = make_pod(
         annotations={"healthgate.io/inject": "false", "healthgate.io/gate": "tta-api"}
@@ -235,10 +228,10 @@ def test_only_pods_the_webhook_injected_count_as_injected() -> None:
         }
     ]
     assert not injection.injected_by(forged, "tta-api")
-    copied = copy.deepcopy(decision.pod)
+    copied = copy.deepcopy(pod)
     copied["metadata"]["annotations"]["healthgate.io/inject"] = "false"
     assert not injection.injected_by(copied, "tta-api")
-    elsewhere = copy.deepcopy(decision.pod)
+    elsewhere = copy.deepcopy(pod)
     elsewhere["spec"]["volumes"] = [
         {"name": "healthgate-config", "configMap": {"name": "my-own-config"}}
     ]

@@ -9,27 +9,20 @@ from typing import Any
 
 import pytest
 
-from healthgate_operator.builders import admission, injection
+from healthgate_operator.builders import injection
 from healthgate_operator.builders import status as status_builder
 from healthgate_operator.handlers import restart_workloads, update_status
 from healthgate_operator.kube import KubeError
 from healthgate_operator.podcache import PodCache, slim
-from tests.unit.operator.conftest import make_gate, make_pod
+from tests.unit.operator import conftest
+from tests.unit.operator.conftest import make_pod
 
 Json = dict[str, Any]
 SELECTOR = {"matchLabels": {"app": "tta-api"}}
 
 
 def injected_pod() -> Json:
-    decision = admission.decide(
-        make_pod(),
-        "tta",
-        [make_gate()],
-        defaults=injection.SidecarDefaults(image="img:1"),
-        allowed_images=("img:1",),
-    )
-    assert decision.pod is not None
-    pod: Json = copy.deepcopy(decision.pod)
+    pod: Json = copy.deepcopy(conftest.injected_pod())
     pod["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"] = "x" * 4000
     pod["metadata"]["ownerReferences"] = [
         {"kind": "ReplicaSet", "name": "rs", "controller": True},
