@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 from collections.abc import AsyncIterator
 
 import pytest
@@ -162,3 +164,34 @@ async def test_exchanges_that_fail_at_once_do_not_recurse(
     monkeypatch.setattr("healthgate_operator.health_reader.socket.socket", no_socket)
     reader = HealthReader(timeout=1, concurrency=4)
     assert await reader.many([("127.0.0.1", 1)] * 5000) == [None] * 5000
+
+
+async def test_a_handshake_not_done_at_once_is_waited_for() -> None:
+    """The request is sent right after connect when the handshake is already done (loopback);
+    a peer whose accept queue is full leaves the handshake pending, and the exchange must wait
+    for it (the kernel retries the SYN) instead of counting the pod as unreachable."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)  # room for one connection, taken by the filler
+    filler = socket.socket()
+    filler.setblocking(False)
+    filler.connect_ex(listener.getsockname())
+    reader = HealthReader(timeout=10, concurrency=2)
+    call = asyncio.create_task(reader.many([listener.getsockname()]))
+    await asyncio.sleep(0.2)
+    assert not call.done()
+
+    async def answer(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError):
+            await r.readuntil(b"\r\n\r\n")
+        body = b'{"status": "healthy", "components": {}}'
+        w.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        await w.drain()
+        w.close()
+
+    server = await asyncio.start_server(answer, sock=listener)  # now the queue drains
+    try:
+        assert await call == [{"status": "healthy", "components": {}}]
+    finally:
+        filler.close()
+        server.close()
