@@ -21,6 +21,7 @@ from healthgate_operator.config import OperatorConfig
 from healthgate_operator.gatecache import ConfigMapCache, GateCache
 from healthgate_operator.health_reader import HealthReader
 from healthgate_operator.podcache import PodCache
+from healthgate_operator.selection import Selection
 from healthgate_operator.watchdog import Watchdog
 
 MEMO_KEY = "healthgate"
@@ -47,6 +48,8 @@ class Runtime:
     _health_reader: HealthReader | None = None
     _runner: web.AppRunner | None = None
     _gates: GateCache | None = None
+    selection: Selection = field(default_factory=Selection)
+    """Which gates select which pod labels, for the rounds' conflict reports."""
     restart_refusals: set[tuple[str, str]] = field(default_factory=set)
     """(gate uid, injection hash) already told that workload restarts are forbidden."""
     _configmaps: ConfigMapCache | None = None

@@ -23,7 +23,6 @@ from healthgate_operator.builders import (
     admission,
     conditions,
     injection,
-    manifests,
     shared_outage,
 )
 from healthgate_operator.builders import status as status_builder
@@ -226,8 +225,11 @@ async def refresh(
     gates = runtime.gates.gates(namespace)
     fields = {
         **status_builder.status_fields(summary),
-        "conflicts": manifests.conflicts(
-            name, [p["metadata"].get("labels") or {} for p in pods], gates
+        "conflicts": runtime.selection.conflicts(
+            namespace,
+            runtime.gates.view(namespace),
+            name,
+            [p["metadata"].get("labels") or {} for p in pods],
         ),
         "sharedOutage": sorted(verdict.active),
     }
