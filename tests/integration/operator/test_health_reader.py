@@ -195,3 +195,34 @@ async def test_a_handshake_not_done_at_once_is_waited_for() -> None:
     finally:
         filler.close()
         server.close()
+
+
+def test_one_reader_on_two_loops_in_turn() -> None:
+    """The reader's epoll and deadline timer hang on the loop that made them: on a new loop
+    (tests; a restarted loop) the reader makes its own, and a frozen sidecar there still
+    times out, though the first loop closed with the timer pending."""
+    body = b'{"status": "healthy", "components": {}}'
+
+    async def answer(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await r.readuntil(b"\r\n\r\n")
+        w.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        await w.drain()
+        w.close()
+
+    reader = HealthReader(timeout=0.5, concurrency=2)
+
+    async def ask(frozen: bool = False) -> list[object]:
+        serve = (lambda r, w: asyncio.sleep(3600)) if frozen else answer
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        try:
+            async with asyncio.timeout(10):  # not forever, if no timer runs on this loop
+                return list(await reader.many([server.sockets[0].getsockname()[:2]] * 3))
+        finally:
+            server.close()
+
+    expected = [{"status": "healthy", "components": {}}] * 3
+    assert asyncio.run(ask()) == expected  # ends with the deadline timer still pending
+    assert asyncio.run(ask(frozen=True)) == [None] * 3
+    assert asyncio.run(ask()) == expected
+    asyncio.run(reader.close())
+    assert asyncio.run(ask()) == expected
