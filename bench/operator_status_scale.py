@@ -58,14 +58,17 @@ _profile = cProfile.Profile(time.process_time)
 signal.signal(signal.SIGUSR1, lambda *_: _profile.enable())
 signal.signal(signal.SIGUSR2, lambda *_: (_profile.disable(), _profile.dump_stats({PROFILE!r})))
 """
+FLEET: list[int] = []  # the simulated fleet's pid, once started
 STATUS_PATCH = 'resource="healthgates",scope="resource",subresource="status",verb="PATCH"'
 
 
 def scrape(op: OperatorProcess) -> str:
-    """The operator's /metrics; on a starved machine one scrape may take over its 5 s limit."""
+    """The operator's /metrics; on a starved machine (or profiled) one scrape may take long."""
     for attempt in range(3):
         try:
-            return op.metrics()
+            url = f"http://127.0.0.1:{op.metrics_port}/metrics"
+            with urllib.request.urlopen(url, timeout=30) as resp:
+                return str(resp.read().decode())
         except TimeoutError:
             print(f"  (a /metrics scrape timed out, {load()})", flush=True)
             if attempt == 2:
@@ -88,6 +91,7 @@ class Reading:
         self.cpus = [cpu_seconds(op.pid) for op in ops]
         self.cpu = sum(self.cpus)  # before the scrape: where a window ends
         self.rss = [rss_mib(op.pid) for op in ops]
+        self.fleet = cpu_seconds(FLEET[0]) if FLEET else 0.0
         self.metrics = "\n".join(scrape(op) for op in ops)
         self.cpus_after = [cpu_seconds(op.pid) for op in ops]
         self.cpu_after = sum(self.cpus_after)  # after it: where a window starts
@@ -133,6 +137,9 @@ def report(title: str, a: Reading, b: Reading, pods: int) -> None:
     print(f"  the benchmark's /metrics scrape  {1000 * (b.cpu_after - b.cpu):6.0f} ms CPU "
           "(not in the figures above)")  # fmt: skip
     print("  operator RSS                     " + " + ".join(f"{r:.1f}" for r in b.rss) + " MiB")
+    fleet = 100 * (b.fleet - a.fleet) / elapsed
+    print(f"  simulated sidecar fleet CPU      {fleet:6.1f} % of a core "
+          "(the simulation's, not the operator's)")  # fmt: skip
     # The baseline for the frozen phase: on a starved machine refreshes pass the per-pod
     # timeout with no frozen sidecar at all.
     refresh = "healthgate_status_refresh_duration_seconds"
@@ -265,6 +272,7 @@ def main() -> None:
             [sys.executable, "-m", "bench._sidecar_fleet", str(pods), str(port), str(control)],
             stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
+        FLEET.append(fleet.pid)
         try:
             assert fleet.stdout is not None
             assert fleet.stdout.readline().strip() == "ready"
