@@ -226,3 +226,18 @@ def test_one_reader_on_two_loops_in_turn() -> None:
     assert asyncio.run(ask()) == expected
     asyncio.run(reader.close())
     assert asyncio.run(ask()) == expected
+
+
+async def test_close_while_asking_still_answers_by_the_deadline() -> None:
+    """close() lets go of the epoll only when nothing is asked: a call in flight (a shutdown
+    racing a refresh) still ends, with no answer from a frozen sidecar, by its deadline."""
+    frozen = await asyncio.start_server(lambda r, w: asyncio.sleep(3600), "127.0.0.1", 0)
+    reader = HealthReader(timeout=0.3, concurrency=1)
+    try:
+        call = asyncio.create_task(reader.many([frozen.sockets[0].getsockname()[:2]] * 2))
+        await asyncio.sleep(0.05)
+        await reader.close()
+        async with asyncio.timeout(10):
+            assert await call == [None, None]
+    finally:
+        frozen.close()
