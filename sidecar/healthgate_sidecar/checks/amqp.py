@@ -13,7 +13,6 @@ import contextlib
 import functools
 from typing import TYPE_CHECKING
 
-from pydantic import Field
 from yarl import URL
 
 from healthgate_sidecar import redact
@@ -27,7 +26,7 @@ from healthgate_sidecar.checks.base import (
     read_secret,
     ssl_context,
 )
-from healthgate_sidecar.params import Secret, TlsMixin, env_field, file_field
+from healthgate_sidecar.params import Field, Secret, TlsMixin, env_field, file_field
 
 if TYPE_CHECKING:
     import ssl

@@ -16,10 +16,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Generic, Literal, Protocol, TypeVar, get_args
 
-from pydantic import BaseModel
-
-from healthgate_sidecar import files, redact
-from healthgate_sidecar.params import Model
+from healthgate_sidecar import files, records, redact
+from healthgate_sidecar.params import BaseModel, Model
 
 # not_serving, serving_unknown, service_unknown: the grpc health protocol's own failures.
 Reason = Literal[
@@ -152,18 +150,19 @@ def read_secret(*, value: str | None, from_env: str | None, file: str | None) ->
     return secret
 
 
-def file_sources(params: BaseModel) -> list[str]:
+def file_sources(params: BaseModel | records.Record) -> list[str]:
     """Every file a check reads its settings from (``xFile``, ``caFile``), nested ones too.
 
     The engine watches them: when one changes (a rotated Secret), the check's client is rebuilt
-    with a fresh read, without a restart.
+    with a fresh read, without a restart. ``params`` is a model or, in a serving sidecar, the
+    record made from one.
     """
     found: list[str] = []
     for name, value in params:
         if name.endswith("_file") and isinstance(value, str):
             found.append(value)
         for item in value if isinstance(value, list) else [value]:
-            if isinstance(item, BaseModel):
+            if isinstance(item, BaseModel | records.Record):
                 found += file_sources(item)
     return found
 

@@ -10,19 +10,22 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import aiohttp
-from pydantic import ConfigDict, Field, field_validator, model_validator
 from yarl import URL
 
 from healthgate_sidecar import body_regex, redact
 from healthgate_sidecar.checks import _httpclient, _jsonbody
 from healthgate_sidecar.checks.base import Checker, CheckFailure, CheckType, Details, read_secret
 from healthgate_sidecar.params import (
+    ConfigDict,
+    Field,
     Model,
     Secret,
     TlsMixin,
     env_field,
     field_error,
+    field_validator,
     file_field,
+    model_validator,
 )
 
 MAX_REDIRECTS = 10

@@ -15,8 +15,6 @@ import contextlib
 import ssl
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field
-
 from healthgate_sidecar.checks.base import (
     Checker,
     CheckFailure,
@@ -27,7 +25,7 @@ from healthgate_sidecar.checks.base import (
     read_secret,
     ssl_context,
 )
-from healthgate_sidecar.params import Model, Secret, TlsMixin, env_field, file_field
+from healthgate_sidecar.params import Field, Model, Secret, TlsMixin, env_field, file_field
 
 if TYPE_CHECKING:
     from aiokafka.conn import AIOKafkaConnection

@@ -6,12 +6,11 @@ import json
 from collections.abc import Mapping
 
 import aiohttp
-from pydantic import Field
 
 from healthgate_sidecar import redact
 from healthgate_sidecar.checks import _httpclient
 from healthgate_sidecar.checks.base import Checker, CheckFailure, CheckType, Details, read_secret
-from healthgate_sidecar.params import Secret, TlsMixin, env_field, file_field
+from healthgate_sidecar.params import Field, Secret, TlsMixin, env_field, file_field
 
 MAX_RATE_HEADERS = 8
 

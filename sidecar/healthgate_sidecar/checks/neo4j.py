@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field
-
 from healthgate_sidecar import optional
 from healthgate_sidecar.checks.base import (
     Checker,
@@ -15,7 +13,7 @@ from healthgate_sidecar.checks.base import (
     failure_from,
     read_secret,
 )
-from healthgate_sidecar.params import Secret, TlsMixin, env_field, file_field
+from healthgate_sidecar.params import Field, Secret, TlsMixin, env_field, file_field
 
 if TYPE_CHECKING:
     import neo4j

@@ -19,13 +19,12 @@ from typing import Any
 from urllib.parse import quote_plus
 
 import aiohttp
-from pydantic import Field
 
 from healthgate_sidecar import redact
 from healthgate_sidecar.checks import _httpclient
 from healthgate_sidecar.checks.base import Checker, CheckFailure, CheckType, Details, read_secret
 from healthgate_sidecar.checks.tcp import not_after
-from healthgate_sidecar.params import Model, Secret, TlsMixin, env_field, file_field
+from healthgate_sidecar.params import Field, Model, Secret, TlsMixin, env_field, file_field
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 MAX_CERTIFICATES = 32  # parsed per check: a JWKS is small, but it comes from the network

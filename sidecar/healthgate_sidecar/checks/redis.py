@@ -6,8 +6,6 @@ import secrets
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field
-
 from healthgate_sidecar import redact
 from healthgate_sidecar.checks.base import (
     Checker,
@@ -17,7 +15,7 @@ from healthgate_sidecar.checks.base import (
     failure_from,
     read_secret,
 )
-from healthgate_sidecar.params import Secret, TlsMixin, env_field, file_field
+from healthgate_sidecar.params import Field, Secret, TlsMixin, env_field, file_field
 
 if TYPE_CHECKING:
     import redis.asyncio

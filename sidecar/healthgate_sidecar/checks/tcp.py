@@ -7,8 +7,6 @@ import ssl
 import time
 from datetime import datetime
 
-from pydantic import Field
-
 from healthgate_sidecar.checks.base import (
     Checker,
     CheckFailure,
@@ -17,7 +15,7 @@ from healthgate_sidecar.checks.base import (
     classify,
     ssl_context,
 )
-from healthgate_sidecar.params import TlsMixin
+from healthgate_sidecar.params import Field, TlsMixin
 
 
 class TcpParams(TlsMixin):

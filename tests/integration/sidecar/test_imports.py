@@ -36,7 +36,11 @@ runpy.run_module("healthgate_sidecar.cli", run_name="__main__", alter_sys=True)
 
 
 def serve_and_exercise(
-    serve: Callable[..., Served], tmp_path: Path, deps: list[dict[str, Any]]
+    serve: Callable[..., Served],
+    tmp_path: Path,
+    deps: list[dict[str, Any]],
+    *,
+    while_serving: Callable[[Served, Path], None] = lambda _served, _config: None,
 ) -> set[str]:
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"dependencies": deps, "drainSeconds": 0}))
@@ -45,6 +49,7 @@ def serve_and_exercise(
     served.wait(lambda: served.get("/startupz")[0] == 200, timeout=30)  # every check ran once
     for path in ("/livez", "/readyz", "/health", "/metrics", f"/health/{deps[0]['name']}"):
         served.get(path)
+    while_serving(served, config)
     served.proc.send_signal(signal.SIGTERM)
     assert served.proc.wait(10) == 0, served.log.read_text()[-2000:]
     return {name.split(".")[0] for name in json.loads(listing.read_text())}
@@ -70,3 +75,37 @@ def test_the_neo4j_driver_comes_without_numpy_pandas_pyarrow(
     found = serve_and_exercise(serve, tmp_path, deps)
     assert "neo4j" in found
     assert found.isdisjoint(UNUSED_EXTRAS), found & set(UNUSED_EXTRAS)
+
+
+VALIDATION = ("pydantic", "pydantic_core", "annotated_types", "yaml", "_yaml")
+
+
+def mapped_files(pid: int) -> str:
+    return Path(f"/proc/{pid}/maps").read_text()
+
+
+def test_a_serving_sidecar_never_loads_pydantic_not_even_to_reload(
+    serve: Callable[..., Served], tmp_path: Path
+) -> None:
+    # Its config is validated in short-lived children: at start, and at each reload, valid or not.
+    closed = common.free_port()
+    deps = [{"name": "port", "type": "tcp", "critical": False,
+             "tcp": {"host": "127.0.0.1", "port": closed}}]  # fmt: skip
+
+    def reload_twice(served: Served, config: Path) -> None:
+        config.write_text(json.dumps({"dependencies": [{"name": "x", "type": "http"}]}))
+        served.proc.send_signal(signal.SIGHUP)
+        served.wait(lambda: served.metric("healthgate_config_last_reload_successful") == 0)
+        renamed = [{**deps[0], "name": "renamed"}]
+        config.write_text(json.dumps({"dependencies": renamed, "drainSeconds": 0}))
+        served.proc.send_signal(signal.SIGHUP)
+        served.wait(lambda: served.get("/health/renamed")[0] != 404)
+        assert served.metric("healthgate_config_last_reload_successful") == 1
+        maps = mapped_files(served.proc.pid)
+        assert "pydantic_core" not in maps, "pydantic's compiled core is mapped"
+        assert "_yaml" not in maps, "libyaml's binding is mapped"
+        assert "http: required for type http" in served.log.read_text()  # the child's problems
+
+    found = serve_and_exercise(serve, tmp_path, deps, while_serving=reload_twice)
+    assert "aiohttp" in found  # the log is complete
+    assert found.isdisjoint(VALIDATION), found & set(VALIDATION)
