@@ -21,13 +21,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from healthgate_sidecar import __version__, stubs, wire
+from healthgate_sidecar import __version__, optional, stubs, wire
 
 if TYPE_CHECKING:
     from healthgate_sidecar.contract import SidecarConfig
 
 DEFAULT_PORT = wire.DEFAULT_PORT
 EXIT_READY, EXIT_NOT_READY, EXIT_INVALID = 0, 1, 2
+# aiohttp imports aiodns (and pycares, ~1.3 MiB) where installed, only to pick a default
+# resolver; every client of the sidecar uses its own threaded one (checks/_httpclient.py).
+SERVING_WITHOUT = ("aiodns",)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -86,7 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if loaded is None:
         return EXIT_INVALID
     digest, config = loaded
-    from healthgate_sidecar import commands  # noqa: PLC0415 - after stubs.prefer()
+    with optional.without(*SERVING_WITHOUT):
+        from healthgate_sidecar import commands  # noqa: PLC0415 - after stubs.prefer()
 
     if args.command == "check":
         return commands.check(config, as_json=args.json)

@@ -20,9 +20,9 @@ DRIVERS = (
     "redis", "neo4j", "psycopg", "psycopg_binary", "dns", "re2", "grpc", "grpc_health",
     "google", "asyncmy", "aiormq", "pamqp", "aiosmtplib", "jsonpath", "aiokafka", "botocore",
 )  # fmt: skip
-# aiohttp still imports aiodns (1 MiB) where installed; only the dev tools install it, not the
-# image, and the sidecar resolves through its own ThreadedResolver either way.
-UNUSED_EXTRAS = ("numpy", "pandas", "pyarrow")
+# aiohttp imports aiodns (and pycares, ~1.3 MiB) where installed (the dev tools, not the image)
+# unless serve blocks it: the sidecar resolves through its own ThreadedResolver either way.
+UNUSED_EXTRAS = ("numpy", "pandas", "pyarrow", "aiodns", "pycares")
 
 
 # Runs ``-m healthgate_sidecar.cli ...`` as __main__, and at exit lists what was imported.
