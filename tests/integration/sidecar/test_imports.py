@@ -109,3 +109,15 @@ def test_a_serving_sidecar_never_loads_pydantic_not_even_to_reload(
     found = serve_and_exercise(serve, tmp_path, deps, while_serving=reload_twice)
     assert "aiohttp" in found  # the log is complete
     assert found.isdisjoint(VALIDATION), found & set(VALIDATION)
+
+
+def test_a_redis_check_speaks_resp_without_redis_py(
+    serve: Callable[..., Served], tmp_path: Path
+) -> None:
+    # redis-py's import costs 6.4 MiB (checks/_resp.py says why): the check speaks RESP itself.
+    closed = common.free_port()
+    deps = [{"name": "cache", "type": "redis", "critical": False,
+             "redis": {"url": f"redis://127.0.0.1:{closed}/0"}}]  # fmt: skip
+    found = serve_and_exercise(serve, tmp_path, deps)
+    assert "healthgate_sidecar" in found
+    assert "redis" not in found
