@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 # The check types, each declared once in checks/<name>.py (in the order of checks.TYPES).
-DEPENDENCY_TYPES: tuple[str, ...] = tuple(checks.REGISTRY)
+DEPENDENCY_TYPES: tuple[str, ...] = tuple(checks.registry())
 EMPTY_PROBLEM = "<file>: empty config (no YAML document); write 'dependencies: []' to check nothing"
 # libyaml's loader parses a 1,000-dependency config about ten times faster, when available.
 _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -111,7 +111,7 @@ def _dependency_model() -> type[DependencyFields]:
             # An explicit alias: to_camel would spell "neo4j" "neo4J".
             Field(None, alias=kind.name, description=kind.description),
         )
-        for kind in checks.REGISTRY.values()
+        for kind in checks.registry().values()
     }
     type_field = (cast(Any, Literal)[DEPENDENCY_TYPES], Field(description=TYPE_DESCRIPTION))
     return create_model(
