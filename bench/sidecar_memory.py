@@ -151,13 +151,21 @@ IMPORT_STEPS = (
     ("+ asyncio (ssl, socket, concurrent.futures)", "asyncio"),
     ("+ aiohttp (server and client)", "aiohttp.web"),
     ("+ prometheus_client", "prometheus_client"),
-    ("+ the sidecar's serving code (engine, server, check types)", "healthgate_sidecar.commands"),
+    (
+        "+ the sidecar's serving code (engine, server; no check type yet)",
+        "healthgate_sidecar.commands",
+    ),
+    # Each check type's module loads with its first dependency (checks.declared).
+    ("+ redis check (RESP itself; redis-py's import was +6.4)", "healthgate_sidecar.checks.redis"),
+    ("+ http and tcp checks", "healthgate_sidecar.checks.http,healthgate_sidecar.checks.tcp"),
     # The drivers themselves: since each type is declared in its checks/ module, importing that
     # module no longer loads its driver (its factory does).
-    ("+ redis driver (redis.asyncio)", "redis.asyncio"),
     ("+ postgres driver (psycopg)", "psycopg"),
     ("+ dns (dnspython)", "dns.asyncresolver"),
-    ("+ neo4j driver", "neo4j"),
+    (
+        "+ neo4j driver, its import-time tables dropped as the check does",
+        "neo4j,=drop-neo4j-tables",
+    ),
     ("+ grpc (grpcio, grpc_health, protobuf)", "grpc.aio,grpc_health.v1.health_pb2_grpc"),
     ("+ mysql driver (asyncmy)", "asyncmy"),
     ("+ amqp driver (aiormq, pamqp)", "aiormq"),
@@ -176,6 +184,10 @@ def rss():
         return int(f.read().split()[1]) * 4 / 1024
 for step in sys.argv[1:]:
     for name in filter(None, step.split(",")):
+        if name == "=drop-neo4j-tables":
+            from healthgate_sidecar.checks import neo4j
+            neo4j._drop_tables()
+            continue
         with optional.without("numpy", "pandas", "pyarrow"):  # as the neo4j check imports it
             importlib.import_module(name)
     print(rss(), len(sys.modules))
