@@ -12,10 +12,13 @@ The tests run it against a real redis-server (plain, TLS, ACL passwords, stopped
 
 from __future__ import annotations
 
-import asyncio
-import ssl
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
+
+if TYPE_CHECKING:
+    import asyncio
+    import ssl
 
 DEFAULT_PORT = 6379
 MAX_BULK = 1 << 20  # bytes: an INFO section is a few KiB; more is not a Redis we understand
@@ -110,6 +113,8 @@ class Connection:
 
     @classmethod
     async def open(cls, address: Address, *, tls: ssl.SSLContext | None, name: str) -> Connection:
+        import asyncio  # not at import: the config's validator loads the redis type's module
+
         reader, writer = await asyncio.open_connection(
             address.host, address.port, ssl=tls, server_hostname=address.host if tls else None
         )

@@ -9,15 +9,16 @@ engine does. A :class:`Checker` pairs that coroutine with a ``close`` for the cl
 from __future__ import annotations
 
 import os
-import socket
-import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Generic, Literal, Protocol, TypeVar, get_args
+from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeVar, get_args
 
 from healthgate_sidecar import files, records, redact
 from healthgate_sidecar.params import BaseModel, Model
+
+if TYPE_CHECKING:
+    import ssl
 
 # not_serving, serving_unknown, service_unknown: the grpc health protocol's own failures.
 Reason = Literal[
@@ -169,6 +170,8 @@ def file_sources(params: BaseModel | records.Record) -> list[str]:
 
 def ssl_context(*, ca_file: str | None, verify: bool) -> ssl.SSLContext:
     """A client TLS context: system CAs or ``ca_file``; no verification only when asked."""
+    import ssl  # not at import: the config's validator loads every type module, and no TLS
+
     try:
         context = ssl.create_default_context(cafile=ca_file)
     except (OSError, ssl.SSLError) as exc:
@@ -190,6 +193,9 @@ def _causes(exc: BaseException) -> list[BaseException]:
 
 def classify(exc: BaseException) -> Reason:
     """The reason for a low-level error, looking through wrapped causes (drivers wrap OSError)."""
+    import socket
+    import ssl
+
     for cause in _causes(exc):
         if isinstance(cause, ssl.SSLError | ssl.CertificateError):
             return "tls"

@@ -12,7 +12,6 @@ closed port look alike there).
 from __future__ import annotations
 
 import contextlib
-import ssl
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from healthgate_sidecar.checks.base import (
@@ -84,6 +83,8 @@ def _protocol(params: KafkaParams) -> str:
 
 
 def _failure(exc: Exception) -> CheckFailure:
+    import ssl
+
     from aiokafka import errors  # the driver loads only with a kafka check
 
     text = str(exc) or exc.__class__.__name__

@@ -6,7 +6,6 @@ pod's sidecar (the measurement is in that module's docstring).
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import secrets
 
@@ -65,6 +64,8 @@ def _address(params: RedisParams, url: str) -> _resp.Address:
 
 
 def _failure(exc: Exception) -> CheckFailure:
+    import asyncio  # not at import: the config's validator loads every type module
+
     text = str(exc)
     if isinstance(exc, _resp.ReplyError):
         auth = any(marker in text for marker in _AUTH_MARKERS)
