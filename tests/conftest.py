@@ -86,11 +86,13 @@ def _private(
 # `make test` runs two pytest-xdist workers with `--dist loadgroup`; each worker starts the session
 # fixtures it needs. Tests that share one of these go to one worker: the real node because only
 # one can run on a machine (its bridge, containerd and iptables chains are machine-wide), the
-# JVM servers because a second copy would cost ~30 s of both cores for nothing. First match wins.
+# JVM servers because a second copy would cost ~30 s of both cores for nothing, checkov's tests
+# because they share one ~60 s run. First match wins.
 XDIST_GROUPS = (
     ("real-node", frozenset({"real_node", "e2e"})),
     ("kafka", frozenset({"kafka_server"})),
     ("neo4j", frozenset({"neo4j_server"})),
+    ("checkov", frozenset({"checkov_report"})),
 )
 
 
