@@ -6,42 +6,31 @@ config prints one ``path: problem`` line per problem and never a traceback.
 
 Signals of ``serve``: SIGTERM and SIGINT drain (readiness false for ``drainSeconds``, a second
 signal cuts it short), SIGHUP reloads the config file now (as Prometheus does).
+
+``serve`` never loads pydantic (~13 MiB of every pod): it validates its config, at start and at
+each reload, in a short-lived child process (:mod:`validation`, :mod:`stubs`). So this module
+imports nothing that imports a check type; :mod:`commands` does the rest.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from aiohttp import web
-from prometheus_client import REGISTRY
+from healthgate_sidecar import __version__, optional, stubs, wire
 
-from healthgate_sidecar import (
-    __version__,
-    connections,
-    contract,
-    engine,
-    logs,
-    redact,
-    render,
-    wire,
-)
-from healthgate_sidecar.contract import ConfigError, SidecarConfig
-from healthgate_sidecar.server import ENGINE, RELOADER, create_app
+if TYPE_CHECKING:
+    from healthgate_sidecar.contract import SidecarConfig
 
 DEFAULT_PORT = wire.DEFAULT_PORT
-# While a worker renders a big body, every time the loop gives up the GIL (each socket call)
-# it waits up to this long to get it back: Python's default of 5 ms made a probe wait tens of
-# milliseconds behind a /metrics render. 0.5 ms bounds that wait at the cost of more GIL
-# hand-overs, which only happen while two threads run Python at once.
-SWITCH_INTERVAL = 0.0005
 EXIT_READY, EXIT_NOT_READY, EXIT_INVALID = 0, 1, 2
+# aiohttp imports aiodns (and pycares, ~1.3 MiB) where installed, only to pick a default
+# resolver; every client of the sidecar uses its own threaded one (checks/_httpclient.py).
+SERVING_WITHOUT = ("aiodns",)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -71,86 +60,42 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(path: str | None) -> SidecarConfig | None:
+def _load(path: str | None) -> tuple[str, SidecarConfig] | None:
+    """(digest of the bytes, config), or None after printing the problems."""
+    from healthgate_sidecar import validation  # noqa: PLC0415 - after stubs.prefer()
+
     if path is None:
         print("<args>: --config or HEALTHGATE_CONFIG is required", file=sys.stderr)
         return None
     try:
-        return contract.load_config(path)
-    except ConfigError as exc:
+        digest, data = validation.read(path)
+        return digest, validation.parse(data, path)
+    except validation.ConfigError as exc:
         for problem in exc.problems:  # problems name fields, never values (tested)
             print(problem, file=sys.stderr)
         return None
 
 
-def _check(config: SidecarConfig, *, as_json: bool) -> int:
-    logs.configure(fmt=config.log_format, level="error")  # the table says it all
-    eng = asyncio.run(engine.check_once(config))
-    comps = eng.components()
-    if as_json:
-        body = render.health(comps, eng.overall, ready=eng.ready, full=True)
-        print(json.dumps(redact.scrub_data(body), indent=2))  # values scrubbed: still JSON
-    else:
-        print(redact.scrub(render.table(comps)))
-        print(f"\noverall: {eng.overall.status}, {'ready' if eng.ready else 'NOT ready'}")
-    return EXIT_READY if eng.ready else EXIT_NOT_READY
-
-
-async def _serve(config: SidecarConfig, path: Path, host: str, port: int) -> int:
-    sys.setswitchinterval(SWITCH_INTERVAL)
-    app = create_app(config, registry=REGISTRY, config_path=path)
-    runner = web.AppRunner(
-        app, access_log=None, handle_signals=False, keepalive_timeout=connections.IDLE_SECONDS
-    )
-    await runner.setup()
-    limit = connections.cap()
-    assert runner.server is not None  # set by setup()
-    connections.guard(runner.server, limit=limit)
-    site = web.TCPSite(runner, host, port, backlog=connections.BACKLOG)
-    await site.start()
-    # With --port 0 the kernel picks the port (race-free for tests and tools): log the real one.
-    port = runner.addresses[0][1] if runner.addresses else port
-    deps = len(config.dependencies)
-    logs.event("listening", host=host, port=port, dependencies=deps, maxConnections=limit)
-    return await _run(app, runner, config)
-
-
-async def _run(app: web.Application, runner: web.AppRunner, config: SidecarConfig) -> int:
-    """Serve until SIGTERM/SIGINT, then drain; SIGHUP reloads."""
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, app[RELOADER].request)
-    await stop.wait()
-    eng = app[ENGINE]
-    eng.begin_drain()  # readiness false at once, so the Service stops sending traffic
-    stop.clear()
-    drain = eng.config.drain_seconds if eng.config is not None else config.drain_seconds
-    second = asyncio.ensure_future(stop.wait())  # a second signal cuts the drain short
-    await asyncio.wait([second], timeout=drain)
-    second.cancel()
-    logs.event("shutting down")
-    await runner.cleanup()
-    return 0
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "schema":
+        from healthgate_sidecar import contract  # noqa: PLC0415 - pydantic, for this command only
+
         print(contract.dumps_schema())
         return 0
-    config = _load(args.config)
-    if config is None:
+    if args.command == wire.SERVE:
+        stubs.prefer()  # before any check type is imported: see stubs
+    loaded = _load(args.config)
+    if loaded is None:
         return EXIT_INVALID
+    digest, config = loaded
+    with optional.without(*SERVING_WITHOUT):
+        from healthgate_sidecar import commands  # noqa: PLC0415 - after stubs.prefer()
+
     if args.command == "check":
-        return _check(config, as_json=args.json)
-    logs.configure(fmt=config.log_format, level=config.log_level)
-    try:
-        return asyncio.run(_serve(config, Path(args.config), args.host, args.port))
-    except OSError as exc:  # e.g. the port is taken: one line, not a traceback
-        print(f"error: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
-        return EXIT_NOT_READY
+        return commands.check(config, as_json=args.json)
+    path = Path(args.config)
+    return commands.serve(config, path=path, digest=digest, host=args.host, port=args.port)
 
 
 if __name__ == "__main__":

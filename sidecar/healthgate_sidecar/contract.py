@@ -22,8 +22,12 @@ import yaml
 from pydantic import Field, ValidationError, create_model, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
-from healthgate_sidecar import checks, files
+from healthgate_sidecar import checks, files, params
 from healthgate_sidecar.params import Model, field_error
+from healthgate_sidecar.validation import ConfigError
+
+if not params.PYDANTIC:  # the check types' models were built from stubs.py's stand-ins
+    raise ImportError("the contract needs pydantic, which this serving process went without")
 
 __all__ = [
     "DEPENDENCY_TYPES",
@@ -39,7 +43,7 @@ __all__ = [
 ]
 
 # The check types, each declared once in checks/<name>.py (in the order of checks.TYPES).
-DEPENDENCY_TYPES: tuple[str, ...] = tuple(checks.REGISTRY)
+DEPENDENCY_TYPES: tuple[str, ...] = tuple(checks.registry())
 EMPTY_PROBLEM = "<file>: empty config (no YAML document); write 'dependencies: []' to check nothing"
 # libyaml's loader parses a 1,000-dependency config about ten times faster, when available.
 _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -107,7 +111,7 @@ def _dependency_model() -> type[DependencyFields]:
             # An explicit alias: to_camel would spell "neo4j" "neo4J".
             Field(None, alias=kind.name, description=kind.description),
         )
-        for kind in checks.REGISTRY.values()
+        for kind in checks.registry().values()
     }
     type_field = (cast(Any, Literal)[DEPENDENCY_TYPES], Field(description=TYPE_DESCRIPTION))
     return create_model(
@@ -201,14 +205,6 @@ class SidecarConfig(Model):
                 raise field_error(f"dependencies[{index}].name", f"duplicate name {dep.name!r}")
             seen.add(dep.name)
         return self
-
-
-class ConfigError(Exception):
-    """An unreadable or invalid config; ``problems`` holds one ``path: message`` line each."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
 
 
 def _path(loc: tuple[int | str, ...]) -> str:

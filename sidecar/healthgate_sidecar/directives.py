@@ -28,10 +28,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from healthgate_sidecar import directive_format, logs
-from healthgate_sidecar.contract import DirectiveSettings
 from healthgate_sidecar.directive_format import Directive, FormatError
 
 if TYPE_CHECKING:
+    from healthgate_sidecar.contract import DirectiveSettings
     from healthgate_sidecar.engine import Engine
 
 MAX_SKEW = 60.0  # seconds an operator's clock may run ahead of this node's

@@ -20,12 +20,15 @@ import random
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from healthgate_sidecar import checks, files, logs, lookups, redact, stale, state
 from healthgate_sidecar.checks.base import Checker, CheckFailure, file_sources
-from healthgate_sidecar.contract import Dependency, SidecarConfig
 from healthgate_sidecar.lag import LagMonitor
 from healthgate_sidecar.metrics import Metrics, Snapshot
+
+if TYPE_CHECKING:
+    from healthgate_sidecar.contract import Dependency, SidecarConfig
 
 MESSAGE_LIMIT = 256
 # A check that ignores cancellation for this long past its timeout counts as stuck (-> /livez).
@@ -34,7 +37,7 @@ STUCK_GRACE_SECONDS = 1.0
 STARVED_SHARE = 0.25
 SLOTS = 32  # checks in flight while the loop is starved: fewer callbacks per loop turn
 
-CheckerFactory = Callable[[Dependency], Checker]
+CheckerFactory = Callable[["Dependency"], Checker]
 
 
 @dataclass

@@ -8,16 +8,63 @@ environment variable) and ``xFile`` (path of a file), and may also be given inli
 model declares its secrets as data, :attr:`Model.secret_fields`; from that one declaration come
 the "at most one / exactly one of" validation here and the CRD's ``xFrom`` fields and rules in the
 operator. A model whose ``*_from_env`` fields and declaration disagree fails at import.
+
+The check types take their pydantic names from here, not from pydantic: in a serving process
+(:func:`stubs.prefer`) they are :mod:`stubs`' stand-ins, and pydantic is never loaded there.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic.alias_generators import to_camel
-from pydantic_core import PydanticCustomError
+from healthgate_sidecar import stubs
+
+# mypy reads the first branch only: the models are type-checked as the pydantic models they are.
+if TYPE_CHECKING or not stubs.wanted():
+    from pydantic import (
+        AfterValidator,
+        BaseModel,
+        ConfigDict,
+        Field,
+        field_validator,
+        model_validator,
+    )
+    from pydantic.alias_generators import to_camel
+    from pydantic_core import PydanticCustomError
+
+    PYDANTIC = True
+else:
+    from healthgate_sidecar.stubs import (
+        AfterValidator,
+        BaseModel,
+        ConfigDict,
+        Field,
+        PydanticCustomError,
+        field_validator,
+        model_validator,
+        to_camel,
+    )
+
+    PYDANTIC = False
+
+__all__ = [
+    "ENV_NAME_PATTERN",
+    "PYDANTIC",
+    "AfterValidator",
+    "BaseModel",
+    "ConfigDict",
+    "Field",
+    "Model",
+    "Secret",
+    "TlsMixin",
+    "env_field",
+    "field_error",
+    "field_validator",
+    "file_field",
+    "model_validator",
+    "require_one",
+]
 
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 ENV_SUFFIX = "_from_env"

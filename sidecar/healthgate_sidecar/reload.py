@@ -9,21 +9,26 @@ picked up without being touched); its problems are logged again only when they c
 
 Reading and parsing run in :mod:`offload`'s worker, never on the loop: only regular files are
 read (:mod:`files`), so a FIFO or ``/dev/zero`` in place of the config is a rejected reload.
+A serving sidecar validates in a short-lived child process (:mod:`validation`): only bytes it has
+not validated yet go there; the same rejected bytes get their problems again without a child.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from healthgate_sidecar import background, contract, files, logs, offload, redact
-from healthgate_sidecar.contract import ConfigError, SidecarConfig
+from healthgate_sidecar import background, files, logs, offload, redact, validation
 from healthgate_sidecar.metrics import Metrics
+from healthgate_sidecar.validation import ConfigError
+
+if TYPE_CHECKING:
+    from healthgate_sidecar.contract import SidecarConfig
 
 
 def now() -> float:
@@ -80,6 +85,7 @@ class Reloader:
         metrics: Metrics | None,
         interval: Callable[[], float],
         on_tick: Callable[[], None] | None = None,
+        digest: str | None = None,
     ) -> None:
         self.path = path
         self._current = current
@@ -87,10 +93,12 @@ class Reloader:
         self._metrics = metrics
         self._interval = interval
         self._on_tick = on_tick
-        # Unknown at first: the first poll reads the file and finds it equal to ``current``.
+        # Unknown at first: the first poll reads the file and finds it equal to ``current``
+        # (without validating it again when ``digest``, of the bytes ``current`` came from, is).
         self._fingerprint: files.Fingerprint | None = None
-        self._digest: str | None = None
+        self._digest = digest
         self._problems: list[str] | None = None  # of the last rejected attempt; None if applied
+        self._rejected: tuple[str, list[str]] | None = None  # digest, problems: validated once
         self._wake = asyncio.Event()
 
     def running(self) -> contextlib.AbstractAsyncContextManager[None]:
@@ -123,7 +131,13 @@ class Reloader:
             return
         self._fingerprint = found
         try:
-            digest, config = await offload.run(_load, self.path, known=self._digest)
+            digest, config = await offload.run(
+                _load, self.path, known=self._digest, rejected=self._rejected
+            )
+        except _Rejected as exc:
+            self._rejected = (exc.digest, exc.problems)
+            self._reject(exc.problems)
+            return
         except ConfigError as exc:
             self._reject(exc.problems)
             return
@@ -151,17 +165,24 @@ class Reloader:
             self._metrics.reloaded(ok=False, at=now())
 
 
-def _load(path: Path, *, known: str | None) -> tuple[str, SidecarConfig | None]:
+class _Rejected(ConfigError):
+    """Bytes that were read and validated, and found invalid."""
+
+    def __init__(self, digest: str, problems: list[str]) -> None:
+        super().__init__(problems)
+        self.digest = digest
+
+
+def _load(
+    path: Path, *, known: str | None, rejected: tuple[str, list[str]] | None
+) -> tuple[str, SidecarConfig | None]:
     """(digest, config) of the file; config None when its bytes are ``known`` already."""
-    try:
-        data = files.read_regular(path, limit=files.CONFIG_LIMIT)
-    except files.FileError as exc:
-        raise ConfigError([f"<file>: {exc}"]) from None
-    digest = hashlib.sha256(data).hexdigest()
+    digest, data = validation.read(path)
     if digest == known:
         return digest, None  # touched, or the same bytes behind a new symlink
+    if rejected is not None and digest == rejected[0]:
+        raise _Rejected(digest, rejected[1])  # validation is a function of the bytes
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError([f"<file>: cannot read {path}: not UTF-8 text"]) from None
-    return digest, contract.parse_text(text)
+        return digest, validation.parse(data, path)
+    except ConfigError as exc:
+        raise _Rejected(digest, exc.problems) from None

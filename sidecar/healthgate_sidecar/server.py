@@ -12,6 +12,7 @@ import hmac
 import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, exposition
@@ -28,7 +29,9 @@ from healthgate_sidecar import (
     render,
     wire,
 )
-from healthgate_sidecar.contract import SidecarConfig
+
+if TYPE_CHECKING:
+    from healthgate_sidecar.contract import SidecarConfig
 
 HEALTH_JSON = "application/health+json"
 
@@ -192,7 +195,7 @@ def apply_settings(app: web.Application, config: SidecarConfig) -> None:
     logs.configure(fmt=config.log_format, level=config.log_level)
 
 
-def _watch(app: web.Application, config: SidecarConfig, path: Path) -> None:
+def _watch(app: web.Application, config: SidecarConfig, path: Path, digest: str | None) -> None:
     """Hot reload: a :class:`reload.Reloader` on ``path``, running with the app."""
     eng = app[ENGINE]
 
@@ -211,6 +214,7 @@ def _watch(app: web.Application, config: SidecarConfig, path: Path) -> None:
         interval=interval,
         # The token file may rotate on its own (a Secret update), not only with the config.
         on_tick=app[TOKEN].refresh,
+        digest=digest,
     )
     app.cleanup_ctx.append(_reloader_ctx)
 
@@ -220,9 +224,14 @@ def create_app(
     *,
     registry: CollectorRegistry,
     config_path: Path | None = None,
+    config_digest: str | None = None,
     create: engine.CheckerFactory = checks.create_checker,
 ) -> web.Application:
-    """The sidecar application; checks start with the app and stop at its cleanup."""
+    """The sidecar application; checks start with the app and stop at its cleanup.
+
+    ``config_digest``: the sha256 of the bytes of ``config_path`` that ``config`` came from, so
+    that the first look for changes need not validate them again.
+    """
     app = web.Application()
     eng = engine.Engine(create=create)
     eng.metrics = metrics.Metrics(registry, eng.snapshot)
@@ -232,7 +241,7 @@ def create_app(
     directives.install(app, eng, registry)
     app.cleanup_ctx.append(_engine_ctx(config))
     if config_path is not None:
-        _watch(app, config, config_path)
+        _watch(app, config, config_path, config_digest)
     app.router.add_get(wire.LIVEZ, livez)
     app.router.add_get(wire.READYZ, readyz)
     app.router.add_get(wire.STARTUPZ, startupz)

@@ -16,7 +16,11 @@ lost is also taken off the age.
 
 from __future__ import annotations
 
-from healthgate_sidecar.contract import Dependency
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from healthgate_sidecar.contract import Dependency
+
 
 SWEEP_SECONDS = 0.5  # how often ages are compared with the bound: 1,000 comparisons are ~0.1 ms
 INTERVALS = 3  # rounds a dependency may miss (jitter moves one by at most half an interval)

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from healthgate_sidecar import wire
 from healthgate_sidecar.checks.base import Details, Reason
-from healthgate_sidecar.contract import Dependency
 from healthgate_sidecar.wire import SEVERITY, STATUSES, Status
+
+if TYPE_CHECKING:
+    from healthgate_sidecar.contract import Dependency
 
 __all__ = [
     "SEVERITY",

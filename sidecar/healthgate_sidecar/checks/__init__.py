@@ -18,11 +18,14 @@ to generate the CRD), so a module imports its driver (redis, neo4j, psycopg, dns
 only inside the functions that use it, never at module level; annotations name it under
 ``TYPE_CHECKING``. A sidecar therefore loads only the drivers of the types it has configured
 (memory is multiplied by every pod): ``tests/unit/sidecar/test_checks_offline.py`` fails when
-importing the contract loads any third-party package the sidecar does not already need.
+importing the contract loads any third-party package the sidecar does not already need. A
+serving sidecar, which never imports the contract, imports only its configured types' modules
+(:func:`declared`): the 15 together are ~0.9 MiB.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 from typing import TYPE_CHECKING, Any
 
@@ -40,18 +43,23 @@ TYPES = (
 HELPERS = frozenset({"base"})  # with the modules named _*: shared code, not types
 
 
-def _declared(name: str) -> CheckType[Any]:
+@functools.cache
+def declared(name: str) -> CheckType[Any]:
+    """The declaration of type ``name``; imports its module the first time."""
+    if name not in TYPES:
+        raise KeyError(name)
     module = importlib.import_module(f"{__name__}.{name}")
-    declared = getattr(module, "CHECK_TYPE", None)
-    if not isinstance(declared, CheckType) or declared.name != name:
+    found = getattr(module, "CHECK_TYPE", None)
+    if not isinstance(found, CheckType) or found.name != name:
         raise TypeError(f"{module.__name__} must declare CHECK_TYPE = CheckType(name={name!r}...)")
-    return declared
+    return found
 
 
-# Type name -> its declaration, in the order of TYPES.
-REGISTRY: dict[str, CheckType[Any]] = {name: _declared(name) for name in TYPES}
+def registry() -> dict[str, CheckType[Any]]:
+    """Type name -> its declaration, in the order of TYPES (imports every type's module)."""
+    return {name: declared(name) for name in TYPES}
 
 
 def create_checker(dep: Dependency) -> Checker:
     """Build the checker (and its client) of a dependency; may raise ``CheckFailure``."""
-    return REGISTRY[dep.type].create(dep.params, timeout=dep.timeout_seconds)
+    return declared(dep.type).create(dep.params, timeout=dep.timeout_seconds)

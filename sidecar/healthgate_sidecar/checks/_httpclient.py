@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import ssl
-
-import aiohttp
+from typing import TYPE_CHECKING
 
 from healthgate_sidecar.checks.base import CheckFailure, failure_from, ssl_context
+
+if TYPE_CHECKING:
+    import ssl
+
+    import aiohttp
 
 BODY_LIMIT = 1 << 20
 # One context per (CA file, verify): loading CAs costs memory, and 50 checks may share them.
@@ -14,6 +17,9 @@ _contexts: dict[tuple[str | None, bool], ssl.SSLContext] = {}
 
 
 def session(*, ca_file: str | None, verify: bool) -> aiohttp.ClientSession:
+
+    import aiohttp  # not at import: the config's validator loads every type module
+
     """A session reusing keep-alive connections; its timeouts are the engine's business."""
     tls: ssl.SSLContext | bool = True  # aiohttp's shared default context
     if ca_file is not None or not verify:
@@ -34,6 +40,8 @@ def session(*, ca_file: str | None, verify: bool) -> aiohttp.ClientSession:
 
 
 def failure(exc: aiohttp.ClientError) -> CheckFailure:
+    import aiohttp
+
     """Map an aiohttp error to a reason (its text names the host, never our headers)."""
     if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
         return CheckFailure("tls", str(exc))

@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from healthgate_sidecar import body_regex, offload
+from healthgate_sidecar import body_regex
 from healthgate_sidecar.checks.base import CheckFailure
 
 if TYPE_CHECKING:
@@ -109,6 +109,8 @@ async def check(assertions: tuple[Assertion, ...], body: bytes, *, truncated: bo
     """Raise ``CheckFailure("assertion")`` unless the JSON body passes every assertion."""
     if truncated:
         raise CheckFailure("assertion", "the body is larger than maxBodyBytes: not evaluated")
+    from healthgate_sidecar import offload  # its pool: not for the config's validator
+
     problem = await offload.run(_evaluate, assertions, body)
     if problem is not None:
         raise CheckFailure("assertion", problem)

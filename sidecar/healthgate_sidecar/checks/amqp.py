@@ -8,13 +8,9 @@ each time proves the broker still answers on it, not merely that a socket is ope
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 from typing import TYPE_CHECKING
-
-from pydantic import Field
-from yarl import URL
 
 from healthgate_sidecar import redact
 from healthgate_sidecar.checks.base import (
@@ -27,12 +23,13 @@ from healthgate_sidecar.checks.base import (
     read_secret,
     ssl_context,
 )
-from healthgate_sidecar.params import Secret, TlsMixin, env_field, file_field
+from healthgate_sidecar.params import Field, Secret, TlsMixin, env_field, file_field
 
 if TYPE_CHECKING:
     import ssl
 
     import aiormq
+    from yarl import URL
 
 
 class AmqpParams(TlsMixin):
@@ -86,10 +83,14 @@ def _failure(exc: Exception) -> CheckFailure:
 def _url(url: str) -> URL:
     # aiormq reads options from the query (cafile, no_verify_ssl, timeout): they would bypass
     # the contract's fields, so they are dropped (the contract's description says so).
+    from yarl import URL  # not at import: the config's validator loads every type module
+
     return URL(url).with_query(None)
 
 
 def create(params: AmqpParams, *, timeout: float) -> Checker:
+    import asyncio
+
     import aiormq  # the driver, loaded only when an amqp dependency is configured
     import aiormq.exceptions
 

@@ -9,17 +9,16 @@ engine does. A :class:`Checker` pairs that coroutine with a ``close`` for the cl
 from __future__ import annotations
 
 import os
-import socket
-import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Generic, Literal, Protocol, TypeVar, get_args
+from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeVar, get_args
 
-from pydantic import BaseModel
+from healthgate_sidecar import files, records, redact
+from healthgate_sidecar.params import BaseModel, Model
 
-from healthgate_sidecar import files, redact
-from healthgate_sidecar.params import Model
+if TYPE_CHECKING:
+    import ssl
 
 # not_serving, serving_unknown, service_unknown: the grpc health protocol's own failures.
 Reason = Literal[
@@ -152,24 +151,27 @@ def read_secret(*, value: str | None, from_env: str | None, file: str | None) ->
     return secret
 
 
-def file_sources(params: BaseModel) -> list[str]:
+def file_sources(params: BaseModel | records.Record) -> list[str]:
     """Every file a check reads its settings from (``xFile``, ``caFile``), nested ones too.
 
     The engine watches them: when one changes (a rotated Secret), the check's client is rebuilt
-    with a fresh read, without a restart.
+    with a fresh read, without a restart. ``params`` is a model or, in a serving sidecar, the
+    record made from one.
     """
     found: list[str] = []
     for name, value in params:
         if name.endswith("_file") and isinstance(value, str):
             found.append(value)
         for item in value if isinstance(value, list) else [value]:
-            if isinstance(item, BaseModel):
+            if isinstance(item, BaseModel | records.Record):
                 found += file_sources(item)
     return found
 
 
 def ssl_context(*, ca_file: str | None, verify: bool) -> ssl.SSLContext:
     """A client TLS context: system CAs or ``ca_file``; no verification only when asked."""
+    import ssl  # not at import: the config's validator loads every type module, and no TLS
+
     try:
         context = ssl.create_default_context(cafile=ca_file)
     except (OSError, ssl.SSLError) as exc:
@@ -191,6 +193,9 @@ def _causes(exc: BaseException) -> list[BaseException]:
 
 def classify(exc: BaseException) -> Reason:
     """The reason for a low-level error, looking through wrapped causes (drivers wrap OSError)."""
+    import socket
+    import ssl
+
     for cause in _causes(exc):
         if isinstance(cause, ssl.SSLError | ssl.CertificateError):
             return "tls"

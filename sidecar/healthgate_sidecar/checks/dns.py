@@ -5,10 +5,8 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import AfterValidator, Field
-
 from healthgate_sidecar.checks.base import Checker, CheckFailure, CheckType, Details
-from healthgate_sidecar.params import Model
+from healthgate_sidecar.params import AfterValidator, Field, Model
 
 if TYPE_CHECKING:
     import dns.asyncresolver

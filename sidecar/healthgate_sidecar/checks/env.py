@@ -5,10 +5,8 @@ from __future__ import annotations
 import os
 from typing import Annotated
 
-from pydantic import Field
-
 from healthgate_sidecar.checks.base import Checker, CheckFailure, CheckType, Details
-from healthgate_sidecar.params import ENV_NAME_PATTERN, Model
+from healthgate_sidecar.params import ENV_NAME_PATTERN, Field, Model
 
 EnvName = Annotated[str, Field(pattern=ENV_NAME_PATTERN)]
 

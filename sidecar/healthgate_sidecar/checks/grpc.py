@@ -19,8 +19,6 @@ import functools
 import os
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, field_validator
-
 from healthgate_sidecar import files
 from healthgate_sidecar.checks.base import (
     Checker,
@@ -31,7 +29,7 @@ from healthgate_sidecar.checks.base import (
     Reason,
     read_secret,
 )
-from healthgate_sidecar.params import Model, Secret, env_field, file_field
+from healthgate_sidecar.params import Field, Model, Secret, env_field, field_validator, file_field
 
 if TYPE_CHECKING:
     import grpc

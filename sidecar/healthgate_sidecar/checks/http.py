@@ -7,23 +7,26 @@ when a redirect leaves the origin, and a configured ``X-Api-Key`` would go to wh
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
-
-import aiohttp
-from pydantic import ConfigDict, Field, field_validator, model_validator
-from yarl import URL
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from healthgate_sidecar import body_regex, redact
 from healthgate_sidecar.checks import _httpclient, _jsonbody
 from healthgate_sidecar.checks.base import Checker, CheckFailure, CheckType, Details, read_secret
 from healthgate_sidecar.params import (
+    ConfigDict,
+    Field,
     Model,
     Secret,
     TlsMixin,
     env_field,
     field_error,
+    field_validator,
     file_field,
+    model_validator,
 )
+
+if TYPE_CHECKING:
+    import aiohttp
 
 MAX_REDIRECTS = 10
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -176,6 +179,8 @@ async def _fetch(
     session: aiohttp.ClientSession, params: HttpParams, headers: dict[str, str]
 ) -> tuple[int, bytes, bool]:
     """(status, first bytes of the body, truncated) of the request, following redirects."""
+    from yarl import URL  # aiohttp's; not at import (the config's validator loads this module)
+
     url, method, data = URL(params.url), params.method, params.body
     origin = url.origin()
     for _ in range(MAX_REDIRECTS + 1):
@@ -208,6 +213,8 @@ def create(params: HttpParams, *, timeout: float) -> Checker:
         _jsonbody.compile_assertion(a.json_path, a.equals, a.regex) for a in params.assertions
     )
     session = _httpclient.session(ca_file=params.ca_file, verify=params.tls_verify)
+
+    import aiohttp
 
     async def check() -> Details:
         try:

@@ -12,10 +12,7 @@ closed port look alike there).
 from __future__ import annotations
 
 import contextlib
-import ssl
 from typing import TYPE_CHECKING, Annotated, Any, Literal
-
-from pydantic import Field
 
 from healthgate_sidecar.checks.base import (
     Checker,
@@ -27,7 +24,7 @@ from healthgate_sidecar.checks.base import (
     read_secret,
     ssl_context,
 )
-from healthgate_sidecar.params import Model, Secret, TlsMixin, env_field, file_field
+from healthgate_sidecar.params import Field, Model, Secret, TlsMixin, env_field, file_field
 
 if TYPE_CHECKING:
     from aiokafka.conn import AIOKafkaConnection
@@ -86,6 +83,8 @@ def _protocol(params: KafkaParams) -> str:
 
 
 def _failure(exc: Exception) -> CheckFailure:
+    import ssl
+
     from aiokafka import errors  # the driver loads only with a kafka check
 
     text = str(exc) or exc.__class__.__name__

@@ -5,13 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-import aiohttp
-from pydantic import Field
-
 from healthgate_sidecar import redact
 from healthgate_sidecar.checks import _httpclient
 from healthgate_sidecar.checks.base import Checker, CheckFailure, CheckType, Details, read_secret
-from healthgate_sidecar.params import Secret, TlsMixin, env_field, file_field
+from healthgate_sidecar.params import Field, Secret, TlsMixin, env_field, file_field
 
 MAX_RATE_HEADERS = 8
 
@@ -57,6 +54,8 @@ def create(params: LlmParams, *, timeout: float) -> Checker:
     url = params.base_url.rstrip("/") + "/models"
     target = redact.redact_url(url)
     session = _httpclient.session(ca_file=params.ca_file, verify=params.tls_verify)
+
+    import aiohttp  # not at import: the config's validator loads every type module
 
     async def check() -> Details:
         try:

@@ -10,8 +10,6 @@ import contextlib
 import math
 from typing import TYPE_CHECKING
 
-from pydantic import Field
-
 from healthgate_sidecar.checks.base import (
     Checker,
     CheckFailure,
@@ -22,7 +20,7 @@ from healthgate_sidecar.checks.base import (
     read_secret,
     ssl_context,
 )
-from healthgate_sidecar.params import Secret, TlsMixin, env_field, file_field
+from healthgate_sidecar.params import Field, Secret, TlsMixin, env_field, file_field
 
 if TYPE_CHECKING:
     import ssl

@@ -15,17 +15,17 @@ import json
 import re
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
-
-import aiohttp
-from pydantic import Field
 
 from healthgate_sidecar import redact
 from healthgate_sidecar.checks import _httpclient
 from healthgate_sidecar.checks.base import Checker, CheckFailure, CheckType, Details, read_secret
 from healthgate_sidecar.checks.tcp import not_after
-from healthgate_sidecar.params import Model, Secret, TlsMixin, env_field, file_field
+from healthgate_sidecar.params import Field, Model, Secret, TlsMixin, env_field, file_field
+
+if TYPE_CHECKING:
+    import aiohttp
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 MAX_CERTIFICATES = 32  # parsed per check: a JWKS is small, but it comes from the network
@@ -66,6 +66,8 @@ class OidcParams(TlsMixin):
 
 
 async def _get_json(session: aiohttp.ClientSession, url: str, what: str) -> dict[str, Any]:
+    import aiohttp  # not at import: the config's validator loads every type module
+
     try:
         async with session.get(url, headers={"Accept": "application/json"}) as resp:
             body = await resp.content.read(_httpclient.BODY_LIMIT)
@@ -151,6 +153,8 @@ def _token_grant(
     redact.register_secret(authorization.removeprefix("Basic "))
     headers = {"Authorization": authorization, "Accept": "application/json"}
     form = {"grant_type": "client_credentials", **({"scope": client.scope} if client.scope else {})}
+
+    import aiohttp
 
     async def request(token_endpoint: str) -> None:
         try:

@@ -6,8 +6,6 @@ import contextlib
 import math
 from typing import TYPE_CHECKING
 
-from pydantic import Field
-
 from healthgate_sidecar.checks.base import (
     Checker,
     CheckFailure,
@@ -17,7 +15,7 @@ from healthgate_sidecar.checks.base import (
     failure_from,
     read_secret,
 )
-from healthgate_sidecar.params import Model, Secret, env_field, file_field
+from healthgate_sidecar.params import Field, Model, Secret, env_field, file_field
 
 if TYPE_CHECKING:
     import psycopg

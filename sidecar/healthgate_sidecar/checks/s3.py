@@ -12,13 +12,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-import aiohttp
-from pydantic import Field
-
 from healthgate_sidecar import redact
 from healthgate_sidecar.checks import _httpclient
 from healthgate_sidecar.checks.base import Checker, CheckFailure, CheckType, Details, read_secret
-from healthgate_sidecar.params import Secret, TlsMixin, env_field, file_field
+from healthgate_sidecar.params import Field, Secret, TlsMixin, env_field, file_field
 
 if TYPE_CHECKING:
     from botocore.auth import S3SigV4Auth
@@ -124,6 +121,8 @@ def create(params: S3Params, *, timeout: float) -> Checker:
     url = bucket_url(params)
     target = redact.redact_url(url)
     session = _httpclient.session(ca_file=params.ca_file, verify=params.tls_verify)
+
+    import aiohttp  # not at import: the config's validator loads every type module
 
     async def check() -> Details:
         headers = _signed_headers(signer, url)

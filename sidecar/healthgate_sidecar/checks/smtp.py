@@ -14,8 +14,6 @@ from __future__ import annotations
 import socket
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import ConfigDict, Field, model_validator
-
 from healthgate_sidecar.checks.base import (
     Checker,
     CheckFailure,
@@ -25,7 +23,16 @@ from healthgate_sidecar.checks.base import (
     read_secret,
     ssl_context,
 )
-from healthgate_sidecar.params import Secret, TlsMixin, env_field, field_error, file_field
+from healthgate_sidecar.params import (
+    ConfigDict,
+    Field,
+    Secret,
+    TlsMixin,
+    env_field,
+    field_error,
+    file_field,
+    model_validator,
+)
 
 if TYPE_CHECKING:
     import ssl

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import ssl
 import time
 from datetime import datetime
-
-from pydantic import Field
+from typing import TYPE_CHECKING
 
 from healthgate_sidecar.checks.base import (
     Checker,
@@ -17,7 +14,11 @@ from healthgate_sidecar.checks.base import (
     classify,
     ssl_context,
 )
-from healthgate_sidecar.params import TlsMixin
+from healthgate_sidecar.params import Field, TlsMixin
+
+if TYPE_CHECKING:
+    import asyncio
+    import ssl
 
 
 class TcpParams(TlsMixin):
@@ -57,6 +58,9 @@ def _cert_details(writer: asyncio.StreamWriter) -> Details:
 
 
 def create(params: TcpParams, *, timeout: float) -> Checker:
+    import asyncio  # not at import: the config's validator loads every type module
+    import ssl
+
     context = ssl_context(ca_file=params.ca_file, verify=params.tls_verify) if params.tls else None
     target = f"{params.host}:{params.port}"
 

@@ -159,3 +159,22 @@ async def test_rediss_untrusted_is_tls(make_sidecar: MakeSidecar, tls_redis: str
     comp = sidecar.component("cache")
     assert comp.reason == "tls"
     assert redis.PASSWORD not in comp.message
+
+
+async def test_acl_user_and_database_from_the_url(
+    make_sidecar: MakeSidecar, make_redis: Callable[[], redis.RedisServer]
+) -> None:
+    # AUTH with a username (Redis 6 ACLs) and SELECT of the URL's database, as redis-py did.
+    server = make_redis()
+    admin = redis_client.Redis(host=server.host, port=server.port, password=redis.PASSWORD)
+    try:
+        admin.acl_setuser(
+            "checker", enabled=True, passwords=["+s3cret"], commands=["+@all"], keys=["*"]
+        )
+        url = f"redis://checker:s3cret@{server.host}:{server.port}/3"
+        sidecar = await make_sidecar(cache(url, redis={"url": url, "writeCheck": True}))
+        await sidecar.wait_status("cache", "healthy")
+        ours = [c for c in admin.client_list() if c["name"] == "healthgate-sidecar"]
+    finally:
+        admin.close()
+    assert [(c["user"], c["db"]) for c in ours] == [("checker", "3")]

@@ -22,7 +22,7 @@ def test_every_type_module_is_registered() -> None:
         if not m.name.startswith("_") and m.name not in checks.HELPERS
     }
     assert modules == set(checks.TYPES)
-    for name, declared in checks.REGISTRY.items():
+    for name, declared in checks.registry().items():
         assert isinstance(declared, CheckType)
         assert declared.name == name
 
@@ -30,7 +30,7 @@ def test_every_type_module_is_registered() -> None:
 def test_the_contract_derives_its_types_and_blocks_from_the_registry() -> None:
     assert contract.DEPENDENCY_TYPES == checks.TYPES
     fields = contract.Dependency.model_fields
-    for name, declared in checks.REGISTRY.items():
+    for name, declared in checks.registry().items():
         assert fields[name].alias == name
         assert fields[name].annotation == declared.params | None
         assert fields[name].description == declared.description

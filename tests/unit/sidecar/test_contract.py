@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from healthgate_sidecar import contract, files
-from healthgate_sidecar.checks import REGISTRY
+from healthgate_sidecar import checks, contract, files
 from healthgate_sidecar.checks.redis import RedisParams
 from healthgate_sidecar.contract import ConfigError
 
@@ -196,7 +195,7 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_registry_covers_exactly_the_contract_types() -> None:
-    assert set(REGISTRY) == set(contract.DEPENDENCY_TYPES)
+    assert set(checks.registry()) == set(contract.DEPENDENCY_TYPES)
 
 
 def test_schema_documents_every_field() -> None:
