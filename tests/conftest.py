@@ -86,11 +86,13 @@ def _private(
 # `make test` runs two pytest-xdist workers with `--dist loadgroup`; each worker starts the session
 # fixtures it needs. Tests that share one of these go to one worker: the real node because only
 # one can run on a machine (its bridge, containerd and iptables chains are machine-wide), the
-# JVM servers because a second copy would cost ~30 s of both cores for nothing. First match wins.
+# JVM servers because a second copy would cost ~30 s of both cores for nothing, checkov's tests
+# because they share one ~60 s run. First match wins.
 XDIST_GROUPS = (
     ("real-node", frozenset({"real_node", "e2e"})),
     ("kafka", frozenset({"kafka_server"})),
     ("neo4j", frozenset({"neo4j_server"})),
+    ("checkov", frozenset({"checkov_report"})),
 )
 
 
@@ -102,11 +104,39 @@ def xdist_group(fixturenames: Iterable[str], *, e2e: bool) -> str | None:
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    e2e_dir = config.rootpath / "tests" / "e2e"
     for item in items:
-        group = xdist_group(getattr(item, "fixturenames", ()), e2e=e2e_dir in item.path.parents)
+        group = _group_of(item)
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
+
+
+def _group_of(item: pytest.Item) -> str | None:
+    e2e_dir = item.config.rootpath / "tests" / "e2e"
+    return xdist_group(getattr(item, "fixturenames", ()), e2e=e2e_dir in item.path.parents)
+
+
+_LAST_NODE_TEST = pytest.StashKey[bool]()
+_RUNNING_NODE = pytest.StashKey[realnode.RealNode]()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Mark the session's last test that needs the real node. All such tests are the real-node
+    group, which pytest-xdist runs on one worker in collection order: once that test is done,
+    no test needs the node, on any worker or without xdist."""
+    users = [item for item in session.items if _group_of(item) == "real-node"]
+    if users:
+        users[-1].stash[_LAST_NODE_TEST] = True
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Stop the real node after the last test that needs it (and its module's fixtures), not at
+    the end of the session: its teardown (~45 s) then overlaps the other worker's tests instead
+    of ending the run, and its kubelet, containerd and pods stop taking CPU from the tests this
+    worker runs next."""
+    yield
+    if item.stash.get(_LAST_NODE_TEST, False):
+        _stop_real_node(item.config)
 
 
 @pytest.fixture(autouse=True)
@@ -241,12 +271,15 @@ TEST_NODE_SYNC = "10s"  # the test node's kubelet syncFrequency (see real_node)
 
 
 @pytest.fixture(scope="session")
-def real_node(kube_cluster: kube.KubeCluster, env_root: Path) -> Iterator[realnode.RealNode]:
+def real_node(
+    kube_cluster: kube.KubeCluster, env_root: Path, request: pytest.FixtureRequest
+) -> Iterator[realnode.RealNode]:
     """The real node (``tests/env/realnode``): containerd, runc, CNI, the kubelet, kube-proxy.
 
     Tainted, so that only the pods of tests that mean to run there (tolerating the taint, see
     :func:`tests.env.realnode.release.on_node`) do: other tests' pods stay Pending, as on a
-    cluster without nodes. On teardown it must leave nothing on the machine. Its kubelet syncs
+    cluster without nodes. It is stopped after the session's last test that needs it (see
+    :func:`pytest_runtest_teardown`) and must leave nothing on the machine. Its kubelet syncs
     pods every 10 s instead of every minute, so the two tests that wait for a gate edit to reach
     running sidecars through the ConfigMap volume wait ~15 s instead of ~80 s (docs/design.md).
     """
@@ -255,7 +288,21 @@ def real_node(kube_cluster: kube.KubeCluster, env_root: Path) -> Iterator[realno
         kube_cluster, env_root / "real-node", taints=(taint,), sync_frequency=TEST_NODE_SYNC
     )
     _require("the real node", node.start)
+    request.config.stash[_RUNNING_NODE] = node  # stopped early by pytest_runtest_teardown
     yield node
+    _stop_real_node(request.config)
+
+
+def _stop_real_node(config: pytest.Config) -> None:
+    """Stop the session's real node if it runs; it must leave nothing on the machine. Its
+    folder goes too (containerd's images and snapshots, ~1 GB: deleting them takes ~30 s of a
+    busy disk, better spent beside the other worker's tests than at the end of the session)."""
+    node = config.stash.get(_RUNNING_NODE, None)
+    if node is None:
+        return
+    del config.stash[_RUNNING_NODE]
     node.stop()
     left = realhost.leftovers(node.workdir, node.changes)
     assert not left, f"the real node left behind: {left}"
+    if os.environ.get("HEALTHGATE_KEEP_ENV") != "1":  # nothing is mounted there any more
+        shutil.rmtree(node.workdir, ignore_errors=True)

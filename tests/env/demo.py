@@ -6,8 +6,10 @@ charts/healthgate`` from the image our Dockerfile builds, runs Redis as a pod be
 applies ``examples/interactive-story`` (a Deployment and its HealthGate), and shows what a user
 looks at. Then it stops Redis (scaled to 0), which every pod shares: a shared outage, so the pods
 stay Ready while the gate reports Redis unhealthy with a SharedOutage condition and Event; starts
-Redis again and shows recovery; then gives one pod a wrong Redis password, a pod-local failure,
-which drains only that pod. Everything is torn down at the end unless ``--keep`` is given.
+Redis again and shows recovery; then rotates the Redis Secret to a wrong password and replaces
+one pod: the demo's gate passes Secrets as environment variables (``secretsAs: env``), so only
+the new pod gets the wrong one, a pod-local failure which drains only that pod; the Secret is
+fixed and that pod replaced. Everything is torn down at the end unless ``--keep`` is given.
 
 Pods reach Redis by its Service's name through the cluster's DNS (CoreDNS on the node), and Neo4j
 and Prometheus, which stay on this machine, through relays on the node bridge's own address.
@@ -63,6 +65,11 @@ def wait_for(what: str, predicate: Callable[[], bool], timeout: float = 120) -> 
             return time.monotonic() - started
         time.sleep(0.3)
     raise common.EnvMissing(f"timed out waiting for {what}")
+
+
+def is_ready(pod: dict[str, Any]) -> bool:
+    conditions = pod.get("status", {}).get("conditions", [])
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
 
 class Demo:
@@ -152,6 +159,9 @@ class Demo:
             "image: example.invalid/story-api:1.0": (
                 f"image: {self.image}\n          command: [sleep, infinity]"
             ),
+            # A pod keeps the Secret values it started with, so the last step can break one pod
+            # alone (with the default Secret volume, the kubelet hands every pod the new value).
+            "  sidecar:\n": "  sidecar:\n    secretsAs: env\n",
         }
         for name in ("secrets.yaml", "healthgate.yaml", "deployment.yaml"):
             text = (EXAMPLE / name).read_text()
@@ -185,13 +195,7 @@ class Demo:
         return [p for p in items if not p["metadata"].get("deletionTimestamp")]
 
     def ready_count(self) -> int:
-        return sum(
-            any(
-                c["type"] == "Ready" and c["status"] == "True"
-                for c in p.get("status", {}).get("conditions", [])
-            )
-            for p in self.pods()
-        )
+        return sum(is_ready(p) for p in self.pods())
 
     def gate_status(self) -> str:
         """``Status Ready`` of the gate, e.g. ``Healthy 3/3``."""
@@ -253,10 +257,13 @@ class Demo:
         self.show_state()
 
     def pod_local(self) -> None:
-        step("One pod with a wrong Redis password: a pod-local failure drains only that pod")
-        wrong = self.redis.url.replace(redis.PASSWORD, "wrong-password")
-        patch = {"stringData": {"url": wrong}}
-        self.kubectl("patch", "secret", "redis-auth", "-n", NS, "-p", json.dumps(patch))
+        step("A wrong Redis password in the Secret reaches only a new pod, which alone drains")
+        print(
+            "  The gate passes Secrets as env (sidecar.secretsAs: env): a running pod keeps its"
+            " password. (With the default Secret volume the kubelet would hand every pod the"
+            " wrong one at its next sync: a shared problem.)"
+        )
+        self.set_redis_url(self.redis.url.replace(redis.PASSWORD, "wrong-password"))
         victim = self.pods()[0]["metadata"]["name"]
         self.kubectl("delete", "pod", victim, "-n", NS, "--wait=false")
         wait_for(
@@ -266,7 +273,15 @@ class Demo:
         wait_for("the gate to count it", lambda: self.gate_status() == "Unhealthy 2/3")
         self.kubectl("get", "hg,pods", "-n", NS)
         print(f"  shared outage: {self.shared_outage() or 'none'} (1 of 3 pods is not most pods)")
-        patch = {"stringData": {"url": self.redis.url}}
+        step("Fixing the Secret: the broken pod takes the password when it is replaced")
+        self.set_redis_url(self.redis.url)
+        broken = [p["metadata"]["name"] for p in self.pods() if not is_ready(p)]
+        self.kubectl("delete", "pod", *broken, "-n", NS, "--wait=false")
+        took = wait_for("the gate Healthy", lambda: self.gate_status() == "Healthy 3/3")
+        print(f"  gate Healthy {took:.1f}s after the pod was replaced")
+
+    def set_redis_url(self, url: str) -> None:
+        patch = {"stringData": {"url": url}}
         self.kubectl("patch", "secret", "redis-auth", "-n", NS, "-p", json.dumps(patch))
 
     def prometheus(self) -> None:

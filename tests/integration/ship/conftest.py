@@ -74,7 +74,11 @@ def helm(
 def render(
     helm: Callable[..., subprocess.CompletedProcess[str]],
 ) -> Callable[..., list[Json]]:
-    """``helm template`` of the chart as a list of objects; fails the test on a helm error."""
+    """``helm template`` of the chart as a list of objects; fails the test on a helm error.
+
+    Each distinct rendering runs helm once per session (the tests ask for the same scenarios
+    ~80 times); every call parses it afresh, so a test may change the objects it gets."""
+    rendered: dict[tuple[str | Path, ...], str] = {}
 
     def call(
         values: Path | None = None,
@@ -92,9 +96,11 @@ def render(
             args += ["--api-versions", api]
         for assignment in sets:
             args += ["--set", assignment]
-        proc = helm(*args)
-        assert proc.returncode == 0, proc.stderr
-        return [doc for doc in yaml.safe_load_all(proc.stdout) if doc]
+        if (key := tuple(args)) not in rendered:
+            proc = helm(*args)
+            assert proc.returncode == 0, proc.stderr
+            rendered[key] = proc.stdout
+        return [doc for doc in yaml.safe_load_all(rendered[key]) if doc]
 
     return call
 

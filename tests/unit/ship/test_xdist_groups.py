@@ -18,6 +18,10 @@ def test_jvm_servers_are_started_once() -> None:
     assert xdist_group(["neo4j_server"], e2e=False) == "neo4j"
 
 
+def test_checkov_runs_once() -> None:
+    assert xdist_group(["checkov_report", "render"], e2e=False) == "checkov"
+
+
 def test_other_tests_spread_freely() -> None:
     assert xdist_group(["redis_server", "postgres_server", "kube_cluster"], e2e=False) is None
     assert xdist_group([], e2e=False) is None
