@@ -47,7 +47,9 @@ class Binaries:
 
 def ensure_installed() -> Binaries:
     """Build (once, cached) everything the control plane needs; print progress while building."""
-    k8s = common.go_component("kubernetes", versions.KUBERNETES)
+    k8s = common.go_component(
+        "kubernetes", versions.KUBERNETES, revision=versions.KUBERNETES_REVISION
+    )
     etcd = common.go_component("etcd", versions.ETCD)
     helm = common.go_component("helm", versions.HELM, revision=versions.HELM_REVISION)
     return Binaries(

@@ -47,13 +47,25 @@ class Binaries:
 
 def ensure_installed() -> Binaries:
     """Install the node's Debian packages and build its Go binaries (once; cached)."""
+    install_packages()
+    return build_binaries()
+
+
+def install_packages() -> None:
+    """The node's Debian packages and the local images made of them: no Go build."""
     missing = [pkg for exe, pkg in PACKAGES.items() if not _found(exe)]
     if missing:
         common.apt_install(missing, why="the real node needs them")
-    k8s = common.go_component("kubernetes-node", versions.KUBERNETES)
-    cri = common.go_component("cri-tools", versions.CRI_TOOLS)
     images.archive(images.pause())
     images.archive(images.busybox())
+
+
+def build_binaries() -> Binaries:
+    """The node's Go binaries, built once into the cache."""
+    k8s = common.go_component(
+        "kubernetes-node", versions.KUBERNETES, revision=versions.KUBERNETES_REVISION
+    )
+    cri = common.go_component("cri-tools", versions.CRI_TOOLS)
     return Binaries(
         kubelet=k8s / "kubelet",
         kube_proxy=k8s / "kube-proxy",
