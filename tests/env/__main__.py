@@ -107,9 +107,13 @@ class GoLane:
         self._thread.start()
         return self
 
+    def stop(self) -> None:
+        """Start no more builds; the one under way finishes (its cache stays whole)."""
+        self._stop.set()
+
     def __exit__(self, kind: object, exc: object, tb: object) -> None:
-        if exc is not None:  # the other lane failed: finish the build under way, start no more
-            self._stop.set()
+        if exc is not None:  # the caller failed
+            self.stop()
         self._thread.join()
         if exc is None and self.error is not None:
             raise self.error
