@@ -83,7 +83,7 @@ def _private(
         server.stop()
 
 
-# `make test` runs two pytest-xdist workers with `--dist loadgroup`; each worker starts the session
+# `make test` runs three pytest-xdist workers (`--dist loadgroup`); each worker starts the session
 # fixtures it needs. Tests that share one of these go to one worker: the real node because only
 # one can run on a machine (its bridge, containerd and iptables chains are machine-wide), the
 # JVM servers because a second copy would cost ~30 s of both cores for nothing, checkov's tests
