@@ -66,9 +66,7 @@ def scrape(op: OperatorProcess) -> str:
     """The operator's /metrics; on a starved machine (or profiled) one scrape may take long."""
     for attempt in range(3):
         try:
-            url = f"http://127.0.0.1:{op.metrics_port}/metrics"
-            with urllib.request.urlopen(url, timeout=30) as resp:
-                return str(resp.read().decode())
+            return op.metrics(timeout=30)
         except TimeoutError:
             print(f"  (a /metrics scrape timed out, {load()})", flush=True)
             if attempt == 2:

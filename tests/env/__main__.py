@@ -60,8 +60,7 @@ def _install_kube() -> None:
     realnode.install_packages()
     buildah.healthgate()  # the images pods run, built once per change of their inputs
     buildah.redis()
-    kube.ensure_installed()
-    realnode.build_binaries()
+    _build_kube()
 
 
 def _build_kube() -> None:

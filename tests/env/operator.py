@@ -188,12 +188,12 @@ class OperatorProcess:
         except OSError:
             return ""
 
-    def http(self, port: int, path: str) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
+    def http(self, port: int, path: str, *, timeout: float = 5) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as resp:
             return str(resp.read().decode())
 
-    def metrics(self) -> str:
-        return self.http(self.metrics_port, "/metrics")
+    def metrics(self, *, timeout: float = 5) -> str:
+        return self.http(self.metrics_port, "/metrics", timeout=timeout)
 
     def stop(self) -> None:
         if self.process is not None:

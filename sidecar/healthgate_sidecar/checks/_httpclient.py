@@ -17,10 +17,9 @@ _contexts: dict[tuple[str | None, bool], ssl.SSLContext] = {}
 
 
 def session(*, ca_file: str | None, verify: bool) -> aiohttp.ClientSession:
-
+    """A session reusing keep-alive connections; its timeouts are the engine's business."""
     import aiohttp  # not at import: the config's validator loads every type module
 
-    """A session reusing keep-alive connections; its timeouts are the engine's business."""
     tls: ssl.SSLContext | bool = True  # aiohttp's shared default context
     if ca_file is not None or not verify:
         key = (ca_file, verify)
@@ -40,9 +39,9 @@ def session(*, ca_file: str | None, verify: bool) -> aiohttp.ClientSession:
 
 
 def failure(exc: aiohttp.ClientError) -> CheckFailure:
+    """Map an aiohttp error to a reason (its text names the host, never our headers)."""
     import aiohttp
 
-    """Map an aiohttp error to a reason (its text names the host, never our headers)."""
     if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
         return CheckFailure("tls", str(exc))
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
